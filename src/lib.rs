@@ -1,0 +1,18 @@
+//! cookieless: an Envoy HTTP filter (proxy-wasm) that keeps an application's cookie sessions on the
+//! server side and hands the browser only a sealed token, carried in forms, links and redirects.
+//!
+//! Every module but `filter` is pure: it never calls the host, so it is unit-tested natively.
+//! `filter` is the thin proxy-wasm shell that maps Envoy's callbacks onto them.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod origin;
+pub mod rewrite;
+pub mod token;
