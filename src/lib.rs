@@ -13,6 +13,17 @@
     )
 )]
 
+pub mod config;
+#[cfg(target_arch = "wasm32")]
+mod filter;
+pub mod cookies;
+pub mod host;
+pub mod jar;
+pub mod metrics;
 pub mod origin;
+pub mod routes;
+pub mod session;
 pub mod rewrite;
+pub mod store;
+pub mod transport;
 pub mod token;

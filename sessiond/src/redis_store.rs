@@ -1,0 +1,174 @@
+//! Redis backend.
+//!
+//! Layout: one hash per session at `<key prefix><session id>` with fields `v` (version, decimal),
+//! `j` (the jar bytes) and `t` (idle timeout, seconds). The key's Redis TTL is the idle timeout, so
+//! Redis itself drops idle sessions; Get and Put reset the TTL (sliding expiry). Get and Put are
+//! small Lua scripts so that read-and-refresh and compare-and-set are atomic. Each script touches
+//! exactly one key, passed in KEYS, so the layout also works on Redis Cluster.
+//!
+//! Connections: a `redis::aio::ConnectionManager` (one multiplexed connection, re-established in
+//! the background after an I/O error). Every call is bounded by `--redis-timeout-ms`: when Redis is
+//! down or slow the call fails with UNAVAILABLE instead of waiting, and the next calls find the new
+//! connection once Redis is back.
+//!
+//! Scaling out: this build talks to one Redis (a primary). For high availability, the redis crate
+//! also offers Sentinel (`sentinel` feature, `redis::sentinel::SentinelClient`, which finds the
+//! current primary) and Cluster (`cluster-async` feature, `redis::cluster_async::ClusterConnection`);
+//! both would slot in behind the same three scripts unchanged. See sessiond/README.md.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RetryMethod, Script};
+
+use crate::store::{clock_micros, PutOutcome, StoreError, Stored};
+
+/// KEYS[1] = session key. Returns nil when absent, else {version, jar}; refreshes the TTL.
+const GET_SCRIPT: &str = r#"
+local r = redis.call('HMGET', KEYS[1], 'v', 'j', 't')
+if not r[1] then
+  return false
+end
+local ttl = tonumber(r[3])
+if ttl and ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+return {r[1], r[2] or ''}
+"#;
+
+/// KEYS[1] = session key; ARGV = jar, idle seconds, expected version (decimal, "0" =
+/// unconditional), clock in microseconds. Returns {1, new version} or {0, current version or 0}.
+const PUT_SCRIPT: &str = r#"
+local cur = redis.call('HGET', KEYS[1], 'v')
+if ARGV[3] ~= '0' and cur ~= ARGV[3] then
+  if cur then
+    return {0, tonumber(cur)}
+  end
+  return {0, 0}
+end
+local nv = tonumber(ARGV[4])
+if cur and tonumber(cur) + 1 > nv then
+  nv = tonumber(cur) + 1
+end
+local nvs = string.format('%d', nv)
+redis.call('HSET', KEYS[1], 'v', nvs, 'j', ARGV[1], 't', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {1, nv}
+"#;
+
+/// Sessions in Redis.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    get_script: Script,
+    put_script: Script,
+}
+
+impl RedisStore {
+    /// Prepares the client without connecting: the service starts (and answers UNAVAILABLE) even
+    /// while Redis is down. Fails only on a malformed URL.
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid --redis-url: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            // Retry a failed (re)connection a few times, quickly; after that the next call starts
+            // a new attempt, so recovery never waits on a long backoff.
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(20))
+            .set_max_delay(timeout.max(Duration::from_millis(50)));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| format!("cannot set up the Redis client: {e}"))?;
+        Ok(RedisStore {
+            conn,
+            prefix: prefix.to_owned(),
+            timeout,
+            get_script: Script::new(GET_SCRIPT),
+            put_script: Script::new(PUT_SCRIPT),
+        })
+    }
+
+    fn key(&self, session_id: &str) -> String {
+        format!("{}{}", self.prefix, session_id)
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "redis did not answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+            Ok(Err(e)) => Err(map_error(&e)),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    pub async fn get(&self, session_id: &str) -> Result<Option<Stored>, StoreError> {
+        let key = self.key(session_id);
+        let mut conn = self.conn.clone();
+        let inv = self.get_script.key(&key);
+        let found: Option<(u64, Vec<u8>)> = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(found.map(|(version, jar)| Stored { jar, version }))
+    }
+
+    pub async fn put(
+        &self,
+        session_id: &str,
+        jar: Vec<u8>,
+        idle: Duration,
+        expected_version: u64,
+    ) -> Result<PutOutcome, StoreError> {
+        let key = self.key(session_id);
+        let idle_secs = idle.as_secs().max(1);
+        let mut conn = self.conn.clone();
+        let mut inv = self.put_script.key(&key);
+        inv.arg(jar)
+            .arg(idle_secs)
+            .arg(expected_version)
+            .arg(clock_micros());
+        let (stored, version): (i64, u64) = self.bounded(inv.invoke_async(&mut conn)).await?;
+        Ok(if stored == 1 {
+            PutOutcome::Stored(version)
+        } else {
+            PutOutcome::Conflict(version)
+        })
+    }
+
+    pub async fn delete(&self, session_id: &str) -> Result<(), StoreError> {
+        let key = self.key(session_id);
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .bounded(redis::cmd("DEL").arg(&key).query_async(&mut conn))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: String = self
+            .bounded(redis::cmd("PING").query_async(&mut conn))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Transient failures (connection, timeout, Redis loading, failover in progress) are UNAVAILABLE;
+/// anything else (a reply this code does not understand, a foreign value at our key) is INTERNAL.
+fn map_error(e: &RedisError) -> StoreError {
+    // Redis error texts carry no command arguments, so no session id or jar can leak here.
+    let msg = format!("redis: {e}");
+    let transient = e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || !matches!(e.retry_method(), RetryMethod::NoRetry);
+    if transient {
+        StoreError::Unavailable(msg)
+    } else {
+        StoreError::Internal(msg)
+    }
+}

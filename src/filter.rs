@@ -1,0 +1,201 @@
+//! The thin proxy-wasm shell: maps Envoy's callbacks onto `session::Exchange`, and implements
+//! `Host` with proxy-wasm host calls. No decision is taken here.
+
+use crate::config::{Config, ConfigError, Store};
+use crate::host::{Host, SharedDataError};
+use crate::metrics::Metric;
+use crate::session::{Exchange, Next, Settings};
+use crate::store::shared_data::SharedDataStore;
+use crate::store::SessionStore;
+use crate::token::KeyRing;
+use log::{debug, error, info};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(CookielessRoot::default()) });
+}}
+
+#[derive(Default)]
+struct CookielessRoot {
+    settings: Option<Rc<Settings>>,
+    metric_ids: Rc<Vec<u32>>,
+}
+
+impl Context for CookielessRoot {}
+
+impl RootContext for CookielessRoot {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let json = self.get_plugin_configuration().unwrap_or_default();
+        let env = |name: &str| std::env::var(name).ok();
+        let settings = Config::parse(&json, &env).and_then(|config| {
+            let ring = KeyRing::new(&config.keys).ok_or_else(|| ConfigError {
+                field: "keys".into(),
+                problem: "the key ring could not be built".into(),
+            })?;
+            Ok(Settings { store: store_for(&config)?, ring, config })
+        });
+        match settings {
+            Ok(settings) => {
+                self.metric_ids = Rc::new(define_metrics());
+                self.settings = Some(Rc::new(settings));
+                info!("cookieless: configured");
+                true
+            }
+            Err(e) => {
+                error!("{e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let exchange = self.settings.as_ref().map(|s| Exchange::new(Rc::clone(s)));
+        Some(Box::new(CookielessHttp { exchange, host: WasmHost { metric_ids: Rc::clone(&self.metric_ids) } }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+fn store_for(config: &Config) -> Result<Box<dyn SessionStore>, ConfigError> {
+    match &config.store {
+        Store::SharedData { max_sessions, idle_timeout_seconds } => {
+            Ok(Box::new(SharedDataStore::new(*max_sessions, *idle_timeout_seconds)))
+        }
+        Store::Grpc { .. } => Err(ConfigError {
+            field: "store.kind".into(),
+            problem: "\"grpc\" is not available in this build".into(),
+        }),
+    }
+}
+
+fn define_metrics() -> Vec<u32> {
+    Metric::ALL
+        .iter()
+        .map(|m| hostcalls::define_metric(MetricType::Counter, m.name()).unwrap_or(u32::MAX))
+        .collect()
+}
+
+struct CookielessHttp {
+    /// `None` only if configuration failed, and then Envoy does not serve.
+    exchange: Option<Exchange>,
+    host: WasmHost,
+}
+
+fn action(next: Next) -> Action {
+    match next {
+        Next::Continue => Action::Continue,
+        Next::Pause => Action::Pause,
+    }
+}
+
+impl Context for CookielessHttp {}
+
+impl HttpContext for CookielessHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else { return Action::Continue };
+        action(exchange.on_request_headers(&mut self.host, end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else { return Action::Continue };
+        action(exchange.on_request_body(&mut self.host, body_size, end_of_stream))
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else { return Action::Continue };
+        action(exchange.on_response_headers(&mut self.host, end_of_stream))
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else { return Action::Continue };
+        action(exchange.on_response_body(&mut self.host, body_size, end_of_stream))
+    }
+}
+
+/// `Host` through proxy-wasm host calls. Failures are logged at debug and treated as absent:
+/// the SDK's own wrappers panic on them, which would kill the VM.
+struct WasmHost {
+    metric_ids: Rc<Vec<u32>>,
+}
+
+fn logged<T: Default>(what: &str, result: Result<T, Status>) -> T {
+    result.unwrap_or_else(|status| {
+        debug!("cookieless: {what} failed: {status:?}");
+        T::default()
+    })
+}
+
+impl Host for WasmHost {
+    fn now(&self) -> u64 {
+        hostcalls::get_current_time()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs())
+    }
+
+    fn client_address(&self) -> Option<String> {
+        let bytes = logged("get_property", hostcalls::get_property(vec!["source", "address"]))?;
+        String::from_utf8(bytes).ok()
+    }
+
+    fn request_header(&self, name: &str) -> Option<String> {
+        logged("get request header", hostcalls::get_map_value(MapType::HttpRequestHeaders, name))
+    }
+
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        logged("set request header", hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value))
+    }
+
+    fn request_body(&self, size: usize) -> Option<Vec<u8>> {
+        logged("get request body", hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size))
+    }
+
+    fn replace_request_body(&mut self, size: usize, body: &[u8]) {
+        logged("set request body", hostcalls::set_buffer(BufferType::HttpRequestBody, 0, size, body))
+    }
+
+    fn response_header(&self, name: &str) -> Option<String> {
+        logged("get response header", hostcalls::get_map_value(MapType::HttpResponseHeaders, name))
+    }
+
+    fn response_header_values(&self, name: &str) -> Vec<String> {
+        let all = logged("get response headers", hostcalls::get_map(MapType::HttpResponseHeaders));
+        all.into_iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v).collect()
+    }
+
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        logged("set response header", hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value))
+    }
+
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        logged("get response body", hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size))
+    }
+
+    fn replace_response_body(&mut self, size: usize, body: &[u8]) {
+        logged("set response body", hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, body))
+    }
+
+    fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        logged("get shared data", hostcalls::get_shared_data(key))
+    }
+
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedDataError> {
+        hostcalls::set_shared_data(key, Some(value), cas).map_err(|status| match status {
+            Status::CasMismatch => SharedDataError::CasMismatch,
+            _ => SharedDataError::Failed,
+        })
+    }
+
+    fn count(&self, metric: Metric) {
+        if let Some(id) = self.metric_ids.get(metric.index()) {
+            logged("increment metric", hostcalls::increment_metric(*id, 1));
+        }
+    }
+}

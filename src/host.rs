@@ -1,0 +1,154 @@
+//! Everything the filter asks of Envoy, behind one trait: the proxy-wasm implementation lives in
+//! `filter`, and `mock::MockHost` lets whole request flows run in native unit tests.
+
+use crate::metrics::Metric;
+
+/// Why a shared-data write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedDataError {
+    /// Another worker wrote the key since it was read: read again and retry.
+    CasMismatch,
+    Failed,
+}
+
+pub trait Host {
+    /// Unix time in seconds.
+    fn now(&self) -> u64;
+    /// The downstream client's address as Envoy sees it (`source.address`), port included.
+    fn client_address(&self) -> Option<String>;
+
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// `None` removes the header.
+    fn set_request_header(&mut self, name: &str, value: Option<&str>);
+    fn request_body(&self, size: usize) -> Option<Vec<u8>>;
+    fn replace_request_body(&mut self, size: usize, body: &[u8]);
+
+    fn response_header(&self, name: &str) -> Option<String>;
+    fn response_header_values(&self, name: &str) -> Vec<String>;
+    /// `None` removes every header of that name.
+    fn set_response_header(&mut self, name: &str, value: Option<&str>);
+    fn response_body(&self, size: usize) -> Option<Vec<u8>>;
+    fn replace_response_body(&mut self, size: usize, body: &[u8]);
+
+    /// The value and its CAS version.
+    fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedDataError>;
+
+    fn count(&self, metric: Metric);
+}
+
+#[cfg(test)]
+pub mod mock {
+    //! An in-memory host for native tests.
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+
+    /// Shared data outlives one request, so tests share it between hosts.
+    /// Key → (value, CAS version).
+    type SharedMap = HashMap<String, (Vec<u8>, u32)>;
+
+    #[derive(Default, Clone)]
+    pub struct SharedMemory {
+        pub map: Rc<RefCell<SharedMap>>,
+        /// Makes the next N writes fail with a CAS mismatch, as if another worker had written first.
+        pub conflicts: Rc<RefCell<u32>>,
+    }
+
+    #[derive(Default)]
+    pub struct MockHost {
+        pub now: u64,
+        pub client: Option<String>,
+        pub request_headers: Vec<(String, String)>,
+        pub request_body: Vec<u8>,
+        pub response_headers: Vec<(String, String)>,
+        pub response_body: Vec<u8>,
+        pub shared: SharedMemory,
+        pub metrics: RefCell<HashMap<Metric, u64>>,
+    }
+
+    fn get(headers: &[(String, String)], name: &str) -> Option<String> {
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+
+    fn set(headers: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        if let Some(v) = value {
+            headers.push((name.to_string(), v.to_string()));
+        }
+    }
+
+    fn replace(buffer: &mut Vec<u8>, size: usize, body: &[u8]) {
+        buffer.splice(0..size.min(buffer.len()), body.iter().copied());
+    }
+
+    impl MockHost {
+        pub fn metric(&self, metric: Metric) -> u64 {
+            self.metrics.borrow().get(&metric).copied().unwrap_or(0)
+        }
+    }
+
+    impl Host for MockHost {
+        fn now(&self) -> u64 {
+            self.now
+        }
+        fn client_address(&self) -> Option<String> {
+            self.client.clone()
+        }
+        fn request_header(&self, name: &str) -> Option<String> {
+            get(&self.request_headers, name)
+        }
+        fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+            set(&mut self.request_headers, name, value)
+        }
+        fn request_body(&self, size: usize) -> Option<Vec<u8>> {
+            Some(self.request_body[..size.min(self.request_body.len())].to_vec())
+        }
+        fn replace_request_body(&mut self, size: usize, body: &[u8]) {
+            replace(&mut self.request_body, size, body)
+        }
+        fn response_header(&self, name: &str) -> Option<String> {
+            get(&self.response_headers, name)
+        }
+        fn response_header_values(&self, name: &str) -> Vec<String> {
+            let named = self.response_headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+            named.map(|(_, v)| v.clone()).collect()
+        }
+        fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+            set(&mut self.response_headers, name, value)
+        }
+        fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+            Some(self.response_body[..size.min(self.response_body.len())].to_vec())
+        }
+        fn replace_response_body(&mut self, size: usize, body: &[u8]) {
+            replace(&mut self.response_body, size, body)
+        }
+        fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+            match self.shared.map.borrow().get(key) {
+                Some((v, cas)) => (Some(v.clone()), Some(*cas)),
+                None => (None, None),
+            }
+        }
+        fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedDataError> {
+            let mut conflicts = self.shared.conflicts.borrow_mut();
+            let mut map = self.shared.map.borrow_mut();
+            let current = map.get(key).map(|(_, c)| *c);
+            if *conflicts > 0 {
+                *conflicts -= 1;
+                let bumped = current.unwrap_or(0) + 1;
+                let old = map.get(key).map(|(v, _)| v.clone()).unwrap_or_default();
+                map.insert(key.to_string(), (old, bumped));
+                return Err(SharedDataError::CasMismatch);
+            }
+            if cas.is_some() && cas != current {
+                return Err(SharedDataError::CasMismatch);
+            }
+            map.insert(key.to_string(), (value.to_vec(), current.unwrap_or(0) + 1));
+            Ok(())
+        }
+        fn count(&self, metric: Metric) {
+            *self.metrics.borrow_mut().entry(metric).or_default() += 1;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The filter's counters, as named in the public contract (Envoy stats).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    SessionsCreated,
+    SessionsResumed,
+    SessionsExpired,
+    TokensRejected,
+    BodiesRewritten,
+    RewriteSkipped,
+    StoreErrors,
+    StoreEvictions,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::SessionsCreated,
+        Metric::SessionsResumed,
+        Metric::SessionsExpired,
+        Metric::TokensRejected,
+        Metric::BodiesRewritten,
+        Metric::RewriteSkipped,
+        Metric::StoreErrors,
+        Metric::StoreEvictions,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::SessionsCreated => "cookieless_sessions_created",
+            Metric::SessionsResumed => "cookieless_sessions_resumed",
+            Metric::SessionsExpired => "cookieless_sessions_expired",
+            Metric::TokensRejected => "cookieless_tokens_rejected",
+            Metric::BodiesRewritten => "cookieless_bodies_rewritten",
+            Metric::RewriteSkipped => "cookieless_rewrite_skipped",
+            Metric::StoreErrors => "cookieless_store_errors",
+            Metric::StoreEvictions => "cookieless_store_evictions",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}

@@ -1,0 +1,601 @@
+//! The cookieless round trip of one request and its response: the per-request decisions.
+//!
+//! Request: find the token (query, form body, header) and take it out, open it, check where the
+//! request came from, restore the session's jar as the upstream's `Cookie` header. Response: fold
+//! every `Set-Cookie` into the jar, create a session only once the jar holds something, and hand
+//! the browser a freshly sealed token in the `Location`, the body and a header.
+//!
+//! Everything goes through `Host`, so whole flows run in native tests with `MockHost`.
+
+use crate::config::{Config, Scope};
+use crate::cookies::{parse_set_cookie, JarChange};
+use crate::host::Host;
+use crate::metrics::Metric;
+use crate::origin::{with_query_param, QuerySeparator, SameOrigin};
+use crate::rewrite::{is_rewritable_content_type, RewriteOptions, Rewriter};
+use crate::routes::{path_without_query, strip_port};
+use crate::store::{Loaded, SessionStore};
+use crate::token::{Binding, KeyRing, Rejection, SessionId};
+use crate::transport::{query_value, strip_query_param, FormEncoding};
+use log::{debug, warn};
+use std::rc::Rc;
+
+/// What the filter needs for every request, built once at configure time.
+pub struct Settings {
+    pub config: Config,
+    pub ring: KeyRing,
+    pub store: Box<dyn SessionStore>,
+}
+
+/// What the proxy-wasm callback should return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    Pause,
+}
+
+/// One request and its response.
+pub struct Exchange {
+    settings: Rc<Settings>,
+    state: State,
+}
+
+enum State {
+    /// Not a cookieless route, or nothing (more) to do: everything passes untouched.
+    PassThrough,
+    Cookieless(Box<Cookieless>),
+}
+
+/// What one cookieless exchange remembers between callbacks.
+struct Cookieless {
+    /// The request's `:authority`, lower-cased: what the token is bound to.
+    authority: String,
+    /// The path without query: what a path-scoped token is bound to.
+    path: String,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    browser_cookies: Option<String>,
+    origin: Option<String>,
+    candidates: Vec<String>,
+    awaiting_form: Option<FormEncoding>,
+    session: Option<SessionId>,
+    is_head: bool,
+    rewriter: Option<Rewriter>,
+}
+
+impl Cookieless {
+    fn binding<'a>(&'a self, config: &Config) -> Binding<'a> {
+        Binding {
+            host: &self.authority,
+            client_ip: self.client_ip.as_deref().filter(|_| config.token.bind_client_ip),
+            user_agent: self.user_agent.as_deref().filter(|_| config.token.bind_user_agent),
+            path: (config.token.scope == Scope::Path).then_some(self.path.as_str()),
+        }
+    }
+}
+
+impl Exchange {
+    pub fn new(settings: Rc<Settings>) -> Exchange {
+        Exchange { settings, state: State::PassThrough }
+    }
+
+    pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
+        let settings = Rc::clone(&self.settings);
+        let config = &settings.config;
+        let authority = host.request_header(":authority").unwrap_or_default().to_ascii_lowercase();
+        let full_path = host.request_header(":path").unwrap_or_default();
+        if !config.routes.is_cookieless(&full_path, &authority) {
+            return Next::Continue;
+        }
+        let mut exchange = Cookieless {
+            path: path_without_query(&full_path).to_string(),
+            authority,
+            client_ip: host.client_address().map(|a| strip_port(&a).to_string()),
+            user_agent: host.request_header("user-agent"),
+            browser_cookies: host.request_header("cookie"),
+            origin: host.request_header("origin").or_else(|| host.request_header("referer")),
+            candidates: Vec::new(),
+            awaiting_form: None,
+            session: None,
+            is_head: host.request_header(":method").as_deref() == Some("HEAD"),
+            rewriter: None,
+        };
+        if config.cookies.strip_request {
+            host.set_request_header("cookie", None);
+        }
+        // Bodies must come back uncompressed to be rewritten.
+        host.set_request_header("accept-encoding", None);
+        take_query_token(host, config, &full_path, &mut exchange.candidates);
+        take_header_token(host, config, &mut exchange.candidates);
+        exchange.awaiting_form = form_to_read(host, config, end_of_stream);
+        let next = if exchange.awaiting_form.is_some() {
+            Next::Pause
+        } else {
+            resume_session(host, &settings, &mut exchange);
+            Next::Continue
+        };
+        self.state = State::Cookieless(Box::new(exchange));
+        next
+    }
+
+    pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
+        let settings = Rc::clone(&self.settings);
+        let State::Cookieless(exchange) = &mut self.state else {
+            return Next::Continue;
+        };
+        let Some(encoding) = exchange.awaiting_form.clone() else {
+            return Next::Continue;
+        };
+        if !end_of_stream {
+            // Envoy keeps buffering; `body_size` is the running total.
+            return Next::Pause;
+        }
+        exchange.awaiting_form = None;
+        let body = host.request_body(body_size).unwrap_or_default();
+        let taken = encoding.take_token(&body, &settings.config.param);
+        if let Some(stripped) = taken.body {
+            host.replace_request_body(body_size, &stripped);
+            host.set_request_header("content-length", Some(&stripped.len().to_string()));
+        }
+        exchange.candidates.extend(taken.token);
+        resume_session(host, &settings, exchange);
+        Next::Continue
+    }
+
+    pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
+        let settings = Rc::clone(&self.settings);
+        let State::Cookieless(exchange) = &mut self.state else {
+            return Next::Continue;
+        };
+        let config = &settings.config;
+        fold_set_cookies(host, &settings, exchange);
+        if config.cookies.clear_browser && exchange.browser_cookies.is_some() {
+            host.set_response_header("clear-site-data", Some("\"cookies\""));
+        }
+        let Some(session) = exchange.session else {
+            return Next::Continue;
+        };
+        let token = match settings.ring.seal(session, host.now(), &exchange.binding(config)) {
+            Ok(token) => token,
+            Err(e) => {
+                warn!("cookieless: could not seal a token: {e}");
+                return Next::Continue;
+            }
+        };
+        rewrite_location(host, config, exchange, &token);
+        set_token_headers(host, config, &token);
+        exchange.rewriter = body_rewriter(host, config, exchange, token, end_of_stream);
+        Next::Continue
+    }
+
+    pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
+        let State::Cookieless(exchange) = &mut self.state else {
+            return Next::Continue;
+        };
+        let Some(rewriter) = exchange.rewriter.as_mut() else {
+            return Next::Continue;
+        };
+        let chunk = host.response_body(body_size).unwrap_or_default();
+        let mut out = Vec::with_capacity(chunk.len() + 256);
+        rewriter.write(&chunk, &mut out);
+        if end_of_stream {
+            rewriter.end(&mut out);
+            exchange.rewriter = None;
+        }
+        host.replace_response_body(body_size, &out);
+        Next::Continue
+    }
+}
+
+/// The query token is accepted only with `transport.query`, but removed in any case: the upstream
+/// never sees a token.
+fn take_query_token(host: &mut dyn Host, config: &Config, path: &str, candidates: &mut Vec<String>) {
+    if config.transport.query {
+        candidates.extend(query_value(path, &config.param).map(str::to_string));
+    }
+    if let Some(stripped) = strip_query_param(path, &config.param) {
+        host.set_request_header(":path", Some(&stripped));
+    }
+}
+
+fn take_header_token(host: &mut dyn Host, config: &Config, candidates: &mut Vec<String>) {
+    let Some(name) = config.transport.header.as_deref() else {
+        return;
+    };
+    if let Some(value) = host.request_header(name) {
+        candidates.push(value.trim().to_string());
+        host.set_request_header(name, None);
+    }
+}
+
+/// A form body is held only when it may carry the token: never for a request whose headers end
+/// the stream (pausing those hangs them).
+fn form_to_read(host: &dyn Host, config: &Config, end_of_stream: bool) -> Option<FormEncoding> {
+    if !config.transport.form || end_of_stream {
+        return None;
+    }
+    if host.request_header(":method").as_deref() != Some("POST") {
+        return None;
+    }
+    FormEncoding::from_content_type(&host.request_header("content-type")?)
+}
+
+/// Opens the first candidate token that is good, loads its jar and tells the upstream.
+fn resume_session(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) {
+    let config = &settings.config;
+    exchange.session = open_candidates(host, settings, exchange).and_then(|id| {
+        match settings.store.load(host, id) {
+            Ok(Loaded::Found(jar)) => {
+                let browser = exchange.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
+                host.set_request_header("cookie", Some(&jar.cookie_header(browser)));
+                host.count(Metric::SessionsResumed);
+                Some(id)
+            }
+            Ok(Loaded::Missing) | Ok(Loaded::Expired) => {
+                host.count(Metric::SessionsExpired);
+                None
+            }
+            Err(e) => {
+                warn!("cookieless: session store failed on load: {e:?}");
+                host.count(Metric::StoreErrors);
+                None
+            }
+        }
+    });
+    if let Some(name) = config.upstream_header.as_deref() {
+        let value = if exchange.session.is_some() { "resumed" } else { "none" };
+        host.set_request_header(name, Some(value));
+    }
+}
+
+fn open_candidates(host: &dyn Host, settings: &Settings, exchange: &Cookieless) -> Option<SessionId> {
+    if exchange.candidates.is_empty() {
+        return None;
+    }
+    let config = &settings.config;
+    if let Err(why) = check_origin(config, exchange) {
+        debug!("cookieless: token refused: {why}");
+        host.count(Metric::TokensRejected);
+        return None;
+    }
+    let binding = exchange.binding(config);
+    let mut last = Rejection::Malformed;
+    for candidate in &exchange.candidates {
+        match settings.ring.open(candidate, &binding, host.now(), config.token.ttl_seconds) {
+            Ok(opened) => return Some(opened.session),
+            Err(rejection) => last = rejection,
+        }
+    }
+    debug!("cookieless: token refused: {last}");
+    host.count(if last == Rejection::Expired { Metric::SessionsExpired } else { Metric::TokensRejected });
+    None
+}
+
+/// A token only counts when the request comes from a page of this site (Origin, else Referer).
+fn check_origin(config: &Config, exchange: &Cookieless) -> Result<(), &'static str> {
+    let same = SameOrigin { host: &exchange.authority, allowed_hosts: &config.allowed_hosts };
+    match exchange.origin.as_deref() {
+        Some(origin) if same.allows_origin_header(origin) => Ok(()),
+        Some(_) => Err("foreign origin"),
+        None if config.require_referer => Err("no origin or referer"),
+        None => Ok(()),
+    }
+}
+
+/// Moves every `Set-Cookie` into the jar. A session is created only when the jar first holds a
+/// cookie: requests that need no state store nothing.
+fn fold_set_cookies(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) {
+    let headers = host.response_header_values("set-cookie");
+    if headers.is_empty() {
+        return;
+    }
+    host.set_response_header("set-cookie", None);
+    let now = host.now();
+    let changes: Vec<JarChange> = headers.iter().filter_map(|h| parse_set_cookie(h, now)).collect();
+    let creates = exchange.session.is_none();
+    if creates && !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) {
+        return;
+    }
+    let id = match exchange.session.map_or_else(SessionId::random, Ok) {
+        Ok(id) => id,
+        Err(e) => {
+            warn!("cookieless: no randomness for a session id: {e}");
+            return;
+        }
+    };
+    match settings.store.update(host, id, &changes) {
+        Ok(jar) if jar.is_empty() => exchange.session = None,
+        Ok(_) => {
+            if creates {
+                host.count(Metric::SessionsCreated);
+            }
+            exchange.session = Some(id);
+        }
+        Err(e) => {
+            warn!("cookieless: session store failed on update: {e:?}");
+            host.count(Metric::StoreErrors);
+        }
+    }
+}
+
+/// Same-origin `Location`s of redirects carry the token; foreign ones never do.
+fn rewrite_location(host: &mut dyn Host, config: &Config, exchange: &Cookieless, token: &str) {
+    if !config.rewrite.redirects {
+        return;
+    }
+    let status = host.response_header(":status").and_then(|s| s.parse::<u16>().ok());
+    if !status.is_some_and(|s| (300..400).contains(&s)) {
+        return;
+    }
+    let Some(location) = host.response_header("location") else {
+        return;
+    };
+    let same = SameOrigin { host: &exchange.authority, allowed_hosts: &config.allowed_hosts };
+    if same.allows_url(&location) {
+        let rewritten = with_query_param(&location, &config.param, token, QuerySeparator::Amp);
+        host.set_response_header("location", Some(&rewritten));
+    }
+}
+
+fn set_token_headers(host: &mut dyn Host, config: &Config, token: &str) {
+    if let Some(name) = config.transport.header.as_deref() {
+        host.set_response_header(name, Some(token));
+    }
+    if let Some(policy) = config.response_headers.referrer_policy.as_deref() {
+        host.set_response_header("referrer-policy", Some(policy));
+    }
+    if let Some(cache) = config.response_headers.cache_control.as_deref() {
+        host.set_response_header("cache-control", Some(cache));
+    }
+}
+
+/// A rewriter for this body, when there is one to rewrite; `content-length` goes, since the body
+/// changes length.
+fn body_rewriter(
+    host: &mut dyn Host,
+    config: &Config,
+    exchange: &Cookieless,
+    token: String,
+    end_of_stream: bool,
+) -> Option<Rewriter> {
+    let rewrite = &config.rewrite;
+    if !rewrite.links && !rewrite.forms && rewrite.placeholder.is_none() {
+        return None;
+    }
+    let content_type = host.response_header("content-type")?;
+    if !is_rewritable_content_type(&content_type, &rewrite.content_types) {
+        return None;
+    }
+    if !body_may_be_rewritten(host, exchange.is_head, end_of_stream) {
+        host.count(Metric::RewriteSkipped);
+        return None;
+    }
+    host.set_response_header("content-length", None);
+    host.count(Metric::BodiesRewritten);
+    Some(Rewriter::new(RewriteOptions {
+        param: config.param.clone(),
+        token,
+        links: rewrite.links,
+        forms: rewrite.forms,
+        placeholder: rewrite.placeholder.clone().unwrap_or_default(),
+        host: exchange.authority.clone(),
+        allowed_hosts: config.allowed_hosts.clone(),
+    }))
+}
+
+fn body_may_be_rewritten(host: &dyn Host, is_head: bool, end_of_stream: bool) -> bool {
+    let status = host.response_header(":status").unwrap_or_default();
+    let encoded = host
+        .response_header("content-encoding")
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+    !(is_head || end_of_stream || encoded || status == "204" || status == "304")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::mock::{MockHost, SharedMemory};
+    use crate::store::shared_data::SharedDataStore;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const NOW: u64 = 1_800_000_000;
+
+    fn settings(extra: &str) -> Rc<Settings> {
+        let json = format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}] {extra}}}"#);
+        let config = Config::parse(json.as_bytes(), &|_| None).unwrap();
+        let ring = KeyRing::new(&config.keys).unwrap();
+        Rc::new(Settings { ring, store: Box::new(SharedDataStore::new(1000, 600)), config })
+    }
+
+    fn request(shared: &SharedMemory, method: &str, path: &str) -> MockHost {
+        MockHost {
+            now: NOW,
+            client: Some("192.0.2.1:5555".into()),
+            shared: shared.clone(),
+            request_headers: vec![
+                (":method".into(), method.into()),
+                (":path".into(), path.into()),
+                (":authority".into(), "www.example.com".into()),
+                ("user-agent".into(), "UA/1".into()),
+                ("accept-encoding".into(), "gzip".into()),
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// Runs a GET and its response through a fresh exchange; returns the host afterwards.
+    fn round_trip(settings: &Rc<Settings>, mut host: MockHost, response: &[(&str, &str)], body: &str) -> MockHost {
+        let mut exchange = Exchange::new(Rc::clone(settings));
+        assert_eq!(exchange.on_request_headers(&mut host, true), Next::Continue);
+        host.response_headers = response.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        host.response_body = body.as_bytes().to_vec();
+        assert_eq!(exchange.on_response_headers(&mut host, body.is_empty()), Next::Continue);
+        if !body.is_empty() {
+            exchange.on_response_body(&mut host, body.len(), true);
+        }
+        host
+    }
+
+    fn html(status: &str) -> Vec<(&str, &str)> {
+        vec![(":status", status), ("content-type", "text/html; charset=utf-8")]
+    }
+
+    #[test]
+    fn a_set_cookie_creates_a_session_that_the_next_request_resumes() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut response = html("200");
+        response.push(("set-cookie", "app=v1; Path=/; HttpOnly"));
+        let first = round_trip(&settings, request(&shared, "GET", "/form"), &response, "<p>hi</p>");
+        assert!(first.response_header_values("set-cookie").is_empty());
+        assert_eq!(first.request_header("accept-encoding"), None);
+        assert_eq!(first.request_header("x-cookieless-session").as_deref(), Some("none"));
+        assert_eq!(first.metric(Metric::SessionsCreated), 1);
+        assert_eq!(first.response_header("referrer-policy").as_deref(), Some("same-origin"));
+        assert_eq!(first.response_header("content-length"), None);
+        let token = first.response_header("x-cookieless-token").unwrap();
+
+        let second = round_trip(&settings, request(&shared, "GET", &format!("/next?sessionid={token}&a=1")), &html("200"), "");
+        assert_eq!(second.request_header(":path").as_deref(), Some("/next?a=1"));
+        assert_eq!(second.request_header("cookie").as_deref(), Some("app=v1"));
+        assert_eq!(second.request_header("x-cookieless-session").as_deref(), Some("resumed"));
+        assert_eq!(second.metric(Metric::SessionsResumed), 1);
+        assert_ne!(second.response_header("x-cookieless-token").unwrap(), token, "a fresh token each time");
+    }
+
+    #[test]
+    fn no_state_means_no_session_and_no_token() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let host = round_trip(&settings, request(&shared, "GET", "/"), &html("200"), "<a href=/x>x</a>");
+        assert_eq!(host.response_header("x-cookieless-token"), None);
+        assert_eq!(host.response_body, b"<a href=/x>x</a>");
+        assert!(shared.map.borrow().is_empty(), "nothing stored");
+    }
+
+    #[test]
+    fn the_browsers_cookies_are_stripped_and_replaced_by_the_jar() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut host = request(&shared, "GET", "/");
+        host.request_headers.push(("cookie".into(), "sessionid=forged".into()));
+        let host = round_trip(&settings, host, &html("200"), "");
+        assert_eq!(host.request_header("cookie"), None);
+    }
+
+    #[test]
+    fn routes_that_are_not_cookieless_are_left_alone() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut host = request(&shared, "GET", "/admin/x?sessionid=abc");
+        host.request_headers.push(("cookie".into(), "a=1".into()));
+        let before = host.request_headers.clone();
+        let mut response = html("200");
+        response.push(("set-cookie", "a=2"));
+        let host = round_trip(&settings, host, &response, "<form></form>");
+        assert_eq!(host.request_headers, before);
+        assert_eq!(host.response_header_values("set-cookie"), ["a=2"]);
+        assert_eq!(host.response_body, b"<form></form>");
+    }
+
+    #[test]
+    fn a_form_post_is_held_until_its_body_gives_the_token_which_is_removed() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut response = html("200");
+        response.push(("set-cookie", "app=v1"));
+        let token = round_trip(&settings, request(&shared, "GET", "/"), &response, "")
+            .response_header("x-cookieless-token")
+            .unwrap();
+
+        let mut host = request(&shared, "POST", "/submit");
+        host.request_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        host.request_body = format!("name=Ada&sessionid={token}").into_bytes();
+        let mut exchange = Exchange::new(Rc::clone(&settings));
+        assert_eq!(exchange.on_request_headers(&mut host, false), Next::Pause);
+        assert_eq!(exchange.on_request_body(&mut host, 4, false), Next::Pause);
+        let size = host.request_body.len();
+        assert_eq!(exchange.on_request_body(&mut host, size, true), Next::Continue);
+        assert_eq!(host.request_body, b"name=Ada");
+        assert_eq!(host.request_header("content-length").as_deref(), Some("8"));
+        assert_eq!(host.request_header("cookie").as_deref(), Some("app=v1"));
+    }
+
+    #[test]
+    fn a_post_whose_headers_end_the_stream_is_never_held() {
+        let settings = settings("");
+        let mut host = request(&SharedMemory::default(), "POST", "/submit");
+        host.request_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        assert_eq!(Exchange::new(settings).on_request_headers(&mut host, true), Next::Continue);
+    }
+
+    #[test]
+    fn json_bodies_are_not_held() {
+        let settings = settings("");
+        let mut host = request(&SharedMemory::default(), "POST", "/api");
+        host.request_headers.push(("content-type".into(), "application/json".into()));
+        assert_eq!(Exchange::new(settings).on_request_headers(&mut host, false), Next::Continue);
+    }
+
+    #[test]
+    fn same_origin_redirects_carry_the_token_foreign_ones_do_not() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        for (location, rewritten) in [
+            ("/step2", true),
+            ("http://www.example.com/step2", true),
+            ("https://evil.example/?next=www.example.com", false),
+            ("//evil.example/x", false),
+        ] {
+            let response = [(":status", "303"), ("location", location), ("set-cookie", "a=1")];
+            let host = round_trip(&settings, request(&shared, "GET", "/"), &response, "");
+            let got = host.response_header("location").unwrap();
+            assert_eq!(got.contains("sessionid="), rewritten, "{location} -> {got}");
+        }
+    }
+
+    #[test]
+    fn the_body_gets_the_token_in_forms_and_placeholders() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut response = html("200");
+        response.push(("set-cookie", "a=1"));
+        response.push(("content-length", "44"));
+        let host = round_trip(&settings, request(&shared, "GET", "/"), &response, "<form method=post></form>__COOKIELESS_TOKEN__");
+        let token = host.response_header("x-cookieless-token").unwrap();
+        let body = String::from_utf8(host.response_body.clone()).unwrap();
+        assert!(body.contains(&format!(r#"name="sessionid" value="{token}""#)), "{body}");
+        assert!(body.ends_with(&token), "{body}");
+        assert_eq!(host.response_header("content-length"), None);
+        assert_eq!(host.metric(Metric::BodiesRewritten), 1);
+    }
+
+    #[test]
+    fn compressed_and_bodiless_responses_are_not_rewritten() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut gz = html("200");
+        gz.push(("set-cookie", "a=1"));
+        gz.push(("content-encoding", "gzip"));
+        let host = round_trip(&settings, request(&shared, "GET", "/"), &gz, "__COOKIELESS_TOKEN__");
+        assert_eq!(host.response_body, b"__COOKIELESS_TOKEN__");
+        assert_eq!(host.metric(Metric::RewriteSkipped), 1);
+    }
+
+    #[test]
+    fn a_token_bound_to_another_client_is_rejected() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut response = html("200");
+        response.push(("set-cookie", "a=1"));
+        let token = round_trip(&settings, request(&shared, "GET", "/"), &response, "")
+            .response_header("x-cookieless-token")
+            .unwrap();
+        let mut thief = request(&shared, "GET", &format!("/?sessionid={token}"));
+        thief.client = Some("198.51.100.7:1234".into());
+        let thief = round_trip(&settings, thief, &html("200"), "");
+        assert_eq!(thief.request_header("cookie"), None);
+        assert_eq!(thief.request_header("x-cookieless-session").as_deref(), Some("none"));
+        assert_eq!(thief.metric(Metric::TokensRejected), 1);
+    }
+}
