@@ -1,19 +1,20 @@
 //! The thin proxy-wasm shell: maps Envoy's callbacks onto `session::Exchange`, and implements
 //! `Host` with proxy-wasm host calls. No decision is taken here.
 
-use crate::config::{Config, ConfigError, Store};
+use crate::config::{Config, ConfigError, OnError, Store};
 use crate::host::{Host, SharedDataError};
 use crate::metrics::Metric;
-use crate::session::{Exchange, Next, Settings};
+use crate::session::{Exchange, Next, Resume, Settings};
 use crate::store::shared_data::SharedDataStore;
-use crate::store::SessionStore;
+use crate::store::grpc::GrpcStore;
+use crate::store::{CallReply, SessionStore};
 use crate::token::KeyRing;
-use log::{debug, error, info};
+use log::{debug, error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -37,7 +38,11 @@ impl RootContext for CookielessRoot {
                 field: "keys".into(),
                 problem: "the key ring could not be built".into(),
             })?;
-            Ok(Settings { store: store_for(&config)?, ring, config })
+            let on_store_error = match &config.store {
+                Store::Grpc { on_error, .. } => *on_error,
+                Store::SharedData { .. } => OnError::FailOpen,
+            };
+            Ok(Settings { store: store_for(&config), ring, config, on_store_error })
         });
         match settings {
             Ok(settings) => {
@@ -63,14 +68,15 @@ impl RootContext for CookielessRoot {
     }
 }
 
-fn store_for(config: &Config) -> Result<Box<dyn SessionStore>, ConfigError> {
+fn store_for(config: &Config) -> Box<dyn SessionStore> {
     match &config.store {
         Store::SharedData { max_sessions, idle_timeout_seconds } => {
-            Ok(Box::new(SharedDataStore::new(*max_sessions, *idle_timeout_seconds)))
+            Box::new(SharedDataStore::new(*max_sessions, *idle_timeout_seconds))
         }
-        Store::Grpc { .. } => Err(ConfigError {
-            field: "store.kind".into(),
-            problem: "\"grpc\" is not available in this build".into(),
+        Store::Grpc { cluster, timeout_ms, idle_timeout_seconds, .. } => Box::new(GrpcStore {
+            cluster: cluster.clone(),
+            timeout_ms: *timeout_ms,
+            idle_timeout_seconds: *idle_timeout_seconds,
         }),
     }
 }
@@ -95,7 +101,22 @@ fn action(next: Next) -> Action {
     }
 }
 
-impl Context for CookielessHttp {}
+impl Context for CookielessHttp {
+    fn on_grpc_call_response(&mut self, token_id: u32, status_code: u32, response_size: usize) {
+        let Some(exchange) = self.exchange.as_mut() else { return };
+        let body = logged(
+            "get grpc reply",
+            hostcalls::get_buffer(BufferType::GrpcReceiveBuffer, 0, response_size),
+        )
+        .unwrap_or_default();
+        let resumed = match exchange.on_store_reply(&mut self.host, token_id, CallReply { status: status_code, body }) {
+            Resume::Request => hostcalls::resume_http_request(),
+            Resume::Response => hostcalls::resume_http_response(),
+            Resume::Nothing => Ok(()),
+        };
+        logged("resume", resumed);
+    }
+}
 
 impl HttpContext for CookielessHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -197,5 +218,17 @@ impl Host for WasmHost {
         if let Some(id) = self.metric_ids.get(metric.index()) {
             logged("increment metric", hostcalls::increment_metric(*id, 1));
         }
+    }
+
+    fn dispatch_grpc(&mut self, cluster: &str, service: &str, method: &str, message: &[u8], timeout_ms: u32) -> Option<u32> {
+        let timeout = Duration::from_millis(u64::from(timeout_ms));
+        hostcalls::dispatch_grpc_call(cluster, service, method, Vec::new(), Some(message), timeout)
+            .map_err(|status| warn!("cookieless: cannot call the session service on cluster {cluster:?}: {status:?}"))
+            .ok()
+    }
+
+    fn send_reply(&mut self, status: u32, body: &str) {
+        let headers = vec![("content-type", "text/plain; charset=utf-8")];
+        logged("send reply", hostcalls::send_http_response(status, headers, Some(body.as_bytes())));
     }
 }

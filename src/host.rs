@@ -35,6 +35,12 @@ pub trait Host {
     fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedDataError>;
 
     fn count(&self, metric: Metric);
+
+    /// Starts a gRPC call to `cluster`; the reply comes later, to the filter, under the returned id.
+    /// `None` when the call cannot even start (an unknown cluster).
+    fn dispatch_grpc(&mut self, cluster: &str, service: &str, method: &str, message: &[u8], timeout_ms: u32) -> Option<u32>;
+    /// Answers the client directly (the upstream is not asked).
+    fn send_reply(&mut self, status: u32, body: &str);
 }
 
 #[cfg(test)]
@@ -66,6 +72,11 @@ pub mod mock {
         pub response_body: Vec<u8>,
         pub shared: SharedMemory,
         pub metrics: RefCell<HashMap<Metric, u64>>,
+        /// (cluster, method, message) of each gRPC call dispatched.
+        pub grpc_calls: RefCell<Vec<(String, String, Vec<u8>)>>,
+        /// Makes dispatching fail, as for an unknown cluster.
+        pub grpc_refuse: bool,
+        pub local_reply: Option<(u32, String)>,
     }
 
     fn get(headers: &[(String, String)], name: &str) -> Option<String> {
@@ -149,6 +160,17 @@ pub mod mock {
         }
         fn count(&self, metric: Metric) {
             *self.metrics.borrow_mut().entry(metric).or_default() += 1;
+        }
+        fn dispatch_grpc(&mut self, cluster: &str, _service: &str, method: &str, message: &[u8], _timeout_ms: u32) -> Option<u32> {
+            if self.grpc_refuse {
+                return None;
+            }
+            let mut calls = self.grpc_calls.borrow_mut();
+            calls.push((cluster.to_string(), method.to_string(), message.to_vec()));
+            Some(calls.len() as u32)
+        }
+        fn send_reply(&mut self, status: u32, body: &str) {
+            self.local_reply = Some((status, body.to_string()));
         }
     }
 }

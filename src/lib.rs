@@ -21,6 +21,7 @@ pub mod host;
 pub mod jar;
 pub mod metrics;
 pub mod origin;
+pub mod proto;
 pub mod routes;
 pub mod session;
 pub mod rewrite;

@@ -5,16 +5,18 @@
 //! every `Set-Cookie` into the jar, create a session only once the jar holds something, and hand
 //! the browser a freshly sealed token in the `Location`, the body and a header.
 //!
-//! Everything goes through `Host`, so whole flows run in native tests with `MockHost`.
+//! A store may answer later (gRPC): the exchange then pauses, remembers the `Pending` request, and
+//! goes on from `on_store_reply`. Everything goes through `Host`, so whole flows run in native
+//! tests with `MockHost`.
 
-use crate::config::{Config, Scope};
+use crate::config::{Config, OnError, Scope};
 use crate::cookies::{parse_set_cookie, JarChange};
 use crate::host::Host;
 use crate::metrics::Metric;
 use crate::origin::{with_query_param, QuerySeparator, SameOrigin};
 use crate::rewrite::{is_rewritable_content_type, RewriteOptions, Rewriter};
 use crate::routes::{path_without_query, strip_port};
-use crate::store::{Loaded, SessionStore};
+use crate::store::{CallReply, Loaded, Outcome, Pending, Progress, Request, SessionStore, StoreError};
 use crate::token::{Binding, KeyRing, Rejection, SessionId};
 use crate::transport::{query_value, strip_query_param, FormEncoding};
 use log::{debug, warn};
@@ -25,6 +27,8 @@ pub struct Settings {
     pub config: Config,
     pub ring: KeyRing,
     pub store: Box<dyn SessionStore>,
+    /// What a store failure means: go on without a session, or refuse with a 503.
+    pub on_store_error: OnError,
 }
 
 /// What the proxy-wasm callback should return.
@@ -34,6 +38,17 @@ pub enum Next {
     Pause,
 }
 
+/// Which paused direction a store reply lets go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    Request,
+    Response,
+    /// Nothing to resume: still waiting, or the exchange was answered locally.
+    Nothing,
+}
+
+pub const STORE_UNAVAILABLE_BODY: &str = "session store unavailable\n";
+
 /// One request and its response.
 pub struct Exchange {
     settings: Rc<Settings>,
@@ -41,7 +56,7 @@ pub struct Exchange {
 }
 
 enum State {
-    /// Not a cookieless route, or nothing (more) to do: everything passes untouched.
+    /// Not a cookieless route: everything passes untouched.
     PassThrough,
     Cookieless(Box<Cookieless>),
 }
@@ -59,7 +74,11 @@ struct Cookieless {
     candidates: Vec<String>,
     awaiting_form: Option<FormEncoding>,
     session: Option<SessionId>,
+    /// The update in flight creates the session (it had none before).
+    creating: bool,
+    pending: Option<Pending>,
     is_head: bool,
+    response_ends: bool,
     rewriter: Option<Rewriter>,
 }
 
@@ -87,7 +106,7 @@ impl Exchange {
         if !config.routes.is_cookieless(&full_path, &authority) {
             return Next::Continue;
         }
-        let mut exchange = Cookieless {
+        let mut exchange = Box::new(Cookieless {
             path: path_without_query(&full_path).to_string(),
             authority,
             client_ip: host.client_address().map(|a| strip_port(&a).to_string()),
@@ -97,9 +116,12 @@ impl Exchange {
             candidates: Vec::new(),
             awaiting_form: None,
             session: None,
+            creating: false,
+            pending: None,
             is_head: host.request_header(":method").as_deref() == Some("HEAD"),
+            response_ends: false,
             rewriter: None,
-        };
+        });
         if config.cookies.strip_request {
             host.set_request_header("cookie", None);
         }
@@ -111,10 +133,9 @@ impl Exchange {
         let next = if exchange.awaiting_form.is_some() {
             Next::Pause
         } else {
-            resume_session(host, &settings, &mut exchange);
-            Next::Continue
+            begin_resume(host, &settings, &mut exchange)
         };
-        self.state = State::Cookieless(Box::new(exchange));
+        self.state = State::Cookieless(exchange);
         next
     }
 
@@ -138,8 +159,7 @@ impl Exchange {
             host.set_request_header("content-length", Some(&stripped.len().to_string()));
         }
         exchange.candidates.extend(taken.token);
-        resume_session(host, &settings, exchange);
-        Next::Continue
+        begin_resume(host, &settings, exchange)
     }
 
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
@@ -147,25 +167,8 @@ impl Exchange {
         let State::Cookieless(exchange) = &mut self.state else {
             return Next::Continue;
         };
-        let config = &settings.config;
-        fold_set_cookies(host, &settings, exchange);
-        if config.cookies.clear_browser && exchange.browser_cookies.is_some() {
-            host.set_response_header("clear-site-data", Some("\"cookies\""));
-        }
-        let Some(session) = exchange.session else {
-            return Next::Continue;
-        };
-        let token = match settings.ring.seal(session, host.now(), &exchange.binding(config)) {
-            Ok(token) => token,
-            Err(e) => {
-                warn!("cookieless: could not seal a token: {e}");
-                return Next::Continue;
-            }
-        };
-        rewrite_location(host, config, exchange, &token);
-        set_token_headers(host, config, &token);
-        exchange.rewriter = body_rewriter(host, config, exchange, token, end_of_stream);
-        Next::Continue
+        exchange.response_ends = end_of_stream;
+        begin_update(host, &settings, exchange)
     }
 
     pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
@@ -184,6 +187,31 @@ impl Exchange {
         }
         host.replace_response_body(body_size, &out);
         Next::Continue
+    }
+
+    /// A reply to a store call: goes on where the exchange paused.
+    pub fn on_store_reply(&mut self, host: &mut dyn Host, call: u32, reply: CallReply) -> Resume {
+        let settings = Rc::clone(&self.settings);
+        let State::Cookieless(exchange) = &mut self.state else {
+            return Resume::Nothing;
+        };
+        let Some(pending) = exchange.pending.take_if(|p| p.call == call) else {
+            return Resume::Nothing;
+        };
+        match settings.store.on_reply(host, pending, reply) {
+            Progress::Waiting(pending) => {
+                exchange.pending = Some(pending);
+                Resume::Nothing
+            }
+            Progress::Done(Outcome::Loaded(loaded)) => match finish_resume(host, &settings, exchange, loaded) {
+                Next::Continue => Resume::Request,
+                Next::Pause => Resume::Nothing,
+            },
+            Progress::Done(Outcome::Updated(updated)) => match finish_update(host, &settings, exchange, updated) {
+                Next::Continue => Resume::Response,
+                Next::Pause => Resume::Nothing,
+            },
+        }
     }
 }
 
@@ -220,32 +248,57 @@ fn form_to_read(host: &dyn Host, config: &Config, end_of_stream: bool) -> Option
     FormEncoding::from_content_type(&host.request_header("content-type")?)
 }
 
-/// Opens the first candidate token that is good, loads its jar and tells the upstream.
-fn resume_session(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) {
+/// Opens the first good candidate token and asks the store for its jar.
+fn begin_resume(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) -> Next {
+    let Some(id) = open_candidates(host, settings, exchange) else {
+        return finish_resume(host, settings, exchange, Ok(Loaded::Missing));
+    };
+    exchange.session = Some(id);
+    match settings.store.start(host, Request::Load(id)) {
+        Progress::Done(Outcome::Loaded(loaded)) => finish_resume(host, settings, exchange, loaded),
+        Progress::Done(Outcome::Updated(_)) => finish_resume(host, settings, exchange, Ok(Loaded::Missing)),
+        Progress::Waiting(pending) => {
+            exchange.pending = Some(pending);
+            Next::Pause
+        }
+    }
+}
+
+/// Restores the jar as the upstream's `Cookie` header, and tells the upstream.
+fn finish_resume(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, loaded: Result<Loaded, StoreError>) -> Next {
     let config = &settings.config;
-    exchange.session = open_candidates(host, settings, exchange).and_then(|id| {
-        match settings.store.load(host, id) {
-            Ok(Loaded::Found(jar)) => {
-                let browser = exchange.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
-                host.set_request_header("cookie", Some(&jar.cookie_header(browser)));
-                host.count(Metric::SessionsResumed);
-                Some(id)
-            }
-            Ok(Loaded::Missing) | Ok(Loaded::Expired) => {
-                host.count(Metric::SessionsExpired);
-                None
-            }
-            Err(e) => {
-                warn!("cookieless: session store failed on load: {e:?}");
-                host.count(Metric::StoreErrors);
-                None
+    let opened = exchange.session.take();
+    match loaded {
+        Ok(Loaded::Found(jar)) => {
+            let browser = exchange.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
+            host.set_request_header("cookie", Some(&jar.cookie_header(browser)));
+            host.count(Metric::SessionsResumed);
+            exchange.session = opened;
+        }
+        Ok(Loaded::Missing | Loaded::Expired) if opened.is_some() => host.count(Metric::SessionsExpired),
+        Ok(_) => {}
+        Err(e) => {
+            if store_failed(host, settings, "load", e) == Next::Pause {
+                return Next::Pause;
             }
         }
-    });
+    }
     if let Some(name) = config.upstream_header.as_deref() {
         let value = if exchange.session.is_some() { "resumed" } else { "none" };
         host.set_request_header(name, Some(value));
     }
+    Next::Continue
+}
+
+/// Counts and logs a store failure; with `fail_closed`, answers 503 and says to stop (`Pause`).
+fn store_failed(host: &mut dyn Host, settings: &Settings, what: &str, error: StoreError) -> Next {
+    warn!("cookieless: session store failed on {what}: {error:?}");
+    host.count(Metric::StoreErrors);
+    if settings.on_store_error == OnError::FailClosed && error == StoreError::Unavailable {
+        host.send_reply(503, STORE_UNAVAILABLE_BODY);
+        return Next::Pause;
+    }
+    Next::Continue
 }
 
 fn open_candidates(host: &dyn Host, settings: &Settings, exchange: &Cookieless) -> Option<SessionId> {
@@ -284,38 +337,76 @@ fn check_origin(config: &Config, exchange: &Cookieless) -> Result<(), &'static s
 
 /// Moves every `Set-Cookie` into the jar. A session is created only when the jar first holds a
 /// cookie: requests that need no state store nothing.
-fn fold_set_cookies(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) {
+fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) -> Next {
     let headers = host.response_header_values("set-cookie");
     if headers.is_empty() {
-        return;
+        return finish_response(host, settings, exchange);
     }
     host.set_response_header("set-cookie", None);
     let now = host.now();
     let changes: Vec<JarChange> = headers.iter().filter_map(|h| parse_set_cookie(h, now)).collect();
-    let creates = exchange.session.is_none();
-    if creates && !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) {
-        return;
+    exchange.creating = exchange.session.is_none();
+    if exchange.creating && !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) {
+        return finish_response(host, settings, exchange);
     }
     let id = match exchange.session.map_or_else(SessionId::random, Ok) {
         Ok(id) => id,
         Err(e) => {
             warn!("cookieless: no randomness for a session id: {e}");
-            return;
+            return finish_response(host, settings, exchange);
         }
     };
-    match settings.store.update(host, id, &changes) {
-        Ok(jar) if jar.is_empty() => exchange.session = None,
-        Ok(_) => {
-            if creates {
-                host.count(Metric::SessionsCreated);
-            }
+    match settings.store.start(host, Request::Update(id, changes)) {
+        Progress::Done(Outcome::Updated(updated)) => {
             exchange.session = Some(id);
+            finish_update(host, settings, exchange, updated)
         }
-        Err(e) => {
-            warn!("cookieless: session store failed on update: {e:?}");
-            host.count(Metric::StoreErrors);
+        Progress::Done(Outcome::Loaded(_)) => finish_response(host, settings, exchange),
+        Progress::Waiting(pending) => {
+            exchange.session = Some(id);
+            exchange.pending = Some(pending);
+            Next::Pause
         }
     }
+}
+
+fn finish_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, updated: Result<crate::jar::Jar, StoreError>) -> Next {
+    match updated {
+        Ok(jar) if jar.is_empty() => exchange.session = None,
+        Ok(_) if exchange.creating => host.count(Metric::SessionsCreated),
+        Ok(_) => {}
+        Err(e) => {
+            if exchange.creating {
+                exchange.session = None;
+            }
+            if store_failed(host, settings, "update", e) == Next::Pause {
+                return Next::Pause;
+            }
+        }
+    }
+    finish_response(host, settings, exchange)
+}
+
+/// Hands the browser a fresh token wherever it needs one, when there is a session.
+fn finish_response(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) -> Next {
+    let config = &settings.config;
+    if config.cookies.clear_browser && exchange.browser_cookies.is_some() {
+        host.set_response_header("clear-site-data", Some("\"cookies\""));
+    }
+    let Some(session) = exchange.session else {
+        return Next::Continue;
+    };
+    let token = match settings.ring.seal(session, host.now(), &exchange.binding(config)) {
+        Ok(token) => token,
+        Err(e) => {
+            warn!("cookieless: could not seal a token: {e}");
+            return Next::Continue;
+        }
+    };
+    rewrite_location(host, config, exchange, &token);
+    set_token_headers(host, config, &token);
+    exchange.rewriter = body_rewriter(host, config, exchange, token);
+    Next::Continue
 }
 
 /// Same-origin `Location`s of redirects carry the token; foreign ones never do.
@@ -351,13 +442,7 @@ fn set_token_headers(host: &mut dyn Host, config: &Config, token: &str) {
 
 /// A rewriter for this body, when there is one to rewrite; `content-length` goes, since the body
 /// changes length.
-fn body_rewriter(
-    host: &mut dyn Host,
-    config: &Config,
-    exchange: &Cookieless,
-    token: String,
-    end_of_stream: bool,
-) -> Option<Rewriter> {
+fn body_rewriter(host: &mut dyn Host, config: &Config, exchange: &Cookieless, token: String) -> Option<Rewriter> {
     let rewrite = &config.rewrite;
     if !rewrite.links && !rewrite.forms && rewrite.placeholder.is_none() {
         return None;
@@ -366,7 +451,7 @@ fn body_rewriter(
     if !is_rewritable_content_type(&content_type, &rewrite.content_types) {
         return None;
     }
-    if !body_may_be_rewritten(host, exchange.is_head, end_of_stream) {
+    if !body_may_be_rewritten(host, exchange.is_head, exchange.response_ends) {
         host.count(Metric::RewriteSkipped);
         return None;
     }
@@ -395,7 +480,10 @@ fn body_may_be_rewritten(host: &dyn Host, is_head: bool, end_of_stream: bool) ->
 mod tests {
     use super::*;
     use crate::host::mock::{MockHost, SharedMemory};
+    use crate::proto;
+    use crate::store::grpc::GrpcStore;
     use crate::store::shared_data::SharedDataStore;
+    use prost::Message;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const NOW: u64 = 1_800_000_000;
@@ -404,7 +492,12 @@ mod tests {
         let json = format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}] {extra}}}"#);
         let config = Config::parse(json.as_bytes(), &|_| None).unwrap();
         let ring = KeyRing::new(&config.keys).unwrap();
-        Rc::new(Settings { ring, store: Box::new(SharedDataStore::new(1000, 600)), config })
+        Rc::new(Settings {
+            ring,
+            store: Box::new(SharedDataStore::new(1000, 600)),
+            config,
+            on_store_error: OnError::FailOpen,
+        })
     }
 
     fn request(shared: &SharedMemory, method: &str, path: &str) -> MockHost {
@@ -597,5 +690,66 @@ mod tests {
         assert_eq!(thief.request_header("cookie"), None);
         assert_eq!(thief.request_header("x-cookieless-session").as_deref(), Some("none"));
         assert_eq!(thief.metric(Metric::TokensRejected), 1);
+    }
+
+    fn grpc_settings(on_store_error: OnError) -> Rc<Settings> {
+        let plain = settings("");
+        let config = Config::parse(format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}]}}"#).as_bytes(), &|_| None).unwrap();
+        let store = GrpcStore { cluster: "sessiond".into(), timeout_ms: 100, idle_timeout_seconds: 60 };
+        Rc::new(Settings { ring: plain.ring.clone(), store: Box::new(store), config, on_store_error })
+    }
+
+    fn grpc_token(settings: &Settings) -> String {
+        let binding = Binding { host: "www.example.com", client_ip: Some("192.0.2.1"), user_agent: Some("UA/1"), path: None };
+        settings.ring.seal(SessionId([5; 16]), NOW, &binding).unwrap()
+    }
+
+    fn get_reply(jar: &str) -> CallReply {
+        let found = proto::GetResponse { found: true, jar: jar.as_bytes().to_vec(), version: 1 };
+        CallReply { status: 0, body: found.encode_to_vec() }
+    }
+
+    #[test]
+    fn a_remote_store_pauses_the_request_until_the_jar_arrives() {
+        let settings = grpc_settings(OnError::FailOpen);
+        let token = grpc_token(&settings);
+        let mut host = request(&SharedMemory::default(), "GET", &format!("/?sessionid={token}"));
+        let mut exchange = Exchange::new(Rc::clone(&settings));
+        assert_eq!(exchange.on_request_headers(&mut host, true), Next::Pause);
+        assert_eq!(host.request_header("cookie"), None);
+        assert_eq!(exchange.on_store_reply(&mut host, 99, get_reply("a=1\n")), Resume::Nothing, "not our call");
+        assert_eq!(exchange.on_store_reply(&mut host, 1, get_reply("a=1\n")), Resume::Request);
+        assert_eq!(host.request_header("cookie").as_deref(), Some("a=1"));
+        assert_eq!(host.request_header("x-cookieless-session").as_deref(), Some("resumed"));
+
+        // The response's Set-Cookie goes through Get + Put, holding the response meanwhile.
+        host.response_headers = vec![(":status".into(), "200".into()), ("set-cookie".into(), "b=2".into())];
+        assert_eq!(exchange.on_response_headers(&mut host, true), Next::Pause);
+        assert_eq!(exchange.on_store_reply(&mut host, 2, get_reply("a=1\n")), Resume::Nothing);
+        let stored = CallReply { status: 0, body: proto::PutResponse { stored: true, version: 2 }.encode_to_vec() };
+        assert_eq!(exchange.on_store_reply(&mut host, 3, stored), Resume::Response);
+        assert!(host.response_header("x-cookieless-token").is_some());
+        assert!(host.response_header_values("set-cookie").is_empty());
+    }
+
+    #[test]
+    fn a_failing_remote_store_fails_open_or_closed_as_configured() {
+        for (policy, resume, reply) in [
+            (OnError::FailOpen, Resume::Request, None),
+            (OnError::FailClosed, Resume::Nothing, Some(503)),
+        ] {
+            let settings = grpc_settings(policy);
+            let token = grpc_token(&settings);
+            let mut host = request(&SharedMemory::default(), "GET", &format!("/?sessionid={token}"));
+            let mut exchange = Exchange::new(Rc::clone(&settings));
+            assert_eq!(exchange.on_request_headers(&mut host, true), Next::Pause);
+            let deadline = CallReply { status: 4, body: vec![] };
+            assert_eq!(exchange.on_store_reply(&mut host, 1, deadline), resume, "{policy:?}");
+            assert_eq!(host.local_reply.as_ref().map(|r| r.0), reply, "{policy:?}");
+            assert_eq!(host.metric(Metric::StoreErrors), 1);
+            if policy == OnError::FailOpen {
+                assert_eq!(host.request_header("x-cookieless-session").as_deref(), Some("none"));
+            }
+        }
     }
 }

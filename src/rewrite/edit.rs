@@ -6,7 +6,7 @@
 //! `#`, `?` or `&` from that reading (`http&#58;//evil.example/`), so a value holding any reference
 //! that stands for an ASCII character, except the ubiquitous `&amp;`, is left alone.
 
-use super::tag::{is_ws, Attr};
+use super::tag::{is_ws, Attr, Kind};
 use crate::origin::{SameOrigin, UrlTarget};
 
 /// What the rewriter knows about the page so far.
@@ -54,11 +54,11 @@ impl Page<'_> {
     }
 
     /// The range of the URL to rewrite in a link-bearing tag, if any.
-    pub fn link_edit(&self, name: &[u8], tag: &[u8], attrs: &[Attr]) -> Option<(usize, usize)> {
-        let (attr_name, empty_ok) = match name {
-            b"a" | b"area" => (&b"href"[..], true),
-            b"iframe" | b"frame" => (&b"src"[..], false),
-            b"meta" => return self.refresh_edit(tag, attrs),
+    pub fn link_edit(&self, kind: Kind, tag: &[u8], attrs: &[Attr]) -> Option<(usize, usize)> {
+        let (attr_name, empty_ok) = match kind {
+            Kind::A | Kind::Area => (&b"href"[..], true),
+            Kind::Iframe | Kind::Frame => (&b"src"[..], false),
+            Kind::Meta => return self.refresh_edit(tag, attrs),
             _ => return None,
         };
         let url = attr(tag, attrs, attr_name)??;

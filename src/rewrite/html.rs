@@ -9,7 +9,7 @@
 
 use super::edit::Page;
 use super::raw::{self, Comment, RawEnd, Script};
-use super::tag::{Scan, TagScanner};
+use super::tag::{Kind, Scan, TagScanner};
 use super::MAX_CARRY;
 use crate::origin::{push_with_query_param, QuerySeparator, SameOrigin};
 
@@ -296,26 +296,28 @@ impl Machine {
 
     /// Decides what to do with a complete tag (and notes what it means for later tags).
     fn plan(&mut self, tag: &[u8]) -> Plan {
-        let Some(name) = self.tag.name() else {
-            return Plan::default();
-        };
         if self.tag.end_tag {
             return Plan::default();
         }
+        let kind = self.tag.kind();
         let attrs = &self.tag.attrs;
-        match name {
-            b"a" | b"area" | b"iframe" | b"frame" | b"meta" if self.settings.links => Plan {
-                url: self.page().link_edit(name, tag, attrs),
-                hidden: false,
-            },
-            b"form" => {
+        match kind {
+            Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta
+                if self.settings.links =>
+            {
+                Plan {
+                    url: self.page().link_edit(kind, tag, attrs),
+                    hidden: false,
+                }
+            }
+            Kind::Form => {
                 let allowed = self.settings.forms && self.page().form_allowed(tag, attrs);
                 Plan {
                     url: None,
                     hidden: self.open_form() && allowed,
                 }
             }
-            b"base" => {
+            Kind::Base => {
                 if self.page().base_is_foreign(tag, attrs) == Some(true) {
                     self.base_foreign = true;
                 }
@@ -330,12 +332,12 @@ impl Machine {
         if self.tag.end_tag {
             return;
         }
-        match self.tag.name() {
-            Some(b"form") => {
+        match self.tag.kind() {
+            Kind::Form => {
                 self.open_form();
             }
             // Its href is unknown: relative URLs may point anywhere.
-            Some(b"base") => self.base_foreign = true,
+            Kind::Base => self.base_foreign = true,
             _ => {}
         }
     }
@@ -350,28 +352,22 @@ impl Machine {
 
     /// What the tag opens or closes: raw-text content, forms, templates.
     fn after_tag(&mut self) {
-        let Some(name) = self.tag.name() else {
-            return;
-        };
+        let kind = self.tag.kind();
         if self.tag.end_tag {
-            match name {
-                b"form" if self.template_depth == 0 => self.form_open = false,
-                b"template" => self.template_depth = self.template_depth.saturating_sub(1),
+            match kind {
+                Kind::Form if self.template_depth == 0 => self.form_open = false,
+                Kind::Template => self.template_depth = self.template_depth.saturating_sub(1),
                 _ => {}
             }
             return;
         }
-        self.mode = match name {
-            b"script" => Mode::Script(Script::Data),
-            b"style" => Mode::RawText(b"style"),
-            b"xmp" => Mode::RawText(b"xmp"),
-            b"iframe" => Mode::RawText(b"iframe"),
-            b"noembed" => Mode::RawText(b"noembed"),
-            b"noframes" => Mode::RawText(b"noframes"),
-            b"textarea" => Mode::RawText(b"textarea"),
-            b"title" => Mode::RawText(b"title"),
-            b"plaintext" => Mode::Plaintext,
-            b"template" => {
+        self.mode = match kind {
+            Kind::Script => Mode::Script(Script::Data),
+            Kind::RawText(name) => Mode::RawText(name),
+            // An iframe's content is raw text too (its src was handled as a link).
+            Kind::Iframe => Mode::RawText(b"iframe"),
+            Kind::Plaintext => Mode::Plaintext,
+            Kind::Template => {
                 self.template_depth = self.template_depth.saturating_add(1);
                 Mode::Data
             }

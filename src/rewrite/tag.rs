@@ -13,6 +13,56 @@ pub(super) fn is_ws(b: u8) -> bool {
 /// Lowercased tag names are kept up to this length: every name we act on is shorter.
 const NAME_CAP: usize = 10;
 
+/// The tags the rewriter acts on, by name; everything else is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    A,
+    Area,
+    Iframe,
+    Frame,
+    Form,
+    Meta,
+    Base,
+    Script,
+    /// RAWTEXT and RCDATA elements: their content ends only at their own end tag.
+    RawText(&'static [u8]),
+    Plaintext,
+    Template,
+    Other,
+}
+
+impl Kind {
+    fn of(name: &[u8]) -> Kind {
+        match name {
+            b"a" => Kind::A,
+            b"area" => Kind::Area,
+            b"iframe" => Kind::Iframe,
+            b"frame" => Kind::Frame,
+            b"form" => Kind::Form,
+            b"meta" => Kind::Meta,
+            b"base" => Kind::Base,
+            b"script" => Kind::Script,
+            b"style" => Kind::RawText(b"style"),
+            b"xmp" => Kind::RawText(b"xmp"),
+            b"noembed" => Kind::RawText(b"noembed"),
+            b"noframes" => Kind::RawText(b"noframes"),
+            b"textarea" => Kind::RawText(b"textarea"),
+            b"title" => Kind::RawText(b"title"),
+            b"plaintext" => Kind::Plaintext,
+            b"template" => Kind::Template,
+            _ => Kind::Other,
+        }
+    }
+
+    /// Tags whose attributes may be read or rewritten.
+    fn has_url_attrs(self) -> bool {
+        matches!(
+            self,
+            Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Form | Kind::Meta | Kind::Base
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     TagName,
@@ -50,6 +100,7 @@ pub(super) struct TagScanner {
     pub end_tag: bool,
     name: [u8; NAME_CAP],
     name_len: usize,
+    kind: Kind,
     record: bool,
     pub attrs: Vec<Attr>,
 }
@@ -62,6 +113,7 @@ impl TagScanner {
             end_tag: false,
             name: [0; NAME_CAP],
             name_len: 0,
+            kind: Kind::Other,
             record: false,
             attrs: Vec::new(),
         }
@@ -74,6 +126,7 @@ impl TagScanner {
         self.pos = if end_tag { 2 } else { 1 };
         self.end_tag = end_tag;
         self.name_len = 0;
+        self.kind = Kind::Other;
         self.record = false;
         self.attrs.clear();
     }
@@ -86,31 +139,35 @@ impl TagScanner {
         self.pos = 0;
     }
 
-    /// The lowercased tag name, or `None` when it is longer than any name we act on.
-    pub fn name(&self) -> Option<&[u8]> {
-        if self.name_len > NAME_CAP {
-            None
-        } else {
-            self.name.get(..self.name_len)
-        }
+    /// What the tag is, once its name has been read.
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// Scans `tag` (the tag's bytes so far, from its `<`; in oversized mode, the next slice) from
     /// where the previous call stopped.
     pub fn scan(&mut self, tag: &[u8]) -> Scan {
         let mut p = self.pos;
+        let mut state = self.state;
+        if state == State::TagName {
+            match self.scan_name(tag, p) {
+                Some(end) => {
+                    p = end;
+                    self.name_done();
+                    state = State::BeforeAttrName;
+                }
+                None => {
+                    self.pos = tag.len();
+                    return Scan::NeedMore;
+                }
+            }
+        }
         while let Some(&b) = tag.get(p) {
-            match self.state {
-                State::TagName => match b {
-                    b'/' => self.leave_name(State::SelfClosing),
+            state = match state {
+                State::TagName | State::BeforeAttrName => match b {
+                    b'/' => State::SelfClosing,
                     b'>' => return self.complete(p),
-                    _ if is_ws(b) => self.leave_name(State::BeforeAttrName),
-                    _ => self.push_name(b),
-                },
-                State::BeforeAttrName => match b {
-                    b'/' => self.state = State::SelfClosing,
-                    b'>' => return self.complete(p),
-                    _ if is_ws(b) => {}
+                    _ if is_ws(b) => State::BeforeAttrName,
                     // Any other byte, `=` included, starts a name.
                     _ => self.start_attr(p),
                 },
@@ -122,44 +179,41 @@ impl TagScanner {
                     }
                     b'=' => self.end_name(p, State::BeforeAttrValue),
                     _ if is_ws(b) => self.end_name(p, State::AfterAttrName),
-                    _ => {}
+                    _ => State::AttrName,
                 },
                 State::AfterAttrName => match b {
-                    b'/' => self.state = State::SelfClosing,
-                    b'=' => self.state = State::BeforeAttrValue,
+                    b'/' => State::SelfClosing,
+                    b'=' => State::BeforeAttrValue,
                     b'>' => return self.complete(p),
-                    _ if is_ws(b) => {}
+                    _ if is_ws(b) => State::AfterAttrName,
                     _ => self.start_attr(p),
                 },
                 State::BeforeAttrValue => match b {
                     b'"' | b'\'' => {
-                        self.set_value(p + 1, p + 1);
-                        self.state = State::ValueQuoted(b);
+                        self.set_value(p + 1);
+                        State::ValueQuoted(b)
                     }
                     b'>' => {
-                        self.set_value(p, p);
+                        self.set_value(p);
                         return self.complete(p);
                     }
-                    _ if is_ws(b) => {}
+                    _ if is_ws(b) => State::BeforeAttrValue,
                     _ => {
-                        self.set_value(p, p);
-                        self.state = State::ValueUnquoted;
+                        self.set_value(p);
+                        State::ValueUnquoted
                     }
                 },
-                State::ValueQuoted(q) => {
-                    let rest = tag.get(p..).unwrap_or_default();
-                    match memchr::memchr(q, rest) {
-                        Some(k) => {
-                            p += k;
-                            self.end_value(p);
-                            self.state = State::AfterValueQuoted;
-                        }
-                        None => {
-                            p = tag.len();
-                            break;
-                        }
+                State::ValueQuoted(q) => match find(q, tag, p) {
+                    Some(close) => {
+                        p = close;
+                        self.end_value(p);
+                        State::AfterValueQuoted
                     }
-                }
+                    None => {
+                        p = tag.len();
+                        break;
+                    }
+                },
                 State::ValueUnquoted => match b {
                     b'>' => {
                         self.end_value(p);
@@ -167,82 +221,78 @@ impl TagScanner {
                     }
                     _ if is_ws(b) => {
                         self.end_value(p);
-                        self.state = State::BeforeAttrName;
+                        State::BeforeAttrName
                     }
-                    _ => {}
+                    _ => State::ValueUnquoted,
                 },
-                State::AfterValueQuoted => match b {
-                    b'/' => self.state = State::SelfClosing,
+                // After a quoted value or `/`, anything but `>` (and, after a value, `/`) is
+                // looked at again as the start of another attribute.
+                State::AfterValueQuoted | State::SelfClosing => match b {
                     b'>' => return self.complete(p),
-                    _ if is_ws(b) => self.state = State::BeforeAttrName,
+                    b'/' if state == State::AfterValueQuoted => State::SelfClosing,
+                    _ if is_ws(b) => State::BeforeAttrName,
                     _ => {
-                        self.state = State::BeforeAttrName;
+                        state = State::BeforeAttrName;
                         continue;
                     }
                 },
-                State::SelfClosing => match b {
-                    b'>' => return self.complete(p),
-                    _ => {
-                        self.state = State::BeforeAttrName;
-                        continue;
-                    }
-                },
-            }
+            };
             p += 1;
         }
+        self.state = state;
         self.pos = p;
         Scan::NeedMore
     }
 
-    fn complete(&mut self, gt: usize) -> Scan {
-        if self.state == State::TagName {
-            self.decide_recording();
+    /// Reads the tag name from `p`; returns where it ends (at whitespace, `/` or `>`), or `None`
+    /// when `tag` ends first.
+    fn scan_name(&mut self, tag: &[u8], p: usize) -> Option<usize> {
+        let rest = tag.get(p..).unwrap_or_default();
+        let len = rest
+            .iter()
+            .position(|&b| is_ws(b) || b == b'/' || b == b'>');
+        for &b in rest.get(..len.unwrap_or(rest.len())).unwrap_or_default() {
+            if let Some(slot) = self.name.get_mut(self.name_len) {
+                *slot = b.to_ascii_lowercase();
+            }
+            self.name_len = (self.name_len + 1).min(NAME_CAP + 1);
         }
+        len.map(|n| p + n)
+    }
+
+    fn name_done(&mut self) {
+        self.kind = match self.name.get(..self.name_len) {
+            Some(name) if self.name_len <= NAME_CAP => Kind::of(name),
+            _ => Kind::Other,
+        };
+        self.record = !self.end_tag && self.kind.has_url_attrs();
+    }
+
+    fn complete(&mut self, gt: usize) -> Scan {
         self.pos = gt + 1;
         Scan::Complete(gt + 1)
     }
 
-    fn push_name(&mut self, b: u8) {
-        if let Some(slot) = self.name.get_mut(self.name_len) {
-            *slot = b.to_ascii_lowercase();
-        }
-        self.name_len = (self.name_len + 1).min(NAME_CAP + 1);
-    }
-
-    fn leave_name(&mut self, next: State) {
-        self.decide_recording();
-        self.state = next;
-    }
-
-    /// Only the start tags whose attributes we may read or rewrite are worth recording.
-    fn decide_recording(&mut self) {
-        self.record = !self.end_tag
-            && matches!(
-                self.name(),
-                Some(b"a" | b"area" | b"iframe" | b"frame" | b"form" | b"meta" | b"base")
-            );
-    }
-
-    fn start_attr(&mut self, p: usize) {
+    fn start_attr(&mut self, p: usize) -> State {
         if self.record {
             self.attrs.push(Attr {
                 name: (p, p + 1),
                 value: None,
             });
         }
-        self.state = State::AttrName;
+        State::AttrName
     }
 
-    fn end_name(&mut self, p: usize, next: State) {
+    fn end_name(&mut self, p: usize, next: State) -> State {
         if let Some(a) = self.recording() {
             a.name.1 = p;
         }
-        self.state = next;
+        next
     }
 
-    fn set_value(&mut self, start: usize, end: usize) {
+    fn set_value(&mut self, start: usize) {
         if let Some(a) = self.recording() {
-            a.value = Some((start, end));
+            a.value = Some((start, start));
         }
     }
 
@@ -260,6 +310,17 @@ impl TagScanner {
         } else {
             None
         }
+    }
+}
+
+/// Position of the next `q` at or after `from`. Attribute values are mostly short: a plain loop
+/// beats a vectorised search's setup there.
+fn find(q: u8, s: &[u8], from: usize) -> Option<usize> {
+    let rest = s.get(from..)?;
+    let head = rest.get(..32).unwrap_or(rest);
+    match head.iter().position(|&b| b == q) {
+        Some(k) => Some(from + k),
+        None => memchr::memchr(q, rest.get(head.len()..)?).map(|k| from + head.len() + k),
     }
 }
 
@@ -329,11 +390,15 @@ mod tests {
     #[test]
     fn names_are_lowercased_and_capped() {
         let (_, s) = scan_all(b"<IFrame src=x>");
-        assert_eq!(s.name(), Some(&b"iframe"[..]));
+        assert_eq!(s.kind(), Kind::Iframe);
+        let (_, s) = scan_all(b"<TextArea>");
+        assert_eq!(s.kind(), Kind::RawText(b"textarea"));
+        let (_, s) = scan_all(b"<scriptaaaaaaaaaaaaaaaaaaaaaaaaa>");
+        assert_eq!(s.kind(), Kind::Other);
         let (_, s) = scan_all(b"<averyveryverylongname>");
-        assert_eq!(s.name(), None);
+        assert_eq!(s.kind(), Kind::Other);
         let (_, s) = scan_all(b"</FORM >");
-        assert_eq!(s.name(), Some(&b"form"[..]));
+        assert_eq!(s.kind(), Kind::Form);
         assert!(s.end_tag);
     }
 

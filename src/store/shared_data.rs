@@ -6,7 +6,7 @@
 //! evicts an idle session first, else the least recently used one. Writes use compare-and-set and
 //! retry, so concurrent workers never lose an update.
 
-use super::{Loaded, SessionStore, StoreError};
+use super::{Loaded, Outcome, Progress, Request, SessionStore, StoreError};
 use crate::cookies::JarChange;
 use crate::host::{Host, SharedDataError};
 use crate::jar::Jar;
@@ -89,7 +89,16 @@ impl SharedDataStore {
 }
 
 impl SessionStore for SharedDataStore {
-    fn load(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
+    fn start(&self, host: &mut dyn Host, request: Request) -> Progress {
+        Progress::Done(match request {
+            Request::Load(id) => Outcome::Loaded(self.load(host, id)),
+            Request::Update(id, changes) => Outcome::Updated(self.update(host, id, &changes)),
+        })
+    }
+}
+
+impl SharedDataStore {
+    pub fn load(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
         let now = host.now();
         self.modify(host, &id, |entries| {
             let Some(pos) = entries.iter().position(|e| e.id == id.0) else {
@@ -110,7 +119,7 @@ impl SessionStore for SharedDataStore {
         })
     }
 
-    fn update(&self, host: &dyn Host, id: SessionId, changes: &[JarChange]) -> Result<Jar, StoreError> {
+    pub fn update(&self, host: &dyn Host, id: SessionId, changes: &[JarChange]) -> Result<Jar, StoreError> {
         let now = host.now();
         self.modify(host, &id, |entries| {
             let pos = entries.iter().position(|e| e.id == id.0 && !self.is_idle(e, now));

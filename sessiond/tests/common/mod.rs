@@ -48,6 +48,7 @@ pub fn new_id() -> String {
 pub struct Sessiond {
     child: Child,
     pub addr: SocketAddr,
+    dir: PathBuf,
     log: PathBuf,
 }
 
@@ -88,6 +89,7 @@ impl Sessiond {
         let mut me = Sessiond {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir,
             log,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -207,6 +209,8 @@ impl Drop for Sessiond {
         }
         if std::thread::panicking() {
             eprintln!("--- cookieless-sessiond log ---\n{}", self.log_text());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
         }
     }
 }
@@ -515,18 +519,19 @@ pub async fn suite_concurrent_cas(c: &Client) {
 
 /// Sessions idle for their timeout expire; each Get or Put restarts the clock.
 pub async fn suite_idle_expiry(c: &mut Client) {
+    // Margins of 0.8 s or more either way, so a loaded CI machine cannot flip the outcome.
     let id = new_id();
-    put_ok(c, &id, b"short", 1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(get(c, &id).await.expect("Get").found, "alive after 0.6 s");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    put_ok(c, &id, b"short", 2).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(get(c, &id).await.expect("Get").found, "alive after 1.2 s");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(
         get(c, &id).await.expect("Get").found,
-        "alive 1.2 s after the Put: the Get at 0.6 s restarted the idle clock"
+        "alive 2.4 s after the Put: the Get at 1.2 s restarted the 2 s idle clock"
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2800)).await;
     let r = get(c, &id).await.expect("Get");
-    assert!(!r.found, "gone after 1.5 s idle");
+    assert!(!r.found, "gone after 2.8 s idle");
     assert!(r.jar.is_empty());
     // A CAS against the expired session conflicts.
     assert!(!put(c, &id, b"x", 1, 1).await.expect("Put").stored);
