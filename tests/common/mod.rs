@@ -118,13 +118,15 @@ pub struct EnvoyOptions {
     pub concurrency: u32,
     /// Take the client address from X-Forwarded-For, so tests can choose what the filter sees.
     pub trust_xff: bool,
-    /// The filter only on this route prefix; the rest of the paths have no filter at all.
+    /// Without it, Envoy has no Wasm filter at all.
     pub filter_enabled: bool,
+    /// A cluster `sessiond` (HTTP/2) for the gRPC session store, at this loopback port.
+    pub sessiond_port: Option<u16>,
 }
 
 impl Default for EnvoyOptions {
     fn default() -> Self {
-        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true }
+        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_port: None }
     }
 }
 
@@ -209,6 +211,16 @@ impl Envoy {
             .unwrap_or(0)
     }
 
+    /// Envoy's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     pub fn stats(&self) -> String {
         Client::new().get(&format!("http://127.0.0.1:{}/stats", self.admin_port)).body
     }
@@ -248,6 +260,7 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
         wasm = wasm.display()
     );
     let filters = if opts.filter_enabled { wasm_filter.as_str() } else { "" };
+    let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
     format!(
         r#"
 admin:
@@ -290,6 +303,27 @@ static_resources:
       - lb_endpoints:
         - endpoint:
             address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}
+{sessiond}"#
+    )
+}
+
+/// The gRPC session service's cluster: gRPC needs HTTP/2 to the upstream.
+fn sessiond_cluster(port: u16) -> String {
+    format!(
+        r#"
+  - name: sessiond
+    type: STATIC
+    connect_timeout: 0.25s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {{http2_protocol_options: {{}}}}
+    load_assignment:
+      cluster_name: sessiond
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
 "#
     )
 }
