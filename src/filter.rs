@@ -138,6 +138,11 @@ impl HttpContext for CookielessHttp {
         let Some(exchange) = self.exchange.as_mut() else { return Action::Continue };
         action(exchange.on_response_body(&mut self.host, body_size, end_of_stream))
     }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        let Some(exchange) = self.exchange.as_mut() else { return Action::Continue };
+        action(exchange.on_response_trailers(&mut self.host))
+    }
 }
 
 /// `Host` through proxy-wasm host calls. Failures are logged at debug and treated as absent:
@@ -195,12 +200,13 @@ impl Host for WasmHost {
         logged("set response header", hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value))
     }
 
-    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
-        logged("get response body", hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size))
+    fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
+        logged("get response body", hostcalls::get_buffer(BufferType::HttpResponseBody, start, size))
     }
 
-    fn replace_response_body(&mut self, size: usize, body: &[u8]) {
-        logged("set response body", hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, body))
+    fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool {
+        let replaced = hostcalls::set_buffer(BufferType::HttpResponseBody, start, size, body);
+        replaced.map_err(|status| debug!("cookieless: set response body failed: {status:?}")).is_ok()
     }
 
     fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {

@@ -27,8 +27,12 @@ pub trait Host {
     fn response_header_values(&self, name: &str) -> Vec<String>;
     /// `None` removes every header of that name.
     fn set_response_header(&mut self, name: &str, value: Option<&str>);
-    fn response_body(&self, size: usize) -> Option<Vec<u8>>;
-    fn replace_response_body(&mut self, size: usize, body: &[u8]);
+    /// `size` bytes from `start` of the body Envoy holds now: the current chunk, or everything
+    /// buffered since the filter last paused.
+    fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>>;
+    /// As Envoy allows: `start == 0` replaces the first `size` bytes, `start` at or past the end
+    /// appends; anything else fails. `false` when it failed.
+    fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool;
 
     /// The value and its CAS version.
     fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
@@ -129,11 +133,17 @@ pub mod mock {
         fn set_response_header(&mut self, name: &str, value: Option<&str>) {
             set(&mut self.response_headers, name, value)
         }
-        fn response_body(&self, size: usize) -> Option<Vec<u8>> {
-            Some(self.response_body[..size.min(self.response_body.len())].to_vec())
+        fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
+            self.response_body.get(start..start + size).map(<[u8]>::to_vec)
         }
-        fn replace_response_body(&mut self, size: usize, body: &[u8]) {
-            replace(&mut self.response_body, size, body)
+        fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool {
+            let len = self.response_body.len();
+            match start {
+                0 => drop(self.response_body.splice(0..size.min(len), body.iter().copied())),
+                s if s >= len => self.response_body.extend_from_slice(body),
+                _ => return false,
+            }
+            true
         }
         fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
             match self.shared.map.borrow().get(key) {

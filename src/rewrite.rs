@@ -112,6 +112,14 @@ impl Rewriter {
         }
     }
 
+    /// Whether `end` would still output something: bytes held for an unfinished tag or
+    /// placeholder, or the first bytes kept to sniff a byte-order mark.
+    pub fn is_holding(&self) -> bool {
+        !self.sniffed.is_empty()
+            || self.placeholder.as_ref().is_some_and(Placeholder::is_holding)
+            || self.html.is_holding()
+    }
+
     fn decide_start(&mut self, out: &mut Vec<u8>) {
         let sniffed = std::mem::take(&mut self.sniffed);
         if matches!(sniffed.as_slice(), [0xFF, 0xFE] | [0xFE, 0xFF]) {

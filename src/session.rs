@@ -49,6 +49,10 @@ pub enum Resume {
 
 pub const STORE_UNAVAILABLE_BODY: &str = "session store unavailable\n";
 
+/// The most rewritten output kept in Envoy's buffer while the rewriter waits for the rest of a
+/// tag; past it, output flows on and only the rewriter's own bounded carry-over waits.
+pub const MAX_HELD_BYTES: usize = 64 * 1024;
+
 /// One request and its response.
 pub struct Exchange {
     settings: Rc<Settings>,
@@ -80,6 +84,8 @@ struct Cookieless {
     is_head: bool,
     response_ends: bool,
     rewriter: Option<Rewriter>,
+    /// Bytes of rewritten output Envoy still buffers because the last body callback paused.
+    held: usize,
 }
 
 impl Cookieless {
@@ -121,6 +127,7 @@ impl Exchange {
             is_head: host.request_header(":method").as_deref() == Some("HEAD"),
             response_ends: false,
             rewriter: None,
+            held: 0,
         });
         if config.cookies.strip_request {
             host.set_request_header("cookie", None);
@@ -171,6 +178,10 @@ impl Exchange {
         begin_update(host, &settings, exchange)
     }
 
+    /// Rewrites each chunk as it passes. When the rewriter holds back the end of a chunk (an
+    /// unfinished tag), the chunk's output stays in Envoy's buffer (`Pause`) until the next chunk,
+    /// so that trailers, which end the stream without a last chunk, can still take the held bytes
+    /// (`on_response_trailers`). At most `MAX_HELD_BYTES` are held: memory stays flat.
     pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
         let State::Cookieless(exchange) = &mut self.state else {
             return Next::Continue;
@@ -178,14 +189,43 @@ impl Exchange {
         let Some(rewriter) = exchange.rewriter.as_mut() else {
             return Next::Continue;
         };
-        let chunk = host.response_body(body_size).unwrap_or_default();
-        let mut out = Vec::with_capacity(chunk.len() + 256);
-        rewriter.write(&chunk, &mut out);
+        // Envoy replaces a body only from its start, so held output is written back with the rest.
+        let body = host.response_body(0, body_size).unwrap_or_default();
+        let (kept, fresh) = body.split_at(exchange.held.min(body.len()));
+        let mut out = Vec::with_capacity(body.len() + 256);
+        out.extend_from_slice(kept);
+        rewriter.write(fresh, &mut out);
         if end_of_stream {
             rewriter.end(&mut out);
+        }
+        host.replace_response_body(0, body_size, &out);
+        let holding = out.len();
+        if !end_of_stream && rewriter.is_holding() && holding <= MAX_HELD_BYTES {
+            exchange.held = holding;
+            return Next::Pause;
+        }
+        exchange.held = 0;
+        if end_of_stream {
             exchange.rewriter = None;
         }
-        host.replace_response_body(body_size, &out);
+        Next::Continue
+    }
+
+    /// With trailers, the end of the stream comes here rather than with the last body chunk: what
+    /// the rewriter still holds goes out now.
+    pub fn on_response_trailers(&mut self, host: &mut dyn Host) -> Next {
+        let State::Cookieless(exchange) = &mut self.state else {
+            return Next::Continue;
+        };
+        if let Some(mut rewriter) = exchange.rewriter.take() {
+            let mut out = Vec::new();
+            rewriter.end(&mut out);
+            // Envoy still buffers the held output: the rest goes after it.
+            if !out.is_empty() && !host.replace_response_body(exchange.held, 0, &out) {
+                warn!("cookieless: {} bytes held by the rewriter could not be sent before the trailers", out.len());
+            }
+            exchange.held = 0;
+        }
         Next::Continue
     }
 
@@ -751,5 +791,52 @@ mod tests {
                 assert_eq!(host.request_header("x-cookieless-session").as_deref(), Some("none"));
             }
         }
+    }
+
+    fn streaming_exchange(settings: &Rc<Settings>) -> (Exchange, MockHost) {
+        let mut host = request(&SharedMemory::default(), "GET", "/");
+        let mut exchange = Exchange::new(Rc::clone(settings));
+        exchange.on_request_headers(&mut host, true);
+        let mut response = html("200");
+        response.push(("set-cookie", "a=1"));
+        host.response_headers = response.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        assert_eq!(exchange.on_response_headers(&mut host, false), Next::Continue);
+        (exchange, host)
+    }
+
+    #[test]
+    fn a_chunk_ending_inside_a_tag_waits_in_envoys_buffer_for_the_rest() {
+        let settings = settings("");
+        let (mut exchange, mut host) = streaming_exchange(&settings);
+        let token = host.response_header("x-cookieless-token").unwrap();
+        host.response_body = b"<p>a</p><a hre".to_vec();
+        assert_eq!(exchange.on_response_body(&mut host, 14, false), Next::Pause);
+        assert_eq!(host.response_body, b"<p>a</p>", "the unfinished tag stays with the rewriter");
+        host.response_body.extend_from_slice(b"f=\"/x\">x</a>");
+        let size = host.response_body.len();
+        assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue);
+        let body = String::from_utf8(host.response_body.clone()).unwrap();
+        assert_eq!(body, format!("<p>a</p><a href=\"/x?sessionid={token}\">x</a>"));
+    }
+
+    #[test]
+    fn trailers_end_the_stream_without_losing_held_bytes() {
+        let settings = settings("");
+        let (mut exchange, mut host) = streaming_exchange(&settings);
+        host.response_body = b"<p>a</p><a hre".to_vec();
+        assert_eq!(exchange.on_response_body(&mut host, 14, false), Next::Pause);
+        assert_eq!(exchange.on_response_trailers(&mut host), Next::Continue);
+        assert_eq!(host.response_body, b"<p>a</p><a hre");
+    }
+
+    #[test]
+    fn held_output_is_bounded() {
+        let settings = settings("");
+        let (mut exchange, mut host) = streaming_exchange(&settings);
+        let mut body = "<p>x</p>".repeat(MAX_HELD_BYTES / 8 + 1).into_bytes();
+        body.extend_from_slice(b"<a hre");
+        host.response_body = body;
+        let size = host.response_body.len();
+        assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue, "too much to hold");
     }
 }

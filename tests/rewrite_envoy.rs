@@ -127,3 +127,19 @@ fn a_20_mb_page_streams_through_rewritten_with_flat_memory() {
     );
     envoy.assert_no_panic();
 }
+
+#[test]
+fn with_http2_trailers_nothing_the_rewriter_holds_is_lost() {
+    let upstream = Upstream::start();
+    let opts = common::EnvoyOptions { upstream_http2: true, ..Default::default() };
+    let envoy = Envoy::start_with(filter_config(json!({})), upstream.port, opts);
+    let client = Client::new();
+    let token = session(&envoy, &client);
+    // The body ends inside what could be the placeholder: the rewriter must hold it until the end.
+    let page = "<form></form><p>end __COOKIELESS_TO";
+    let reply = client.get(&envoy.url(&format!("/t?sessionid={token}&trailer=done&body={}", encode(page))));
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.contains(r#"name="sessionid""#), "{}", reply.body);
+    assert!(reply.body.ends_with("<p>end __COOKIELESS_TO"), "the held bytes were lost: {:?}", reply.body);
+    envoy.assert_no_panic();
+}

@@ -83,6 +83,28 @@ fn classify_lt(s: &[u8]) -> Lt {
     }
 }
 
+/// Where `run` is in its buffer.
+struct Cursor<'b> {
+    buf: &'b [u8],
+    pos: usize,
+    /// `buf[..emitted]` has been written out (unchanged bytes are copied lazily, in runs).
+    emitted: usize,
+}
+
+impl Cursor<'_> {
+    fn rest(&self) -> &[u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+}
+
+/// What a mode's scan leads to.
+enum Step {
+    /// Continue at this position (in the mode now set).
+    Go(usize),
+    /// Stop: the buffer is consumed up to here.
+    Stop(usize),
+}
+
 /// How a complete tag is written out.
 #[derive(Default)]
 struct Plan {
@@ -156,132 +178,156 @@ impl HtmlStage {
         self.carry.clear();
         self.machine.mode = Mode::Data;
     }
+
+    /// Whether an unfinished construct waits for more bytes.
+    pub fn is_holding(&self) -> bool {
+        !self.carry.is_empty()
+    }
 }
 
 impl Machine {
     /// Processes `buf`, appending output for `buf[..n]` to `out`, and returns `n`: the rest is an
     /// unfinished construct to be presented again with more bytes.
     fn run(&mut self, buf: &[u8], out: &mut Vec<u8>) -> usize {
-        let mut i = 0;
-        let mut emitted = 0;
+        let mut cursor = Cursor {
+            buf,
+            pos: 0,
+            emitted: 0,
+        };
         let consumed = loop {
-            let rest = buf.get(i..).unwrap_or_default();
-            match self.mode {
-                Mode::Data => {
-                    let Some(k) = memchr::memchr(b'<', rest) else {
-                        break buf.len();
-                    };
-                    let lt = i + k;
-                    i = match classify_lt(buf.get(lt..).unwrap_or_default()) {
-                        Lt::NeedMore => break lt,
-                        Lt::Text => lt + 1,
-                        Lt::Tag { end } => {
-                            self.tag.begin(end);
-                            self.mode = Mode::Tag;
-                            lt
-                        }
-                        Lt::EmptyEndTag => lt + 3,
-                        Lt::Comment => {
-                            self.mode = Mode::Comment(Comment::Start);
-                            lt + 4
-                        }
-                        Lt::Cdata => {
-                            self.mode = Mode::Cdata(0);
-                            lt + 9
-                        }
-                        Lt::Bogus(n) => {
-                            self.mode = Mode::Bogus;
-                            lt + n
-                        }
-                    };
-                }
-                Mode::Tag => {
-                    let window = rest.get(..MAX_CARRY).unwrap_or(rest);
-                    match self.tag.scan(window) {
-                        Scan::Complete(len) => {
-                            self.mode = Mode::Data;
-                            let tag = window.get(..len).unwrap_or_default();
-                            let plan = self.plan(tag);
-                            if plan.url.is_some() || plan.hidden {
-                                out.extend_from_slice(buf.get(emitted..i).unwrap_or_default());
-                                self.write_tag(tag, &plan, out);
-                                emitted = i + len;
-                            }
-                            self.after_tag();
-                            i += len;
-                        }
-                        Scan::NeedMore if window.len() < MAX_CARRY => break i,
-                        Scan::NeedMore => {
-                            self.tag.oversize();
-                            self.mode = Mode::Oversized;
-                            i += window.len();
-                        }
-                    }
-                }
-                Mode::Oversized => match self.tag.scan(rest) {
-                    Scan::Complete(len) => {
-                        self.mode = Mode::Data;
-                        self.oversized_tag();
-                        self.after_tag();
-                        i += len;
-                    }
-                    Scan::NeedMore => {
-                        self.tag.oversize();
-                        break buf.len();
-                    }
-                },
-                Mode::Comment(mut state) => match raw::scan_comment(&mut state, rest) {
-                    Some(n) => {
-                        self.mode = Mode::Data;
-                        i += n;
-                    }
-                    None => {
-                        self.mode = Mode::Comment(state);
-                        break buf.len();
-                    }
-                },
-                Mode::Bogus => match memchr::memchr(b'>', rest) {
-                    Some(k) => {
-                        self.mode = Mode::Data;
-                        i += k + 1;
-                    }
-                    None => break buf.len(),
-                },
-                Mode::Cdata(mut brackets) => match raw::scan_cdata(&mut brackets, rest) {
-                    Some(n) => {
-                        self.mode = Mode::Data;
-                        i += n;
-                    }
-                    None => {
-                        self.mode = Mode::Cdata(brackets);
-                        break buf.len();
-                    }
-                },
-                Mode::RawText(name) => match raw::find_end_tag(rest, name) {
-                    RawEnd::Found(k) => {
-                        self.mode = Mode::Data;
-                        i += k;
-                    }
-                    RawEnd::NeedMore(k) => break i + k,
-                    RawEnd::NotFound => break buf.len(),
-                },
-                Mode::Script(mut state) => {
-                    let end = raw::scan_script(&mut state, rest);
-                    self.mode = Mode::Script(state);
-                    match end {
-                        RawEnd::Found(k) => {
-                            self.mode = Mode::Data;
-                            i += k;
-                        }
-                        RawEnd::NeedMore(k) => break i + k,
-                        RawEnd::NotFound => break buf.len(),
-                    }
-                }
-                Mode::Plaintext => break buf.len(),
+            let step = match self.mode {
+                Mode::Data => self.data(&cursor),
+                Mode::Tag => self.in_tag(&mut cursor, out),
+                Mode::Oversized => self.oversized(&cursor),
+                Mode::Comment(state) => self.comment(state, &cursor),
+                Mode::Bogus => self.bogus(&cursor),
+                Mode::Cdata(brackets) => self.cdata(brackets, &cursor),
+                Mode::RawText(name) => self.raw_text(name, &cursor),
+                Mode::Script(state) => self.script(state, &cursor),
+                Mode::Plaintext => Step::Stop(buf.len()),
+            };
+            match step {
+                Step::Go(pos) => cursor.pos = pos,
+                Step::Stop(consumed) => break consumed,
             }
         };
-        out.extend_from_slice(buf.get(emitted..consumed).unwrap_or_default());
+        out.extend_from_slice(buf.get(cursor.emitted..consumed).unwrap_or_default());
         consumed
+    }
+
+    /// Text: on to the next `<`, and what it starts.
+    fn data(&mut self, c: &Cursor<'_>) -> Step {
+        let Some(k) = memchr::memchr(b'<', c.rest()) else {
+            return Step::Stop(c.buf.len());
+        };
+        let lt = c.pos + k;
+        let (mode, skip) = match classify_lt(c.buf.get(lt..).unwrap_or_default()) {
+            Lt::NeedMore => return Step::Stop(lt),
+            Lt::Text => (Mode::Data, 1),
+            Lt::Tag { end } => {
+                self.tag.begin(end);
+                (Mode::Tag, 0)
+            }
+            Lt::EmptyEndTag => (Mode::Data, 3),
+            Lt::Comment => (Mode::Comment(Comment::Start), 4),
+            Lt::Cdata => (Mode::Cdata(0), 9),
+            Lt::Bogus(n) => (Mode::Bogus, n),
+        };
+        self.mode = mode;
+        Step::Go(lt + skip)
+    }
+
+    /// A tag starting at the cursor: rewritten once complete, carried while incomplete, passed
+    /// through once longer than `MAX_CARRY`.
+    fn in_tag(&mut self, c: &mut Cursor<'_>, out: &mut Vec<u8>) -> Step {
+        let rest = c.rest();
+        let window = rest.get(..MAX_CARRY).unwrap_or(rest);
+        match self.tag.scan(window) {
+            Scan::Complete(len) => {
+                self.mode = Mode::Data;
+                let tag = window.get(..len).unwrap_or_default();
+                let plan = self.plan(tag);
+                if plan.url.is_some() || plan.hidden {
+                    out.extend_from_slice(c.buf.get(c.emitted..c.pos).unwrap_or_default());
+                    self.write_tag(tag, &plan, out);
+                    c.emitted = c.pos + len;
+                }
+                self.after_tag();
+                Step::Go(c.pos + len)
+            }
+            Scan::NeedMore if window.len() < MAX_CARRY => Step::Stop(c.pos),
+            Scan::NeedMore => {
+                self.tag.oversize();
+                self.mode = Mode::Oversized;
+                Step::Go(c.pos + window.len())
+            }
+        }
+    }
+
+    fn oversized(&mut self, c: &Cursor<'_>) -> Step {
+        match self.tag.scan(c.rest()) {
+            Scan::Complete(len) => {
+                self.mode = Mode::Data;
+                self.oversized_tag();
+                self.after_tag();
+                Step::Go(c.pos + len)
+            }
+            Scan::NeedMore => {
+                self.tag.oversize();
+                Step::Stop(c.buf.len())
+            }
+        }
+    }
+
+    fn comment(&mut self, mut state: Comment, c: &Cursor<'_>) -> Step {
+        let end = raw::scan_comment(&mut state, c.rest());
+        self.mode = Mode::Comment(state);
+        self.resume_after(end, c)
+    }
+
+    fn bogus(&mut self, c: &Cursor<'_>) -> Step {
+        let end = memchr::memchr(b'>', c.rest()).map(|k| k + 1);
+        self.resume_after(end, c)
+    }
+
+    fn cdata(&mut self, mut brackets: u8, c: &Cursor<'_>) -> Step {
+        let end = raw::scan_cdata(&mut brackets, c.rest());
+        self.mode = Mode::Cdata(brackets);
+        self.resume_after(end, c)
+    }
+
+    /// Back to text after a region that ends `end` bytes past the cursor, if it ends here.
+    fn resume_after(&mut self, end: Option<usize>, c: &Cursor<'_>) -> Step {
+        match end {
+            Some(n) => {
+                self.mode = Mode::Data;
+                Step::Go(c.pos + n)
+            }
+            None => Step::Stop(c.buf.len()),
+        }
+    }
+
+    fn raw_text(&mut self, name: &[u8], c: &Cursor<'_>) -> Step {
+        let end = raw::find_end_tag(c.rest(), name);
+        self.close_raw(end, c)
+    }
+
+    fn script(&mut self, mut state: Script, c: &Cursor<'_>) -> Step {
+        let end = raw::scan_script(&mut state, c.rest());
+        self.mode = Mode::Script(state);
+        self.close_raw(end, c)
+    }
+
+    /// At a raw-text element's closing tag, text mode tokenizes that tag like any other.
+    fn close_raw(&mut self, end: RawEnd, c: &Cursor<'_>) -> Step {
+        match end {
+            RawEnd::Found(k) => {
+                self.mode = Mode::Data;
+                Step::Go(c.pos + k)
+            }
+            RawEnd::NeedMore(k) => Step::Stop(c.pos + k),
+            RawEnd::NotFound => Step::Stop(c.buf.len()),
+        }
     }
 
     fn page(&self) -> Page<'_> {

@@ -47,6 +47,11 @@ impl Placeholder {
         self.held.clear();
     }
 
+    /// Whether the end of the input so far waits to be settled by more bytes.
+    pub fn is_holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
     /// Settles a placeholder that may straddle the previous chunk and this one; returns the part
     /// of `chunk` still to be searched.
     fn resolve_held<'c>(&mut self, chunk: &'c [u8], emit: &mut impl FnMut(&[u8])) -> &'c [u8] {

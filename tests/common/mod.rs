@@ -5,6 +5,7 @@
 //! also happens when a test fails or panics.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod services;
 pub mod upstream;
 
 use std::io::Read;
@@ -122,11 +123,13 @@ pub struct EnvoyOptions {
     pub filter_enabled: bool,
     /// A cluster `sessiond` (HTTP/2) for the gRPC session store, at this loopback port.
     pub sessiond_port: Option<u16>,
+    /// Speak HTTP/2 to the upstream (needed for response trailers).
+    pub upstream_http2: bool,
 }
 
 impl Default for EnvoyOptions {
     fn default() -> Self {
-        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_port: None }
+        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_port: None, upstream_http2: false }
     }
 }
 
@@ -261,6 +264,7 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     );
     let filters = if opts.filter_enabled { wasm_filter.as_str() } else { "" };
     let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
+    let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
     format!(
         r#"
 admin:
@@ -296,7 +300,7 @@ static_resources:
   clusters:
   - name: upstream
     type: STATIC
-    connect_timeout: 1s
+    connect_timeout: 1s{upstream_protocol}
     load_assignment:
       cluster_name: upstream
       endpoints:
@@ -307,17 +311,19 @@ static_resources:
     )
 }
 
+const HTTP2_OPTIONS: &str = r#"
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {}}"#;
+
 /// The gRPC session service's cluster: gRPC needs HTTP/2 to the upstream.
 fn sessiond_cluster(port: u16) -> String {
     format!(
         r#"
   - name: sessiond
     type: STATIC
-    connect_timeout: 0.25s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {{http2_protocol_options: {{}}}}
+    connect_timeout: 0.25s{HTTP2_OPTIONS}
     load_assignment:
       cluster_name: sessiond
       endpoints:

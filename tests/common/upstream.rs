@@ -1,7 +1,9 @@
 //! A scriptable upstream, run in-process on its own runtime: `/echo...` answers with what it
 //! received (so tests see what the filter let through); any other path answers as its query says:
 //! `status`, `location`, `cookie` (repeatable: one Set-Cookie each), `content_type`, `body`,
-//! `encoding` (a Content-Encoding header), `big` (an HTML page of that many bytes).
+//! `encoding` (a Content-Encoding header), `big` (an HTML page of that many bytes), `trailer`
+//! (sent as an HTTP/2 trailer after the body; needs an HTTP/2 cluster). It speaks HTTP/1.1 and
+//! HTTP/2 (prior knowledge).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request};
@@ -83,7 +85,21 @@ fn scripted(query: &[(String, String)]) -> Response {
         Some(size) => big_page(size),
         None => get("body").unwrap_or("").as_bytes().to_vec(),
     };
-    builder.body(Body::from(body)).unwrap()
+    match get("trailer") {
+        Some(value) => builder.body(with_trailer(body, value)).unwrap(),
+        None => builder.body(Body::from(body)).unwrap(),
+    }
+}
+
+/// A body whose end of stream comes with a trailer, not with its last data frame.
+fn with_trailer(body: Vec<u8>, value: &str) -> Body {
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-trailer", HeaderValue::from_str(value).unwrap());
+    let frames = vec![
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from(body))),
+        Ok(http_body::Frame::trailers(trailers)),
+    ];
+    Body::new(http_body_util::StreamBody::new(futures_util::stream::iter(frames)))
 }
 
 /// An ordinary page of `size` bytes: paragraphs and same-site links.
