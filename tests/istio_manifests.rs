@@ -53,6 +53,7 @@ fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {
     Ok(docs)
 }
 
+#[derive(Debug)]
 struct Crd {
     api_version: String,
     kind: String,
@@ -63,7 +64,8 @@ struct Crd {
 /// Every served version of every CRD in `dir`. A missing folder, or one without a CRD, is an error:
 /// the manifests would otherwise go unchecked.
 fn load_crds(dir: &Path) -> Result<Vec<Crd>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read the CRD folder {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read the CRD folder {}: {e}", dir.display()))?;
     let mut crds = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
@@ -84,9 +86,16 @@ fn load_crds(dir: &Path) -> Result<Vec<Crd>, String> {
                 let name = version["name"].as_str().unwrap_or_default();
                 let open_api = &version["schema"]["openAPIV3Schema"];
                 if name.is_empty() || !open_api.is_object() {
-                    return Err(format!("{}: {kind} version {name:?} has no openAPIV3Schema", path.display()));
+                    return Err(format!(
+                        "{}: {kind} version {name:?} has no openAPIV3Schema",
+                        path.display()
+                    ));
                 }
-                crds.push(Crd { api_version: format!("{group}/{name}"), kind: kind.to_string(), open_api: open_api.clone() });
+                crds.push(Crd {
+                    api_version: format!("{group}/{name}"),
+                    kind: kind.to_string(),
+                    open_api: open_api.clone(),
+                });
             }
         }
     }
@@ -97,14 +106,16 @@ fn load_crds(dir: &Path) -> Result<Vec<Crd>, String> {
 }
 
 fn crds() -> Vec<Crd> {
-    load_crds(&schema_dir()).unwrap_or_else(|e| panic!("{e} (the Istio CRDs are expected at <repo>/../shared/data/istio)"))
+    load_crds(&schema_dir())
+        .unwrap_or_else(|e| panic!("{e} (the Istio CRDs are expected at <repo>/../shared/data/istio)"))
 }
 
 fn crd_for<'a>(crds: &'a [Crd], doc: &Value) -> Result<&'a Crd, String> {
-    let (api_version, kind) = (doc["apiVersion"].as_str().unwrap_or_default(), doc["kind"].as_str().unwrap_or_default());
-    crds.iter()
-        .find(|c| c.api_version == api_version && c.kind == kind)
-        .ok_or_else(|| format!("no CRD for apiVersion {api_version:?} kind {kind:?} in {}", schema_dir().display()))
+    let (api_version, kind) =
+        (doc["apiVersion"].as_str().unwrap_or_default(), doc["kind"].as_str().unwrap_or_default());
+    crds.iter().find(|c| c.api_version == api_version && c.kind == kind).ok_or_else(|| {
+        format!("no CRD for apiVersion {api_version:?} kind {kind:?} in {}", schema_dir().display())
+    })
 }
 
 /// Every document of every manifest under envoy/istio/, with the file it came from.
@@ -127,7 +138,11 @@ fn manifests() -> Vec<(String, Value)> {
 }
 
 fn manifest_of_kind(kind: &str) -> Value {
-    manifests().into_iter().map(|(_, d)| d).find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind} manifest"))
+    manifests()
+        .into_iter()
+        .map(|(_, d)| d)
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} manifest"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +206,8 @@ fn resource_schema(crd: &Crd) -> Value {
 }
 
 fn schema_errors(schema: &Value, doc: &Value) -> Vec<String> {
-    let validator = jsonschema::draft4::new(schema).unwrap_or_else(|e| panic!("the CRD schema does not compile: {e}"));
+    let validator =
+        jsonschema::draft4::new(schema).unwrap_or_else(|e| panic!("the CRD schema does not compile: {e}"));
     validator.iter_errors(doc).map(|e| format!("{}: {e}", e.instance_path())).collect()
 }
 
@@ -215,7 +231,9 @@ fn cel_rule(rule: &str) -> Option<Rule> {
     }
     let rule: Rule = match compact.as_str() {
         r#"!self.contains("*")"# => |v| !v.as_str().unwrap_or_default().contains('*'),
-        r#"self.all(key,!key.contains("*"))"# => |v| v.as_object().is_some_and(|m| m.keys().all(|k| !k.contains('*'))),
+        r#"self.all(key,!key.contains("*"))"# => {
+            |v| v.as_object().is_some_and(|m| m.keys().all(|k| !k.contains('*')))
+        }
         "self.all(key,key.size()!=0)" => |v| v.as_object().is_some_and(|m| m.keys().all(|k| !k.is_empty())),
         "self.size()==0" => |v| v.as_str().is_some_and(str::is_empty),
         r#"(has(self.valueFrom)?self.valueFrom:"")!="HOST"||!has(self.value)"# => {
@@ -254,7 +272,9 @@ fn check_kubernetes_rules(schema: &Value, value: &Value, path: &str, errors: &mu
     match value {
         Value::Object(fields) => {
             for (name, field) in fields {
-                let field_schema = schema["properties"].get(name).or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
+                let field_schema = schema["properties"]
+                    .get(name)
+                    .or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
                 if let Some(field_schema) = field_schema {
                     check_kubernetes_rules(field_schema, field, &format!("{path}/{name}"), errors);
                 }
@@ -264,7 +284,14 @@ fn check_kubernetes_rules(schema: &Value, value: &Value, path: &str, errors: &mu
             let keys: Vec<Value> = match schema["x-kubernetes-list-type"].as_str() {
                 Some("map") => {
                     let names = schema["x-kubernetes-list-map-keys"].as_array().cloned().unwrap_or_default();
-                    items.iter().map(|item| Value::Array(names.iter().map(|n| item[n.as_str().unwrap_or_default()].clone()).collect())).collect()
+                    items
+                        .iter()
+                        .map(|item| {
+                            Value::Array(
+                                names.iter().map(|n| item[n.as_str().unwrap_or_default()].clone()).collect(),
+                            )
+                        })
+                        .collect()
                 }
                 Some("set") => items.clone(),
                 _ => Vec::new(),
@@ -308,8 +335,18 @@ fn strings(v: &Value) -> Vec<String> {
 /// JSON, and has no field for `allow_on_headers_stop_iteration`.
 fn istio_wasm_instance(at: &str, wasm: &Value) -> Result<FilterInstance, String> {
     let config = wasm.get("pluginConfig").ok_or(format!("{at}: no pluginConfig"))?;
-    let env = wasm["vmConfig"]["env"].as_array().into_iter().flatten().filter_map(|e| e["name"].as_str().map(str::to_string)).collect();
-    Ok(FilterInstance { at: format!("{at}.pluginConfig"), json: serde_json::to_vec(config).unwrap(), env, stop_iteration_allowed: false })
+    let env = wasm["vmConfig"]["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .collect();
+    Ok(FilterInstance {
+        at: format!("{at}.pluginConfig"),
+        json: serde_json::to_vec(config).unwrap(),
+        env,
+        stop_iteration_allowed: false,
+    })
 }
 
 /// An EnvoyFilter patch that adds `envoy.filters.http.wasm`: the Envoy `Wasm` message, direct or
@@ -347,7 +384,10 @@ fn filter_instances(doc: &Value) -> Result<Vec<FilterInstance>, String> {
             for (i, patch) in doc["spec"]["configPatches"].as_array().into_iter().flatten().enumerate() {
                 let value = &patch["patch"]["value"];
                 if patch["applyTo"] == "HTTP_FILTER" && value["name"] == "envoy.filters.http.wasm" {
-                    found.push(envoy_wasm_instance(&format!("spec.configPatches[{i}].patch.value.typed_config"), value)?);
+                    found.push(envoy_wasm_instance(
+                        &format!("spec.configPatches[{i}].patch.value.typed_config"),
+                        value,
+                    )?);
                 }
             }
             if found.is_empty() {
@@ -363,7 +403,8 @@ fn filter_instances(doc: &Value) -> Result<Vec<FilterInstance>, String> {
 /// manifest gives the VM; and form transport needs a filter that may pause on request headers.
 fn check_filter(instance: &FilterInstance) -> Result<(), String> {
     let env = |name: &str| instance.env.iter().any(|n| n == name).then(|| KEY.to_string());
-    let config = cookieless::config::Config::parse(&instance.json, &env).map_err(|e| format!("{}: {e}", instance.at))?;
+    let config = cookieless::config::Config::parse(&instance.json, &env)
+        .map_err(|e| format!("{}: {e}", instance.at))?;
     if config.transport.form && !instance.stop_iteration_allowed {
         return Err(format!(
             "{}: transport.form is on, but this filter cannot hold a POST's headers while it reads \
@@ -514,8 +555,9 @@ fn a_plugin_config_the_filter_refuses_is_rejected() {
     assert_rejected(&doc, "strip_requests");
 
     let mut doc = manifest_of_kind("EnvoyFilter");
-    let at = "/spec/configPatches/0/patch/value/typed_config/value/config/configuration/value";
-    let json = doc.pointer(at).unwrap().as_str().unwrap().replace("\"ttl_seconds\": 86400", "\"ttl_seconds\": 0");
+    let at = "/spec/configPatches/0/patch/value/typed_config/config/configuration/value";
+    let json =
+        doc.pointer(at).unwrap().as_str().unwrap().replace("\"ttl_seconds\": 86400", "\"ttl_seconds\": 0");
     *doc.pointer_mut(at).unwrap() = json!(json);
     assert_rejected(&doc, "token.ttl_seconds");
 }
@@ -527,7 +569,8 @@ fn a_key_from_a_variable_the_vm_does_not_get_is_rejected() {
     assert_rejected(&doc, "COOKIELESS_OTHER_KEY");
 
     let mut doc = manifest_of_kind("EnvoyFilter");
-    doc["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["value"]["config"]["vm_config"]["environment_variables"] = json!({});
+    doc["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["config"]["vm_config"]
+        ["environment_variables"] = json!({});
     assert_rejected(&doc, "COOKIELESS_KEY");
 }
 
@@ -538,7 +581,7 @@ fn form_transport_without_stop_iteration_is_rejected() {
     assert_rejected(&doc, "every form POST would hang");
 
     let mut doc = manifest_of_kind("EnvoyFilter");
-    let config = &mut doc["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["value"]["config"];
+    let config = &mut doc["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["config"];
     config.as_object_mut().unwrap().remove("allow_on_headers_stop_iteration");
     assert_rejected(&doc, "every form POST would hang");
 }
@@ -598,13 +641,20 @@ fn use_built_module(value: &mut Value, wasm: &str) -> usize {
 
 fn envoy_validate(config: &Path, key: Option<&str>) -> (bool, String) {
     let mut cmd = Command::new(common::envoy_bin());
-    cmd.args(["--mode", "validate", "-c"]).arg(config).args(["--disable-hot-restart", "--log-level", "error"]);
+    cmd.args(["--mode", "validate", "-c"]).arg(config).args([
+        "--disable-hot-restart",
+        "--log-level",
+        "error",
+    ]);
     cmd.env_remove("COOKIELESS_KEY");
     if let Some(key) = key {
         cmd.env("COOKIELESS_KEY", key);
     }
     let out = cmd.output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 #[test]
@@ -617,7 +667,11 @@ fn the_envoyfilter_wasm_entry_loads_in_envoy_with_the_key_from_the_proxy_environ
             continue;
         }
         let mut filter = patch["patch"]["value"].clone();
-        assert_eq!(use_built_module(&mut filter, &wasm.display().to_string()), 1, "patch {i}: one local module expected");
+        assert_eq!(
+            use_built_module(&mut filter, &wasm.display().to_string()),
+            1,
+            "patch {i}: one local module expected"
+        );
         let path = dir.path().join(format!("envoy-{i}.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(&bootstrap_with(&filter)).unwrap()).unwrap();
 
@@ -626,6 +680,9 @@ fn the_envoyfilter_wasm_entry_loads_in_envoy_with_the_key_from_the_proxy_environ
         // And the filter's on_configure did run on the manifest's configuration: without the
         // variable it names, Envoy refuses the filter.
         let (ok, log) = envoy_validate(&path, None);
-        assert!(!ok && log.contains("COOKIELESS_KEY"), "patch {i}: expected a refusal naming COOKIELESS_KEY:\n{log}");
+        assert!(
+            !ok && log.contains("COOKIELESS_KEY"),
+            "patch {i}: expected a refusal naming COOKIELESS_KEY:\n{log}"
+        );
     }
 }
