@@ -46,8 +46,13 @@ fn a_browser_that_stores_no_cookies_finishes_the_demo_form_only_through_the_filt
 
     let demo = Demo::start();
     let envoy = Envoy::start(filter_config(json!({})), demo.port);
+    let servers_ready = started.elapsed();
     let browser = Browser::start(&chromium, &chromedriver);
-    eprintln!("browser: {} and chromedriver ready after {:?}", browser.version, started.elapsed());
+    eprintln!(
+        "demo + Envoy ready in {servers_ready:?}; {} under chromedriver in {:?} more",
+        browser.version,
+        started.elapsed() - servers_ready
+    );
 
     // (1) Through Envoy and the filter: the whole form, in the browser, by typing and clicking.
     browser.go(&envoy.url("/step1"));
@@ -114,10 +119,7 @@ fn a_browser_that_stores_no_cookies_finishes_the_demo_form_only_through_the_filt
 /// Makes sure Chromium blocks all cookies: the managed policy file, written if missing (as root).
 fn ensure_cookie_policy() {
     let path = Path::new(POLICY_DIR).join(POLICY_FILE);
-    let how = format!(
-        "as root: mkdir -p {POLICY_DIR} && echo '{{\"DefaultCookiesSetting\": 2}}' > {}",
-        path.display()
-    );
+    let how = format!("as root: mkdir -p {POLICY_DIR} && echo '{{\"DefaultCookiesSetting\": 2}}' > {}", path.display());
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let policy: Value = serde_json::from_str(&text)
@@ -133,7 +135,10 @@ fn ensure_cookie_policy() {
             let written = std::fs::create_dir_all(POLICY_DIR)
                 .and_then(|()| std::fs::write(&path, "{\"DefaultCookiesSetting\": 2}\n"));
             if let Err(e) = written {
-                panic!("Chromium must block all cookies, but {} is missing and cannot be written ({e}); create it {how}", path.display());
+                panic!(
+                    "Chromium must block all cookies, but {} is missing and cannot be written ({e}); create it {how}",
+                    path.display()
+                );
             }
             eprintln!("wrote the Chromium policy {} (left in place)", path.display());
         }
@@ -170,7 +175,8 @@ struct Browser {
     version: String,
     agent: ureq::Agent,
     driver: Proc,
-    profile: TempDir,
+    /// Chromium's fresh profile and chromedriver's log; removed on drop (kept when the test fails).
+    _profile: TempDir,
 }
 
 impl Browser {
@@ -215,12 +221,16 @@ impl Browser {
         let created = call(&agent, "POST", &format!("{base}/session"), Some(&caps));
         let value = created.unwrap_or_else(|e| {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail: String = log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-            panic!("chromedriver could not start Chromium ({}): {e}\nchromedriver log tail:\n{tail}", chromium.display())
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            panic!(
+                "chromedriver could not start Chromium ({}): {e}\nchromedriver log tail:\n{tail}",
+                chromium.display()
+            )
         });
         let session = value["sessionId"].as_str().expect("a WebDriver session id").to_string();
         let version = format!("Chromium {}", value["capabilities"]["browserVersion"].as_str().unwrap_or("?"));
-        Browser { base, session, version, agent, driver, profile }
+        Browser { base, session, version, agent, driver, _profile: profile }
     }
 
     /// One WebDriver command of this session; a WebDriver error fails the test with the page shown.
@@ -314,12 +324,17 @@ impl Browser {
         base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default()).unwrap()
     }
 
-    /// The browser holds no cookie: not for the page (document.cookie) nor in its store (WebDriver).
+    /// The browser holds no cookie: none in its store (WebDriver), none for the page
+    /// (`document.cookie`), and one the page writes itself does not stick (the policy is in force;
+    /// `navigator.cookieEnabled` says true even so).
     fn assert_no_cookies(&self, when: &str) {
         let jar = self.cmd("GET", "/cookie", None);
         let document = self.script("return document.cookie;");
-        if jar != json!([]) || document != json!("") {
-            self.fail(&format!("{when}: the browser stored cookies: {jar} / document.cookie = {document}"));
+        let written = self.script("document.cookie = 'probe=1; path=/'; return document.cookie;");
+        if jar != json!([]) || document != json!("") || written != json!("") {
+            self.fail(&format!(
+                "{when}: the browser keeps cookies: stored {jar}, document.cookie = {document}, after writing one {written}"
+            ));
         }
     }
 
@@ -335,22 +350,39 @@ impl Browser {
             save_artifact("browser-failure.png", &png);
         }
         save_artifact("browser-failure.html", html.as_bytes());
-        panic!("{why}\nbrowser at: {url}\npage HTML:\n{html}\n(screenshot and HTML in test-artifacts/browser-failure.*)");
+        panic!(
+            "{why}\nbrowser at: {url}\npage HTML:\n{html}\n(screenshot and HTML in test-artifacts/browser-failure.*)"
+        );
     }
 }
 
 impl Drop for Browser {
+    /// Ends the session (chromedriver quits Chromium and reaps it), waits a little for Chromium's
+    /// processes to go, then stops chromedriver and kills, by PID, whatever of Chromium is left.
     fn drop(&mut self) {
+        let chromium = descendants_of(self.driver.pid());
         let url = format!("{}/session/{}", self.base, self.session);
         let _ = call(&self.agent, "DELETE", &url, None);
-        let descendants = descendants_of(self.driver.pid());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while chromium.iter().any(|&pid| alive(pid)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let late = descendants_of(self.driver.pid());
         self.driver.stop();
-        for pid in descendants {
-            if Path::new(&format!("/proc/{pid}")).exists() {
+        for pid in chromium.into_iter().chain(late) {
+            if alive(pid) {
                 let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
             }
         }
     }
+}
+
+/// A process exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()))
+        .is_some_and(|state| state != 'Z' && state != 'X')
 }
 
 /// One WebDriver HTTP call: the `value` of the answer, or the WebDriver error as text.
