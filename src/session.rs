@@ -86,6 +86,15 @@ struct Cookieless {
     rewriter: Option<Rewriter>,
     /// Bytes of rewritten output Envoy still buffers because the last body callback paused.
     held: usize,
+    /// Response body that arrived while a store call was out.
+    waiting_body: Option<WaitingBody>,
+}
+
+/// A response body Envoy buffers while the filter waits: its size, and whether it is complete.
+#[derive(Debug, Clone, Copy)]
+struct WaitingBody {
+    size: usize,
+    ended: bool,
 }
 
 impl Cookieless {
@@ -128,6 +137,7 @@ impl Exchange {
             response_ends: false,
             rewriter: None,
             held: 0,
+            waiting_body: None,
         });
         if config.cookies.strip_request {
             host.set_request_header("cookie", None);
@@ -151,6 +161,10 @@ impl Exchange {
         let State::Cookieless(exchange) = &mut self.state else {
             return Next::Continue;
         };
+        if exchange.pending.is_some() {
+            // The upstream gets the body only with the session's cookies, after the store answers.
+            return Next::Pause;
+        }
         let Some(encoding) = exchange.awaiting_form.clone() else {
             return Next::Continue;
         };
@@ -181,34 +195,17 @@ impl Exchange {
     /// Rewrites each chunk as it passes. When the rewriter holds back the end of a chunk (an
     /// unfinished tag), the chunk's output stays in Envoy's buffer (`Pause`) until the next chunk,
     /// so that trailers, which end the stream without a last chunk, can still take the held bytes
-    /// (`on_response_trailers`). At most `MAX_HELD_BYTES` are held: memory stays flat.
+    /// (`on_response_trailers`). At most `MAX_HELD_BYTES` are held: memory stays flat. While a
+    /// store call is out, the body waits in Envoy's buffer until the call is done.
     pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
         let State::Cookieless(exchange) = &mut self.state else {
             return Next::Continue;
         };
-        let Some(rewriter) = exchange.rewriter.as_mut() else {
-            return Next::Continue;
-        };
-        // Envoy replaces a body only from its start, so held output is written back with the rest.
-        let body = host.response_body(0, body_size).unwrap_or_default();
-        let (kept, fresh) = body.split_at(exchange.held.min(body.len()));
-        let mut out = Vec::with_capacity(body.len() + 256);
-        out.extend_from_slice(kept);
-        rewriter.write(fresh, &mut out);
-        if end_of_stream {
-            rewriter.end(&mut out);
-        }
-        host.replace_response_body(0, body_size, &out);
-        let holding = out.len();
-        if !end_of_stream && rewriter.is_holding() && holding <= MAX_HELD_BYTES {
-            exchange.held = holding;
+        if exchange.pending.is_some() {
+            exchange.waiting_body = Some(WaitingBody { size: body_size, ended: end_of_stream });
             return Next::Pause;
         }
-        exchange.held = 0;
-        if end_of_stream {
-            exchange.rewriter = None;
-        }
-        Next::Continue
+        rewrite_buffered(host, exchange, body_size, end_of_stream, true)
     }
 
     /// With trailers, the end of the stream comes here rather than with the last body chunk: what
@@ -217,6 +214,11 @@ impl Exchange {
         let State::Cookieless(exchange) = &mut self.state else {
             return Next::Continue;
         };
+        if exchange.pending.is_some() {
+            let size = exchange.waiting_body.map_or(0, |b| b.size);
+            exchange.waiting_body = Some(WaitingBody { size, ended: true });
+            return Next::Pause;
+        }
         if let Some(mut rewriter) = exchange.rewriter.take() {
             let mut out = Vec::new();
             rewriter.end(&mut out);
@@ -248,11 +250,44 @@ impl Exchange {
                 Next::Pause => Resume::Nothing,
             },
             Progress::Done(Outcome::Updated(updated)) => match finish_update(host, &settings, exchange, updated) {
-                Next::Continue => Resume::Response,
+                Next::Continue => {
+                    // What arrived meanwhile is in Envoy's buffer, about to be sent: rewrite it.
+                    if let Some(body) = exchange.waiting_body.take() {
+                        rewrite_buffered(host, exchange, body.size, body.ended, false);
+                    }
+                    Resume::Response
+                }
                 Next::Pause => Resume::Nothing,
             },
         }
     }
+}
+
+/// Rewrites the body Envoy holds (`body_size` bytes, of which the first `exchange.held` are output
+/// already). With `may_hold`, a body whose end the rewriter still holds stays in Envoy's buffer.
+fn rewrite_buffered(host: &mut dyn Host, exchange: &mut Cookieless, body_size: usize, end_of_stream: bool, may_hold: bool) -> Next {
+    let Some(rewriter) = exchange.rewriter.as_mut() else {
+        return Next::Continue;
+    };
+    // Envoy replaces a body only from its start, so held output is written back with the rest.
+    let body = host.response_body(0, body_size).unwrap_or_default();
+    let (kept, fresh) = body.split_at(exchange.held.min(body.len()));
+    let mut out = Vec::with_capacity(body.len() + 256);
+    out.extend_from_slice(kept);
+    rewriter.write(fresh, &mut out);
+    if end_of_stream {
+        rewriter.end(&mut out);
+    }
+    host.replace_response_body(0, body_size, &out);
+    if may_hold && !end_of_stream && rewriter.is_holding() && out.len() <= MAX_HELD_BYTES {
+        exchange.held = out.len();
+        return Next::Pause;
+    }
+    exchange.held = 0;
+    if end_of_stream {
+        exchange.rewriter = None;
+    }
+    Next::Continue
 }
 
 /// The query token is accepted only with `transport.query`, but removed in any case: the upstream
@@ -838,5 +873,30 @@ mod tests {
         host.response_body = body;
         let size = host.response_body.len();
         assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue, "too much to hold");
+    }
+
+    #[test]
+    fn bodies_wait_while_a_store_call_is_out_and_are_rewritten_after() {
+        let settings = grpc_settings(OnError::FailOpen);
+        let mut host = request(&SharedMemory::default(), "POST", "/api");
+        host.request_headers.push(("content-type".into(), "application/json".into()));
+        let token = grpc_token(&settings);
+        host.request_headers.push(("x-cookieless-token".into(), token));
+        let mut exchange = Exchange::new(Rc::clone(&settings));
+        assert_eq!(exchange.on_request_headers(&mut host, false), Next::Pause);
+        assert_eq!(exchange.on_request_body(&mut host, 10, true), Next::Pause, "the body waits for the jar");
+        assert_eq!(exchange.on_store_reply(&mut host, 1, get_reply("a=1\n")), Resume::Request);
+        assert_eq!(host.request_header("cookie").as_deref(), Some("a=1"));
+
+        host.response_headers = html("200").iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        host.response_headers.push(("set-cookie".into(), "b=2".into()));
+        assert_eq!(exchange.on_response_headers(&mut host, false), Next::Pause);
+        host.response_body = b"<form></form>".to_vec();
+        assert_eq!(exchange.on_response_body(&mut host, 13, true), Next::Pause, "the body waits for the update");
+        assert_eq!(exchange.on_store_reply(&mut host, 2, get_reply("a=1\n")), Resume::Nothing);
+        let stored = CallReply { status: 0, body: proto::PutResponse { stored: true, version: 2 }.encode_to_vec() };
+        assert_eq!(exchange.on_store_reply(&mut host, 3, stored), Resume::Response);
+        let body = String::from_utf8(host.response_body.clone()).unwrap();
+        assert!(body.contains(r#"name="sessionid""#), "{body}");
     }
 }

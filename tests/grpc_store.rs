@@ -1,0 +1,400 @@
+//! The gRPC session store through real processes: Envoys with the filter, the real
+//! `cookieless-sessiond`, a real `redis-server`, the demo app. A fleet shares sessions; a session
+//! service that dies, freezes or loses Redis never hangs a request, fails open or closed as
+//! configured, and works again as soon as it is back.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::services::{client_with_timeout, Backend, Redis, Sessiond};
+use common::upstream::Upstream;
+use common::{filter_config, hidden_field, Client, Demo, Envoy, EnvoyOptions, Reply};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// The one site name every Envoy of a fleet serves (tokens are bound to it).
+const SITE: &str = "shop.test";
+const ORIGIN: &str = "http://shop.test";
+/// No request may take longer: a hang is a failure (status 0), never a stuck test run.
+const REQUEST_LIMIT: Duration = Duration::from_secs(5);
+/// Slack over a store deadline for Envoy, the filter and a loaded CI machine.
+const MARGIN: Duration = Duration::from_millis(1700);
+const STORE_ERRORS: &str = "cookieless_store_errors";
+
+fn grpc_config(timeout_ms: u32, on_error: &str) -> serde_json::Value {
+    filter_config(json!({
+        "store": {"kind": "grpc", "cluster": "sessiond", "timeout_ms": timeout_ms, "on_error": on_error}
+    }))
+}
+
+fn grpc_envoy(upstream_port: u16, sessiond: &Sessiond, timeout_ms: u32, on_error: &str) -> Envoy {
+    let opts = EnvoyOptions { sessiond_port: Some(sessiond.port), ..Default::default() };
+    Envoy::start_with(grpc_config(timeout_ms, on_error), upstream_port, opts)
+}
+
+/// A browser that keeps no cookies, reaching whichever Envoy of the fleet under one site name.
+struct Browser {
+    client: Client,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser { client: client_with_timeout(REQUEST_LIMIT) }
+    }
+
+    fn get(&self, envoy: &Envoy, path: &str) -> Reply {
+        self.client.get_with(&envoy.url(path), &[("host", SITE)])
+    }
+
+    fn post(&self, envoy: &Envoy, path: &str, form: &str) -> Reply {
+        self.client.post_form(&envoy.url(path), form, &[("host", SITE), ("origin", ORIGIN)])
+    }
+
+    /// A request and how long it took.
+    fn timed(&self, request: impl FnOnce(&Browser) -> Reply) -> (Reply, Duration) {
+        let start = Instant::now();
+        let reply = request(self);
+        (reply, start.elapsed())
+    }
+}
+
+fn token(reply: &Reply) -> Option<String> {
+    reply.header("x-cookieless-token").map(str::to_string)
+}
+
+fn resumed(view: &str) -> bool {
+    view.contains("x-cookieless-session: resumed") && view.contains("cookie: app=v1")
+}
+
+/// The first half of the demo: step 1's page, then its POST. Returns the redirect to step 2.
+fn demo_first_half(browser: &Browser, get_via: &Envoy, post_via: &Envoy, name: &str) -> Result<String, String> {
+    let step1 = browser.get(get_via, "/step1");
+    let (Some(token), Some(csrf)) = (token(&step1), hidden_field(&step1.body, "csrfmiddlewaretoken")) else {
+        return Err(format!("GET /step1 gave no token or form: {step1:?}"));
+    };
+    let post1 = browser.post(post_via, "/step1", &format!("name={name}&csrfmiddlewaretoken={csrf}&sessionid={token}"));
+    match post1.header("location") {
+        Some(to) if post1.status == 303 && to.starts_with("/step2?sessionid=") => Ok(to.to_string()),
+        _ => Err(format!("POST /step1 did not go on to step 2: {post1:?}")),
+    }
+}
+
+/// The demo's three steps, each request through the Envoy `via` names (GET step 1, POST it,
+/// GET step 2, POST it, GET the confirmation). Returns the confirmation page, or which step failed.
+fn walk_demo(browser: &Browser, via: [&Envoy; 5]) -> Result<Reply, String> {
+    let [get1, post1, get2, post2, confirm] = via;
+    let to_step2 = demo_first_half(browser, get1, post1, "Ada")?;
+    let step2 = browser.get(get2, &to_step2);
+    if !step2.body.contains("Hello, Ada.") {
+        return Err(format!("GET step 2 lost the name: {step2:?}"));
+    }
+    let (Some(token), Some(csrf)) = (token(&step2), hidden_field(&step2.body, "csrfmiddlewaretoken")) else {
+        return Err(format!("GET step 2 gave no token or form: {step2:?}"));
+    };
+    let post = browser.post(post2, "/step2", &format!("email=ada%40example.org&csrfmiddlewaretoken={csrf}&sessionid={token}"));
+    let to_confirm = match post.header("location") {
+        Some(to) if post.status == 303 && to.starts_with("/confirm?sessionid=") => to.to_string(),
+        _ => return Err(format!("POST /step2 did not go on to the confirmation: {post:?}")),
+    };
+    let page = browser.get(confirm, &to_confirm);
+    if page.body.contains(r#"<p id="name">Ada</p>"#) && page.body.contains(r#"<p id="email">ada@example.org</p>"#) {
+        Ok(page)
+    } else {
+        Err(format!("the confirmation lacks the answers: {page:?}"))
+    }
+}
+
+/// Not a 5xx, not a hang, not a broken connection: an answer of the app.
+fn assert_served(what: &str, reply: &Reply, took: Duration, limit: Duration) {
+    assert!((200..400).contains(&reply.status), "{what}: status {} after {took:?}: {reply:?}", reply.status);
+    assert!(took < limit, "{what} took {took:?} (limit {limit:?})");
+}
+
+#[test]
+fn a_fleet_of_envoys_shares_sessions_through_the_session_service() {
+    let redis = Redis::start();
+    let sessiond = Sessiond::start(Backend::Redis { url: redis.url(), timeout_ms: 200 });
+    let demo = Demo::start();
+    let a = grpc_envoy(demo.port, &sessiond, 1000, "fail_closed");
+    let b = grpc_envoy(demo.port, &sessiond, 1000, "fail_closed");
+    let browser = Browser::new();
+
+    let confirm = walk_demo(&browser, [&a, &b, &a, &b, &a]).unwrap_or_else(|e| {
+        panic!("alternating Envoys with the gRPC store:\n{e}\nEnvoy A log:\n{}\nEnvoy B log:\n{}", a.log(), b.log())
+    });
+    assert!(confirm.headers_named("set-cookie").is_empty());
+    for (name, envoy) in [("A", &a), ("B", &b)] {
+        assert!(envoy.counter("cookieless_sessions_resumed") >= 2, "Envoy {name} resumed no session: {}", envoy.stats());
+        assert_eq!(envoy.counter(STORE_ERRORS), 0, "Envoy {name}: {}", envoy.log());
+        envoy.assert_no_panic();
+    }
+    assert_eq!(a.counter("cookieless_sessions_created"), 1, "the session was created once, on A");
+
+    // The same fleet with the default store (each Envoy's own shared data): B knows nothing of
+    // what A stored, so the app's CSRF check fails on the first POST. The gRPC store is what
+    // makes the fleet work.
+    let local_a = Envoy::start(filter_config(json!({})), demo.port);
+    let local_b = Envoy::start(filter_config(json!({})), demo.port);
+    let lost = walk_demo(&browser, [&local_a, &local_b, &local_a, &local_b, &local_a])
+        .expect_err("alternating Envoys that each keep their own sessions must lose the state");
+    assert!(lost.contains("POST /step1") && lost.contains("status: 403"), "{lost}");
+    walk_demo(&browser, [&local_a; 5]).expect("one shared-data Envoy alone completes the flow");
+}
+
+#[test]
+fn an_exchange_paused_for_the_store_holds_its_body_until_the_store_answers() {
+    let sessiond = Sessiond::start(Backend::Memory);
+    let upstream = Upstream::start();
+    let envoy = grpc_envoy(upstream.port, &sessiond, 1000, "fail_closed");
+    let browser = Browser::new();
+    // A response without a body (its headers end the stream) creates the session.
+    let session = token(&browser.get(&envoy, "/page?cookie=app%3Dv1")).expect("a session");
+
+    // A request with a body that is no form (the token in the query): held for the Get, then
+    // sent to the upstream with the jar and its body whole.
+    let url = envoy.url(&format!("/echo?sessionid={session}"));
+    let view = browser.client.post(&url, "application/json", br#"{"a":1}"#, &[("host", SITE)]);
+    assert!(resumed(&view.body), "the request went upstream before the jar arrived:\n{}", view.body);
+    assert!(view.body.ends_with("\n{\"a\":1}"), "{}", view.body);
+
+    // Responses with a body that set a cookie, for a new session and for this one: held through
+    // Get and Put, then sent with a token, their Set-Cookie gone and their form rewritten.
+    let form = "body=%3Cform%20method%3Dpost%3E%3C%2Fform%3E";
+    for (what, path) in [
+        ("a new session", format!("/page?cookie=other%3D1&{form}")),
+        ("an update", format!("/page?sessionid={session}&cookie=more%3D2&{form}")),
+    ] {
+        let page = browser.get(&envoy, &path);
+        assert_eq!(page.status, 200, "{what}: {page:?}");
+        assert!(page.headers_named("set-cookie").is_empty(), "{what}: {page:?}");
+        let Some(fresh) = token(&page) else {
+            panic!("{what}: the response went out before the store answered (no token): {page:?}\n{}", envoy.log())
+        };
+        assert!(
+            page.body.contains(&format!(r#"name="sessionid" value="{fresh}""#)),
+            "{what}: the held body was not rewritten: {}",
+            page.body
+        );
+    }
+    let view = browser.get(&envoy, &format!("/echo?sessionid={session}")).body;
+    assert!(view.contains("cookie: app=v1; more=2\n"), "the update reached the store: {view}");
+    assert_eq!(envoy.counter("cookieless_sessions_created"), 2);
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn a_killed_session_service_fails_open_and_is_used_again_once_restarted() {
+    let timeout_ms = 300;
+    let limit = Duration::from_millis(timeout_ms.into()) * 2 + MARGIN;
+    let mut sessiond = Sessiond::start(Backend::Memory);
+    let demo = Demo::start();
+    let envoy = grpc_envoy(demo.port, &sessiond, timeout_ms, "fail_open");
+    let browser = Browser::new();
+
+    let to_step2 = demo_first_half(&browser, &envoy, &envoy, "Ada").unwrap();
+    let errors_before = envoy.counter(STORE_ERRORS);
+    assert_eq!(errors_before, 0, "{}", envoy.log());
+    sessiond.kill();
+
+    // The flow goes on without its session: every request is served, none hangs, none is a 5xx.
+    let (step2, took) = browser.timed(|b| b.get(&envoy, &to_step2));
+    assert_served("GET step 2 (sessiond dead)", &step2, took, limit);
+    assert!(step2.body.contains("No name in your session."), "the session should be lost: {}", step2.body);
+    assert!(token(&step2).is_none(), "no session can be stored, so no token: {step2:?}");
+    let confirm_path = to_step2.replace("/step2", "/confirm");
+    let (confirm, took) = browser.timed(|b| b.get(&envoy, &confirm_path));
+    assert_served("GET /confirm (sessiond dead)", &confirm, took, limit);
+    let (fresh, took) = browser.timed(|b| b.get(&envoy, "/step1"));
+    assert_served("GET /step1 (sessiond dead)", &fresh, took, limit);
+    assert!(token(&fresh).is_none());
+    let token_in_path = to_step2.trim_start_matches("/step2?sessionid=");
+    let (echo, took) = browser.timed(|b| b.post(&envoy, "/echo", &format!("a=1&sessionid={token_in_path}")));
+    assert_served("POST /echo (sessiond dead)", &echo, took, limit);
+    let (home, took) = browser.timed(|b| b.get(&envoy, "/"));
+    assert_served("GET / (sessiond dead)", &home, took, limit);
+    let errors = envoy.counter(STORE_ERRORS);
+    assert!(errors >= errors_before + 4, "store errors {errors_before} -> {errors}");
+
+    // Back on the same port: new sessions work at once.
+    sessiond.restart();
+    let back = Instant::now();
+    let confirm = walk_demo(&browser, [&envoy; 5]);
+    eprintln!("killed sessiond: a fresh flow completed {:?} after the restart", back.elapsed());
+    confirm.unwrap_or_else(|e| panic!("right after the restart: {e}\n{}", envoy.log()));
+    assert_eq!(envoy.counter(STORE_ERRORS), errors, "no store error once sessiond is back");
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn fail_closed_answers_503_quickly_when_the_session_service_is_down() {
+    let timeout_ms = 300;
+    let mut sessiond = Sessiond::start(Backend::Memory);
+    let upstream = Upstream::start();
+    let envoy = grpc_envoy(upstream.port, &sessiond, timeout_ms, "fail_closed");
+    let browser = Browser::new();
+    let session = token(&browser.get(&envoy, "/page?cookie=app%3Dv1")).expect("a session with sessiond up");
+    let echo = format!("/echo?sessionid={session}");
+    assert!(resumed(&browser.get(&envoy, &echo).body));
+
+    let assert_refused = |what: &str, reply: &Reply, took: Duration| {
+        assert_eq!(reply.status, 503, "{what}: {reply:?}\n{}", envoy.log());
+        assert_eq!(reply.body, "session store unavailable\n", "{what}");
+        assert_eq!(reply.header("content-type"), Some("text/plain; charset=utf-8"), "{what}");
+        assert!(took < Duration::from_secs(2), "{what}: the 503 took {took:?}");
+    };
+
+    sessiond.kill();
+    let (reply, took) = browser.timed(|b| b.get(&envoy, &echo));
+    eprintln!("fail_closed, sessiond killed: 503 after {took:?}");
+    assert_refused("a token in the query, sessiond dead", &reply, took);
+    let (reply, took) = browser.timed(|b| b.post(&envoy, "/echo", &format!("a=1&sessionid={session}")));
+    assert_refused("a token in a form, sessiond dead", &reply, took);
+    // Without a token, and with nothing to store, there is no store call: the page is served.
+    let (plain, took) = browser.timed(|b| b.get(&envoy, "/page?body=hello"));
+    assert_served("a request without a token", &plain, took, Duration::from_secs(2));
+    assert_eq!(plain.body, "hello");
+    let view = browser.get(&envoy, "/echo").body;
+    assert!(view.contains("x-cookieless-session: none"), "{view}");
+    // A response that would create a session needs the store: refused too, not silently stateless.
+    let (create, took) = browser.timed(|b| b.get(&envoy, "/page?cookie=app%3Dv2"));
+    assert_refused("a response setting a cookie, sessiond dead", &create, took);
+
+    // A session service that accepts but never answers: the 503 comes at the deadline.
+    sessiond.restart();
+    // Restarted empty (memory backend): the session is gone, which is no store error.
+    let again = browser.get(&envoy, &echo);
+    assert_eq!(again.status, 200, "{again:?}");
+    assert!(again.body.contains("x-cookieless-session: none"), "{}", again.body);
+    sessiond.freeze();
+    let (reply, took) = browser.timed(|b| b.get(&envoy, &echo));
+    sessiond.thaw();
+    eprintln!("fail_closed, sessiond frozen (timeout_ms {timeout_ms}): 503 after {took:?}");
+    assert_refused("a token, sessiond frozen", &reply, took);
+    assert!(took >= Duration::from_millis(timeout_ms.into()), "a 503 before the deadline ({took:?})?");
+    assert!(envoy.counter(STORE_ERRORS) >= 4);
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn without_redis_requests_are_served_fast_and_sessions_come_back_with_it() {
+    // The filter waits up to 1 s: answers well under it prove sessiond said UNAVAILABLE quickly.
+    let timeout_ms: u32 = 1000;
+    let mut redis = Redis::start();
+    let sessiond = Sessiond::start(Backend::Redis { url: redis.url(), timeout_ms: 200 });
+    let demo = Demo::start();
+    let envoy = grpc_envoy(demo.port, &sessiond, timeout_ms, "fail_open");
+    let browser = Browser::new();
+    let to_step2 = demo_first_half(&browser, &envoy, &envoy, "Ada").unwrap();
+    assert_eq!(envoy.counter(STORE_ERRORS), 0);
+
+    redis.kill();
+    let mut slowest = Duration::ZERO;
+    for path in [to_step2.as_str(), "/step1", "/confirm", "/"] {
+        let (reply, took) = browser.timed(|b| b.get(&envoy, path));
+        assert_served(&format!("GET {path} without Redis"), &reply, took, Duration::from_millis(timeout_ms.into()));
+        slowest = slowest.max(took);
+    }
+    eprintln!("Redis killed: slowest request {slowest:?} (filter deadline {timeout_ms} ms)");
+    let errors = envoy.counter(STORE_ERRORS);
+    assert!(errors >= 3, "store errors: {errors}\n{}", sessiond.log());
+
+    redis.restart();
+    let back = Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match walk_demo(&browser, [&envoy; 5]) {
+            Ok(_) => break,
+            Err(e) if back.elapsed() > Duration::from_secs(10) => {
+                panic!("no flow completed in 10 s after Redis came back: {e}\n{}", sessiond.log())
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    eprintln!("Redis restarted: a fresh flow completed {:?} later ({attempts} attempt(s))", back.elapsed());
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn a_session_service_that_never_answers_costs_one_deadline_and_fails_open() {
+    let timeout_ms: u32 = 300;
+    let limit = Duration::from_millis(timeout_ms.into()) + MARGIN;
+    let mut sessiond = Sessiond::start(Backend::Memory);
+    let upstream = Upstream::start();
+    let envoy = grpc_envoy(upstream.port, &sessiond, timeout_ms, "fail_open");
+    let browser = Browser::new();
+    let session = token(&browser.get(&envoy, "/page?cookie=app%3Dv1")).expect("a session with sessiond up");
+    let echo = format!("/echo?sessionid={session}");
+    assert!(resumed(&browser.get(&envoy, &echo).body));
+
+    sessiond.freeze();
+    // Paused for the load: let go at the deadline, without the session.
+    let (load, load_took) = browser.timed(|b| b.get(&envoy, &echo));
+    // Paused for the update (Get, then Put) of a response: let go at the deadline, no token.
+    let (update, update_took) = browser.timed(|b| b.get(&envoy, "/page?cookie=app%3Dv2&body=x"));
+    let errors = envoy.counter(STORE_ERRORS);
+    sessiond.thaw();
+    eprintln!("sessiond frozen (timeout_ms {timeout_ms}): load {load_took:?}, update {update_took:?}");
+    assert_served("a load from a frozen sessiond", &load, load_took, limit);
+    assert!(load.body.contains("x-cookieless-session: none"), "{}", load.body);
+    assert!(load_took >= Duration::from_millis(timeout_ms.into()), "{load_took:?}");
+    assert_served("an update to a frozen sessiond", &update, update_took, limit);
+    assert_eq!(update.body, "x");
+    assert!(token(&update).is_none(), "{update:?}");
+    assert!(errors >= 2, "store errors: {errors}");
+
+    // Thawed, it answers again; the session it kept resumes.
+    assert!(resumed(&browser.get(&envoy, &echo).body), "{}", envoy.log());
+    envoy.assert_no_panic();
+}
+
+/// Session-resume requests per second through one Envoy (concurrency 1), sequential, with the
+/// session in shared data vs in the session service (memory and Redis backends), plus the same
+/// Envoy with the filter off as the baseline of the harness itself (client, Envoy, upstream).
+/// Numbers include this debug-built test binary's client and upstream: compare them, do not quote
+/// them as absolute. Run with `cargo test -p cookieless --test grpc_store -- --ignored --nocapture
+/// --exact bench_resume_grpc_vs_shared_data`.
+#[test]
+#[ignore = "a measurement, not a test: run by `make bench`"]
+fn bench_resume_grpc_vs_shared_data() {
+    const REQUESTS: u32 = 2000;
+    let upstream = Upstream::start();
+    let redis = Redis::start();
+    let memory = Sessiond::start(Backend::Memory);
+    let on_redis = Sessiond::start(Backend::Redis { url: redis.url(), timeout_ms: 200 });
+    let setups: [(&str, Envoy); 3] = [
+        ("shared_data", Envoy::start(filter_config(json!({})), upstream.port)),
+        ("grpc (sessiond memory)", grpc_envoy(upstream.port, &memory, 1000, "fail_closed")),
+        ("grpc (sessiond redis)", grpc_envoy(upstream.port, &on_redis, 1000, "fail_closed")),
+    ];
+    let client = client_with_timeout(REQUEST_LIMIT);
+    let measure = |name: &str, url: &str, check: &dyn Fn(&Reply) -> bool| {
+        for _ in 0..100 {
+            assert!(check(&client.get(url)), "{name}: warm-up failed");
+        }
+        let mut latencies = Vec::with_capacity(REQUESTS as usize);
+        let start = Instant::now();
+        for _ in 0..REQUESTS {
+            let t = Instant::now();
+            let reply = client.get(url);
+            latencies.push(t.elapsed());
+            assert!(check(&reply), "{name}: {reply:?}");
+        }
+        let total = start.elapsed();
+        latencies.sort();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+        println!(
+            "bench resume {name:<24} {REQUESTS} requests in {total:>7.2?}: {:>6.0} req/s, p50 {:>9.2?}, p99 {:>9.2?}",
+            f64::from(REQUESTS) / total.as_secs_f64(),
+            at(0.5),
+            at(0.99),
+        );
+    };
+    let (_, first) = &setups[0];
+    measure("no filter (baseline)", &first.url("/nofilter/echo"), &|r| r.status == 200);
+    for (name, envoy) in &setups {
+        let session = token(&client.get(&envoy.url("/page?cookie=app%3Dv1"))).expect("a session");
+        measure(name, &envoy.url(&format!("/echo?sessionid={session}")), &|r| resumed(&r.body));
+        assert_eq!(envoy.counter(STORE_ERRORS), 0, "{name}");
+    }
+}
