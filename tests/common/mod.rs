@@ -108,7 +108,7 @@ impl Demo {
                 .stdout(Stdio::null()),
         );
         let url = format!("http://127.0.0.1:{port}/healthz");
-        wait_until("the demo app", Duration::from_secs(10), || Client::new().get(&url).status == 200);
+        wait_until("the demo app", Duration::from_secs(30), || Client::new().get(&url).status == 200);
         Demo { port, _proc: proc }
     }
 }
@@ -182,7 +182,8 @@ impl Envoy {
 
     fn wait_ready(&mut self) {
         let ready = format!("http://127.0.0.1:{}/ready", self.admin_port);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // V8 compiles the module at start-up: seconds on a loaded 2-core machine.
+        let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             if !self.proc.is_running() {
                 panic!("Envoy exited at start-up; its log:\n{}", self.log());
@@ -192,7 +193,7 @@ impl Envoy {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("Envoy not ready in 30 s; its log:\n{}", self.log());
+        panic!("Envoy not ready in 90 s; its log:\n{}", self.log());
     }
 
     pub fn url(&self, path: &str) -> String {
