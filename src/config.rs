@@ -438,7 +438,7 @@ fn validate_matcher(field: &str, raw: RawMatcher) -> Result<Matcher, ConfigError
         (Some(p), None, None) => Ok(Matcher::prefix(p, host)),
         (None, Some(e), None) => Ok(Matcher::exact(e, host)),
         (None, None, Some(r)) => Matcher::regex(&r, host)
-            .map_err(|e| error(format!("{field}.regex"), format!("invalid regex: {e}"))),
+            .map_err(|e| error(format!("{field}.regex"), format!("invalid regex: {}", one_line(&e.to_string())))),
         _ => Err(error(field, "a matcher needs exactly one of `prefix`, `exact` or `regex`")),
     }
 }
@@ -647,6 +647,11 @@ fn bounded_u32(field: &str, value: u64) -> Result<u32, ConfigError> {
     u32::try_from(value).map_err(|_| error(field, "is too large"))
 }
 
+/// Envoy logs one line per message: multi-line errors (regex's, with a caret diagram) are folded.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// RFC 9110 token characters: what a header name or media type may contain.
 fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
@@ -821,6 +826,7 @@ mod tests {
     fn bad_regex_is_refused() {
         let e = parse(&with(r#""routes": {"include": [{"regex": "/(unclosed"}]}"#)).unwrap_err();
         assert_eq!(e.field, "routes.include[0].regex");
+        assert!(!e.to_string().contains('\n'), "one log line: {e}");
     }
 
     #[test]

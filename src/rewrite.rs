@@ -557,9 +557,12 @@ mod tests {
         let fill = "y".repeat(MAX_CARRY - "<a href=/x title=>".len());
         let page = format!("<a href=/x title={fill}>");
         assert_eq!(page.len(), MAX_CARRY);
-        assert_eq!(rewrite(&page), format!("<a href=/x?sessionid=TOKEN title={fill}>"));
+        let want = format!("<a href=/x?sessionid=TOKEN title={fill}>");
+        assert_eq!(rewrite(&page), want);
+        assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), want.as_bytes());
         let page = format!("<a href=/x title={fill}y>");
         assert_eq!(rewrite(&page), page);
+        assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), page.as_bytes());
     }
 
     #[test]

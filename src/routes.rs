@@ -1,7 +1,7 @@
 //! Which requests are cookieless: `routes.include` / `routes.exclude` matchers on the path (without
 //! the query) and, optionally, the host.
 
-use regex::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 
 /// One route matcher: a path rule and an optional host (exact, case-insensitive, port ignored).
 #[derive(Debug)]
@@ -27,8 +27,10 @@ impl Matcher {
         Matcher { path: PathRule::Exact(path), host: host.map(|h| strip_port(&h).to_string()) }
     }
 
+    /// Paths are ASCII (percent-encoded) bytes, so the regex is too: `\d`, `\w` and classes match
+    /// ASCII, which also keeps the Unicode tables out of the module.
     pub fn regex(pattern: &str, host: Option<String>) -> Result<Matcher, regex::Error> {
-        let whole = Regex::new(&format!("^(?:{pattern})$"))?;
+        let whole = RegexBuilder::new(&format!("^(?:{pattern})$")).unicode(false).build()?;
         Ok(Matcher { path: PathRule::Regex(whole), host: host.map(|h| strip_port(&h).to_string()) })
     }
 
@@ -37,7 +39,7 @@ impl Matcher {
             && match &self.path {
                 PathRule::Prefix(p) => path.starts_with(p.as_str()),
                 PathRule::Exact(p) => path == p,
-                PathRule::Regex(r) => r.is_match(path),
+                PathRule::Regex(r) => r.is_match(path.as_bytes()),
             }
     }
 
@@ -111,10 +113,17 @@ mod tests {
 
     #[test]
     fn regex_matches_the_whole_path() {
-        let r = routes(vec![Matcher::regex("/forms/[0-9]+", None).unwrap()], vec![]);
+        let r = routes(vec![Matcher::regex(r"/forms/\d+", None).unwrap()], vec![]);
         assert!(r.is_cookieless("/forms/12?a=b", "a"));
         assert!(!r.is_cookieless("/forms/12/edit", "a"));
         assert!(!r.is_cookieless("/x/forms/12", "a"));
+    }
+
+    #[test]
+    fn regex_classes_and_dot_work_on_ascii_paths() {
+        let r = routes(vec![Matcher::regex(r"/[a-z]+/\w+/.*", None).unwrap()], vec![]);
+        assert!(r.is_cookieless("/apply/step_2/%C3%A9", "a"));
+        assert!(Matcher::regex(r"\p{L}", None).is_err(), "Unicode classes are refused, not ignored");
     }
 
     #[test]

@@ -73,6 +73,10 @@ fn each_kind_of_bad_config_stops_envoy_naming_the_field() {
 fn a_good_filter_config_validates() {
     let (ok, out) = validate_filter_config(&format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}]}}"#));
     assert!(ok, "{out}");
+    // Route regexes as users write them, compiled by the module's own regex build.
+    let routes = r#""routes": {"include": [{"regex": "/forms/\\d+"}, {"regex": "/[a-z]+/\\w+/.*", "host": "Forms.Example"}]}"#;
+    let (ok, out) = validate_filter_config(&format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}], {routes}}}"#));
+    assert!(ok, "{out}");
 }
 
 #[test]
