@@ -150,19 +150,21 @@ impl TagScanner {
         let mut p = self.pos;
         let mut state = self.state;
         if state == State::TagName {
-            match self.scan_name(tag, p) {
-                Some(end) => {
-                    p = end;
-                    self.name_done();
-                    state = State::BeforeAttrName;
-                }
-                None => {
-                    self.pos = tag.len();
-                    return Scan::NeedMore;
-                }
+            p = skip(tag, p, NAME);
+            self.push_name(tag.get(self.pos..p).unwrap_or_default());
+            if p >= tag.len() {
+                self.pos = p;
+                return Scan::NeedMore;
             }
+            self.name_done();
+            state = State::BeforeAttrName;
         }
-        while let Some(&b) = tag.get(p) {
+        loop {
+            // Runs of bytes that leave the state as it is are skipped in one go.
+            p = skip(tag, p, state.stays());
+            let Some(&b) = tag.get(p) else {
+                break;
+            };
             state = match state {
                 State::TagName | State::BeforeAttrName => match b {
                     b'/' => State::SelfClosing,
@@ -244,20 +246,17 @@ impl TagScanner {
         Scan::NeedMore
     }
 
-    /// Reads the tag name from `p`; returns where it ends (at whitespace, `/` or `>`), or `None`
-    /// when `tag` ends first.
-    fn scan_name(&mut self, tag: &[u8], p: usize) -> Option<usize> {
-        let rest = tag.get(p..).unwrap_or_default();
-        let len = rest
-            .iter()
-            .position(|&b| is_ws(b) || b == b'/' || b == b'>');
-        for &b in rest.get(..len.unwrap_or(rest.len())).unwrap_or_default() {
+    /// Keeps the lowercased start of the name; the rest only counts towards its length.
+    fn push_name(&mut self, part: &[u8]) {
+        for &b in part {
             if let Some(slot) = self.name.get_mut(self.name_len) {
                 *slot = b.to_ascii_lowercase();
+            } else {
+                self.name_len = NAME_CAP + 1;
+                return;
             }
-            self.name_len = (self.name_len + 1).min(NAME_CAP + 1);
+            self.name_len += 1;
         }
-        len.map(|n| p + n)
     }
 
     fn name_done(&mut self) {
@@ -313,15 +312,77 @@ impl TagScanner {
     }
 }
 
-/// Position of the next `q` at or after `from`. Attribute values are mostly short: a plain loop
-/// beats a vectorised search's setup there.
-fn find(q: u8, s: &[u8], from: usize) -> Option<usize> {
-    let rest = s.get(from..)?;
-    let head = rest.get(..32).unwrap_or(rest);
-    match head.iter().position(|&b| b == q) {
-        Some(k) => Some(from + k),
-        None => memchr::memchr(q, rest.get(head.len()..)?).map(|k| from + head.len() + k),
+/// Byte classes, as bits, for skipping runs of bytes that do not change the tokenizer's state.
+const OTHER: u8 = 1;
+const WS: u8 = 2;
+const SLASH: u8 = 4;
+const GT: u8 = 8;
+const EQ: u8 = 16;
+const QUOTE: u8 = 32;
+/// What a tag name is made of.
+const NAME: u8 = OTHER | EQ | QUOTE;
+
+const CLASS: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b'\t' | b'\n' | 0x0c | b'\r' | b' ' => WS,
+            b'/' => SLASH,
+            b'>' => GT,
+            b'=' => EQ,
+            b'"' | b'\'' => QUOTE,
+            _ => OTHER,
+        };
+        b += 1;
     }
+    table
+};
+
+impl State {
+    /// The byte classes this state consumes without changing.
+    fn stays(self) -> u8 {
+        match self {
+            State::BeforeAttrName | State::AfterAttrName | State::BeforeAttrValue => WS,
+            State::AttrName => OTHER | QUOTE,
+            State::ValueUnquoted => OTHER | QUOTE | EQ | SLASH,
+            State::TagName => NAME,
+            State::ValueQuoted(_) | State::AfterValueQuoted | State::SelfClosing => 0,
+        }
+    }
+}
+
+/// The first position at or after `p` whose byte is not in `classes`.
+fn skip(s: &[u8], mut p: usize, classes: u8) -> usize {
+    while let Some(&b) = s.get(p) {
+        if CLASS.get(usize::from(b)).copied().unwrap_or(OTHER) & classes == 0 {
+            break;
+        }
+        p += 1;
+    }
+    p
+}
+
+/// Position of the next `q` at or after `from`. Attribute values are mostly short: eight bytes
+/// at a time in a register beats a vectorised search's setup there; long ones go to memchr.
+fn find(q: u8, s: &[u8], from: usize) -> Option<usize> {
+    const LOW: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let rest = s.get(from..)?;
+    let pattern = u64::from_le_bytes([q; 8]);
+    let mut offset = 0;
+    for chunk in rest.chunks_exact(8).take(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // The lowest zero byte of x is the first match (borrows only disturb bytes above it).
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return Some(from + offset + (zero.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    memchr::memchr(q, rest.get(offset..)?).map(|k| from + offset + k)
 }
 
 #[cfg(test)]
@@ -400,6 +461,21 @@ mod tests {
         let (_, s) = scan_all(b"</FORM >");
         assert_eq!(s.kind(), Kind::Form);
         assert!(s.end_tag);
+    }
+
+    #[test]
+    fn find_matches_a_plain_search() {
+        let hay: Vec<u8> = (0..200u8)
+            .map(|i| if i % 37 == 36 { b'"' } else { b'a' + i % 26 })
+            .collect();
+        for from in 0..=hay.len() {
+            let want = hay[from..].iter().position(|&b| b == b'"').map(|k| k + from);
+            assert_eq!(find(b'"', &hay, from), want, "from {from}");
+        }
+        assert_eq!(find(b'"', b"\x80\xff\x22", 0), Some(2));
+        assert_eq!(find(b'"', b"\x21\x22\x23\x22\x00\x00\x00\x00\x22", 0), Some(1));
+        assert_eq!(find(b'\'', b"", 0), None);
+        assert_eq!(find(b'\'', b"ab", 5), None);
     }
 
     #[test]
