@@ -144,9 +144,13 @@ impl Rewriter {
 /// attribute quoting style, unquoted included.
 fn percent_encode(s: &[u8]) -> Vec<u8> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = Vec::with_capacity(s.len());
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    if s.iter().all(|&b| unreserved(b)) {
+        return s.to_vec();
+    }
+    let mut out = Vec::with_capacity(s.len() * 3);
     for &b in s {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if unreserved(b) {
             out.push(b);
         } else {
             out.push(b'%');
@@ -158,6 +162,11 @@ fn percent_encode(s: &[u8]) -> Vec<u8> {
 }
 
 fn html_escape(s: &str, out: &mut Vec<u8>) {
+    let special = |b: &u8| matches!(b, b'&' | b'"' | b'\'' | b'<' | b'>');
+    if !s.as_bytes().iter().any(special) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
     for &b in s.as_bytes() {
         match b {
             b'&' => out.extend_from_slice(b"&amp;"),
@@ -171,7 +180,8 @@ fn html_escape(s: &str, out: &mut Vec<u8>) {
 }
 
 fn hidden_input(param: &str, token: &str) -> Vec<u8> {
-    let mut out = b"<input type=\"hidden\" name=\"".to_vec();
+    let mut out = Vec::with_capacity(param.len() + token.len() + 48);
+    out.extend_from_slice(b"<input type=\"hidden\" name=\"");
     html_escape(param, &mut out);
     out.extend_from_slice(b"\" value=\"");
     html_escape(token, &mut out);

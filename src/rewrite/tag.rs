@@ -322,19 +322,25 @@ const QUOTE: u8 = 32;
 /// What a tag name is made of.
 const NAME: u8 = OTHER | EQ | QUOTE;
 
+const fn class_of(b: u8) -> u8 {
+    match b {
+        b'\t' | b'\n' | 0x0c | b'\r' | b' ' => WS,
+        b'/' => SLASH,
+        b'>' => GT,
+        b'=' => EQ,
+        b'"' | b'\'' => QUOTE,
+        _ => OTHER,
+    }
+}
+
 const CLASS: [u8; 256] = {
     let mut table = [OTHER; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = match b as u8 {
-            b'\t' | b'\n' | 0x0c | b'\r' | b' ' => WS,
-            b'/' => SLASH,
-            b'>' => GT,
-            b'=' => EQ,
-            b'"' | b'\'' => QUOTE,
-            _ => OTHER,
-        };
-        b += 1;
+    let mut rest: &mut [u8] = &mut table;
+    let mut b: u8 = 0;
+    while let [slot, tail @ ..] = rest {
+        *slot = class_of(b);
+        rest = tail;
+        b = b.wrapping_add(1);
     }
     table
 };
@@ -461,6 +467,14 @@ mod tests {
         let (_, s) = scan_all(b"</FORM >");
         assert_eq!(s.kind(), Kind::Form);
         assert!(s.end_tag);
+    }
+
+    #[test]
+    fn class_table_agrees_with_whitespace() {
+        for b in 0..=255u8 {
+            assert_eq!(CLASS[usize::from(b)], class_of(b));
+            assert_eq!(CLASS[usize::from(b)] == WS, is_ws(b), "{b}");
+        }
     }
 
     #[test]
