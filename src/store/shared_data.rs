@@ -122,13 +122,16 @@ impl SharedDataStore {
     pub fn update(&self, host: &dyn Host, id: SessionId, changes: &[JarChange]) -> Result<Jar, StoreError> {
         let now = host.now();
         self.modify(host, &id, |entries| {
-            let pos = entries.iter().position(|e| e.id == id.0 && !self.is_idle(e, now));
-            let mut jar = pos
-                .and_then(|p| entries.get(p))
-                .and_then(|e| Jar::decode(&e.jar))
-                .unwrap_or_default();
+            let current = entries.iter().find(|e| e.id == id.0 && !self.is_idle(e, now));
+            let mut jar = current.and_then(|e| Jar::decode(&e.jar)).unwrap_or_default();
+            let mut changed = false;
             for change in changes {
-                jar.apply(change.clone());
+                changed |= jar.apply(change.clone());
+            }
+            // An app that sends the same cookies again on every page changes nothing: no write,
+            // unless the entry's last-seen time is due (as in `load`).
+            if !changed && current.is_some_and(|e| e.last_seen >= now) {
+                return Ok((jar, false));
             }
             if !jar.fits() {
                 return Err(StoreError::TooLarge);
@@ -199,6 +202,24 @@ mod tests {
         let jar = store.update(&host, id(1), &[set("sessionid", "s")]).unwrap();
         assert_eq!(jar.get("sessionid"), Some("s"));
         assert_eq!(store.load(&host, id(1)).unwrap(), Loaded::Found(jar));
+    }
+
+    #[test]
+    fn the_same_cookies_again_are_not_written_again_within_the_second() {
+        let store = SharedDataStore::new(100, 60);
+        let versions = |host: &MockHost| host.shared.map.borrow().values().map(|(_, v)| *v).sum::<u32>();
+        let host = host_at(1000);
+        store.update(&host, id(1), &[set("sessionid", "s")]).unwrap();
+        let written = versions(&host);
+        store.update(&host, id(1), &[set("sessionid", "s")]).unwrap();
+        assert_eq!(versions(&host), written, "an unchanged jar was written again");
+        store.update(&host, id(1), &[set("sessionid", "t")]).unwrap();
+        assert_eq!(versions(&host), written + 1, "a changed jar must be written");
+        let later = MockHost { now: 1001, shared: host.shared.clone(), ..Default::default() };
+        store.update(&later, id(1), &[set("sessionid", "t")]).unwrap();
+        assert_eq!(versions(&later), written + 2, "last-seen is due a second later");
+        let Loaded::Found(jar) = store.load(&later, id(1)).unwrap() else { panic!("the session is gone") };
+        assert_eq!(jar.get("sessionid"), Some("t"));
     }
 
     #[test]

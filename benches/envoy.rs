@@ -1,0 +1,1041 @@
+//! Throughput, latency and memory of Envoy with and without the filter, side by side in one run, on
+//! one machine, against one fast upstream. Run: `make bench` (needs `wrk`: `apt-get install -y wrk`).
+//!
+//! Scenarios (each against the same in-process upstream, below, which answers from memory):
+//! - Envoy without the Wasm filter (the baseline of every ratio);
+//! - the filter in the chain, on a route that is not cookieless (`/admin`, excluded by default);
+//! - the filter in the chain but disabled for the route by Envoy (`typed_per_filter_config`
+//!   `disabled: true`, the harness's `/nofilter/` route): what an exclusion costs when it is made
+//!   in Envoy's route table instead of the filter's `routes.exclude`;
+//! - a cookieless route without a session;
+//! - a cookieless route resuming a session (token in the query; the page is rewritten), with pages of
+//!   4 KB, 100 KB and 1 MB;
+//! - a POST form carrying the token in its body (the filter holds the body to take it out).
+//!
+//! Load is `wrk --latency -t1 -c8` for `BENCH_SECONDS` (5) after a 1 s warm-up, Envoy runs with
+//! `--concurrency 1`. Scenarios are interleaved (baseline, then its filtered variants) and the
+//! whole series repeated `BENCH_ROUNDS` (3) times; each row reports its best round, which on a
+//! shared machine is the one least disturbed by other work. Every filtered run is checked: no
+//! non-2xx answer, no socket error, and (with a session) one resumed session per request.
+//!
+//! Also measured: Envoy start-up time (spawn to `/ready` answering 200, polled every 5 ms) with and
+//! without the filter, the native rewriter on the same 100 KB page, and the size of the `.wasm`.
+//! Results go into `BENCHMARKS.md` (between the generated-section markers; prose around them is
+//! kept) and `docs/bench-throughput.svg`; with `BENCH_WRITE=0` only to stdout. The filter is the
+//! `.wasm` the harness finds (`$CARGO_TARGET_DIR`, else `target/`), so a build variant can be
+//! measured by pointing `CARGO_TARGET_DIR` at its target directory. `BENCH_ONLY=session,nofilter`
+//! runs only the named scenarios (and their baselines); `BENCH_STARTUP=0` skips start-up times.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{filter_config, Client, Envoy, EnvoyOptions, Proc};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const USER_AGENT: &str = "cookieless-bench/1";
+const PAGE_SIZES: [(&str, usize); 3] = [("4 KB", 4 * 1024), ("100 KB", 100 * 1024), ("1 MB", 1024 * 1024)];
+const FORM_FIELDS: &str = "name=Ada+Lovelace&email=ada%40example.org&comment=Hello%2C+world&csrfmiddlewaretoken=Zk9vYmFy";
+const BEGIN: &str = "<!-- BEGIN GENERATED: `make bench` (benches/envoy.rs) rewrites everything up to END -->";
+const END: &str = "<!-- END GENERATED -->";
+
+fn main() {
+    let seconds: u32 = env_or("BENCH_SECONDS", 5);
+    let rounds: u32 = env_or("BENCH_ROUNDS", 3);
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("benches/envoy.rs needs wrk on the PATH (Debian: apt-get install -y wrk)");
+        std::process::exit(2);
+    }
+    let load_before = loadavg();
+    let upstream = fast::Upstream::start();
+
+    eprintln!("start-up times ...");
+    let startup = if std::env::var("BENCH_STARTUP").as_deref() == Ok("0") {
+        Startup { rows: Vec::new() }
+    } else {
+        Startup::measure(upstream.port)
+    };
+
+    eprintln!("native rewriter ...");
+    let native_gbps = native_rewrite_gbps(100 * 1024);
+
+    let opts = EnvoyOptions { concurrency: 1, trust_xff: false, ..EnvoyOptions::default() };
+    let plain = Envoy::start_with(filter_config(json!({})), upstream.port, EnvoyOptions { filter_enabled: false, ..opts.clone() });
+    let filtered = Envoy::start_with(filter_config(json!({})), upstream.port, opts);
+    let idle_rss = (plain.rss_kib(), filtered.rss_kib());
+
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default().to_ascii_lowercase();
+    let wanted = |k: Kind| only.is_empty() || only.split(',').any(|o| o.trim() == format!("{k:?}").to_ascii_lowercase());
+    let needs_token = [Kind::Session, Kind::PostSession].into_iter().any(wanted);
+    let token = if needs_token { start_session(&filtered) } else { String::new() };
+
+    let mut scenarios = Vec::new();
+    for (label, size) in PAGE_SIZES {
+        let page = format!("/page?big={size}");
+        scenarios.push(Scenario::new(Kind::NoFilter, label, size, page.clone(), None));
+        scenarios.push(Scenario::new(Kind::NotCookieless, label, size, format!("/admin{page}"), None));
+        if size == 4 * 1024 {
+            scenarios.push(Scenario::new(Kind::RouteDisabled, label, size, format!("/nofilter{page}"), None));
+            scenarios.push(Scenario::new(Kind::NoSession, label, size, page.clone(), None));
+        }
+        let with_token = format!("{page}&sessionid={token}");
+        scenarios.push(Scenario::new(Kind::Session, label, size, with_token, None));
+    }
+    let form = "/form?big=4096".to_string();
+    scenarios.push(Scenario::new(Kind::PostNoFilter, "4 KB", 4096, form.clone(), Some(FORM_FIELDS.to_string())));
+    scenarios.push(Scenario::new(Kind::PostSession, "4 KB", 4096, form, Some(format!("{FORM_FIELDS}&sessionid={token}"))));
+    // `BENCH_ONLY=session,routedisabled`: only those (and their baselines, for the ratios).
+    let kinds: Vec<Kind> = scenarios.iter().map(|s| s.kind).filter(|k| wanted(*k)).collect();
+    scenarios.retain(|s| kinds.iter().any(|k| *k == s.kind || k.baseline() == s.kind));
+
+    for s in &scenarios {
+        s.check(s.envoy(&plain, &filtered));
+    }
+    for round in 1..=rounds {
+        for s in scenarios.iter_mut() {
+            let envoy = if s.filtered { &filtered } else { &plain };
+            eprint!("round {round}/{rounds}: {:<40} ", s.title());
+            let run = s.run(envoy, seconds);
+            eprintln!("{:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  Envoy CPU {:>6.1} µs/req", run.rps, run.p50_ms, run.p99_ms, run.cpu_us_per_request);
+        }
+    }
+    filtered.assert_no_panic();
+    let load_after = loadavg();
+
+    let report = Report {
+        seconds,
+        rounds,
+        scenarios: &scenarios,
+        startup: &startup,
+        native_gbps,
+        idle_rss,
+        load: (load_before, load_after),
+        wasm_bytes: std::fs::metadata(common::wasm_path()).map(|m| m.len()).unwrap_or(0),
+    };
+    let markdown = report.markdown();
+    println!("{markdown}");
+    if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
+        let md_path = common::root().join("BENCHMARKS.md");
+        write_generated(&md_path, &markdown);
+        let svg_path = common::root().join("docs/bench-throughput.svg");
+        std::fs::create_dir_all(svg_path.parent().unwrap()).unwrap();
+        std::fs::write(&svg_path, report.svg()).unwrap();
+        eprintln!("wrote {} and {}", md_path.display(), svg_path.display());
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Starts a session as wrk will look to the filter: same client address (loopback, no
+/// X-Forwarded-For trusted) and same User-Agent. Returns its token.
+fn start_session(envoy: &Envoy) -> String {
+    let client = bench_client();
+    let reply = client.get(&envoy.url("/page?cookie=app%3Dv1%3B%20Path%3D%2F"));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.header("x-cookieless-token").expect("the filter hands out a token").to_string()
+}
+
+fn bench_client() -> Client {
+    let mut client = Client::new();
+    client.user_agent = USER_AGENT.to_string();
+    client
+}
+
+fn post_lua(body: &str) -> String {
+    format!(
+        "wrk.method = \"POST\"\nwrk.body = \"{body}\"\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n"
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    NoFilter,
+    NotCookieless,
+    RouteDisabled,
+    NoSession,
+    Session,
+    PostNoFilter,
+    PostSession,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::NoFilter => "Envoy without the filter",
+            Kind::NotCookieless => "filter, route not cookieless",
+            Kind::RouteDisabled => "filter disabled on the route by Envoy",
+            Kind::NoSession => "cookieless route, no session",
+            Kind::Session => "cookieless route, session resumed",
+            Kind::PostNoFilter => "POST form, Envoy without the filter",
+            Kind::PostSession => "POST form, token in the body",
+        }
+    }
+
+    /// The run this one is compared with.
+    fn baseline(self) -> Kind {
+        match self {
+            Kind::PostNoFilter | Kind::PostSession => Kind::PostNoFilter,
+            _ => Kind::NoFilter,
+        }
+    }
+}
+
+struct Scenario {
+    kind: Kind,
+    page: &'static str,
+    size: usize,
+    filtered: bool,
+    path: String,
+    /// A POST form body, sent by wrk through a Lua script.
+    body: Option<String>,
+    script: Option<TempFile>,
+    /// Best round so far.
+    best: Option<WrkRun>,
+    /// Highest Envoy RSS seen right after a round of this scenario.
+    rss_kib: u64,
+    /// Lowest Envoy CPU time per request over the rounds, in µs: what the request costs Envoy,
+    /// whatever else the machine does.
+    cpu_us: Option<f64>,
+}
+
+impl Scenario {
+    fn new(kind: Kind, page: &'static str, size: usize, path: String, body: Option<String>) -> Scenario {
+        let filtered = !matches!(kind, Kind::NoFilter | Kind::PostNoFilter);
+        let script = body.as_ref().map(|b| TempFile::new(&format!("{kind:?}.lua"), &post_lua(b)));
+        Scenario { kind, page, size, filtered, path, body, script, best: None, rss_kib: 0, cpu_us: None }
+    }
+
+    fn envoy<'a>(&self, plain: &'a Envoy, filtered: &'a Envoy) -> &'a Envoy {
+        if self.filtered {
+            filtered
+        } else {
+            plain
+        }
+    }
+
+    fn title(&self) -> String {
+        format!("{} ({})", self.kind.describe(), self.page)
+    }
+
+    /// One request by hand before any load: the scenario does what it says.
+    fn check(&self, envoy: &Envoy) {
+        let client = bench_client();
+        let url = envoy.url(&self.path);
+        let reply = if let Some(body) = &self.body {
+            client.post_form(&url, body, &[])
+        } else {
+            client.get(&url)
+        };
+        assert_eq!(reply.status, 200, "{}: {reply:?}", self.title());
+        let token = reply.header("x-cookieless-token");
+        match self.kind {
+            Kind::Session | Kind::PostSession => {
+                assert!(token.is_some(), "{}: the session did not resume", self.title());
+                assert!(reply.body.contains("sessionid="), "{}: the page was not rewritten", self.title());
+            }
+            _ => assert!(token.is_none(), "{}: unexpected token", self.title()),
+        }
+        assert!(reply.body.len() >= self.size, "{}: short page ({} bytes)", self.title(), reply.body.len());
+    }
+
+    fn run(&mut self, envoy: &Envoy, seconds: u32) -> WrkRun {
+        let url = envoy.url(&self.path);
+        let script = self.script.as_ref().map(TempFile::path);
+        wrk(&url, script, 1);
+        let resumed_before = envoy.counter("cookieless_sessions_resumed");
+        let pid = envoy.pid();
+        let cpu_before = cpu_ticks(pid);
+        let mut run = wrk(&url, script, seconds);
+        let cpu_after = cpu_ticks(pid);
+        let resumed = envoy.counter("cookieless_sessions_resumed") - resumed_before;
+        if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+            // wrk's count misses the requests cut off at the end: a few in 10^4.
+            run.cpu_us_per_request = (b - a) as f64 * 1e6 / TICKS_PER_SECOND / run.requests.max(1) as f64;
+        }
+        self.cpu_us = match self.cpu_us {
+            Some(c) if c <= run.cpu_us_per_request => Some(c),
+            _ if run.cpu_us_per_request > 0.0 => Some(run.cpu_us_per_request),
+            keep => keep,
+        };
+        assert_eq!(run.non_2xx, 0, "{}: {} answers were not 2xx/3xx", self.title(), run.non_2xx);
+        assert_eq!(run.socket_errors, 0, "{}: socket errors", self.title());
+        if matches!(self.kind, Kind::Session | Kind::PostSession) {
+            // wrk counts only completed responses; requests cut off at the end still resumed.
+            assert!(resumed >= run.requests, "{}: {resumed} resumed for {} requests", self.title(), run.requests);
+        } else {
+            assert_eq!(resumed, 0, "{}: sessions resumed", self.title());
+        }
+        self.rss_kib = self.rss_kib.max(envoy.rss_kib());
+        if self.best.as_ref().is_none_or(|b| run.rps > b.rps) {
+            self.best = Some(run.clone());
+        }
+        run
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct WrkRun {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: u64,
+    non_2xx: u64,
+    socket_errors: u64,
+    bytes_per_s: f64,
+    /// Envoy's CPU time (all threads, user + system) per request during the run.
+    cpu_us_per_request: f64,
+}
+
+/// Linux's USER_HZ, the unit of utime and stime in /proc/PID/stat.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> WrkRun {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t1", "-c8", &format!("-d{seconds}s"), "--latency", "-H", &format!("User-Agent: {USER_AGENT}")]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd.arg(url).stderr(Stdio::inherit()).output().expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "wrk failed:\n{text}");
+    parse_wrk(&text)
+}
+
+fn parse_wrk(text: &str) -> WrkRun {
+    let mut run = WrkRun::default();
+    for line in text.lines().map(str::trim) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["50%", v] => run.p50_ms = duration_ms(v),
+            ["99%", v] => run.p99_ms = duration_ms(v),
+            ["Requests/sec:", v] => run.rps = v.parse().unwrap_or(0.0),
+            ["Transfer/sec:", v] => run.bytes_per_s = size_bytes(v),
+            ["Non-2xx", "or", "3xx", "responses:", n] => run.non_2xx = n.parse().unwrap_or(0),
+            [n, "requests", "in", ..] => run.requests = n.parse().unwrap_or(0),
+            ["Socket", "errors:", rest @ ..] => {
+                run.socket_errors = rest.iter().filter_map(|f| f.trim_end_matches(',').parse::<u64>().ok()).sum();
+            }
+            _ => {}
+        }
+    }
+    assert!(run.rps > 0.0, "cannot read wrk's output:\n{text}");
+    run
+}
+
+fn duration_ms(v: &str) -> f64 {
+    let split = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
+    let (n, unit) = v.split_at(split);
+    let n: f64 = n.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn size_bytes(v: &str) -> f64 {
+    let split = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
+    let (n, unit) = v.split_at(split);
+    let n: f64 = n.parse().unwrap_or(f64::NAN);
+    n * match unit {
+        "B" => 1.0,
+        "KB" => 1024.0,
+        "MB" => 1024.0 * 1024.0,
+        "GB" => 1024.0 * 1024.0 * 1024.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Envoy start-up, spawn to `/ready`: median of several starts.
+struct Startup {
+    /// (concurrency, without filter ms, with filter ms)
+    rows: Vec<(u32, f64, f64)>,
+}
+
+impl Startup {
+    fn measure(upstream_port: u16) -> Startup {
+        let runs = 5;
+        let mut rows = Vec::new();
+        for concurrency in [1, 2] {
+            let median = |filter_enabled: bool| {
+                let opts = EnvoyOptions { concurrency, trust_xff: false, filter_enabled, ..EnvoyOptions::default() };
+                let mut times: Vec<f64> = (0..runs).map(|_| start_once(upstream_port, &opts)).collect();
+                times.sort_by(f64::total_cmp);
+                times[times.len() / 2]
+            };
+            let without = median(false);
+            let with = median(true);
+            rows.push((concurrency, without, with));
+        }
+        Startup { rows }
+    }
+}
+
+/// Milliseconds from spawning Envoy to its admin `/ready` answering 200.
+fn start_once(upstream_port: u16, opts: &EnvoyOptions) -> f64 {
+    let dir = common::TempDir::new("bench-startup");
+    let (port, admin_port) = (common::free_port(), common::free_port());
+    let bootstrap = common::bootstrap(&filter_config(json!({})).to_string(), port, admin_port, upstream_port, opts);
+    let config = dir.path().join("envoy.yaml");
+    std::fs::write(&config, bootstrap).unwrap();
+    let started = Instant::now();
+    let mut envoy = Proc::spawn(
+        "envoy",
+        Command::new(common::envoy_bin())
+            .arg("-c")
+            .arg(&config)
+            .args(["--concurrency", &opts.concurrency.to_string()])
+            .args(["--disable-hot-restart", "--log-level", "warn", "--base-id", &admin_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    loop {
+        if ready(admin_port) {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            envoy.stop();
+            return ms;
+        }
+        assert!(envoy.is_running(), "Envoy exited at start-up");
+        assert!(started.elapsed() < Duration::from_secs(30), "Envoy not ready in 30 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `GET /ready` on the admin port with a bare socket: a connection refused costs microseconds.
+fn ready(admin_port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", admin_port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"GET /ready HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
+}
+
+/// GB/s (10^9 bytes per second) of the native rewriter on the bench's page, in one piece: by wall
+/// clock, and by this thread's CPU time (which a busy machine does not inflate). Best of 5.
+fn native_rewrite_gbps(size: usize) -> (f64, f64) {
+    use cookieless::rewrite::{RewriteOptions, Rewriter};
+    let input = fast::page(size);
+    let options = || RewriteOptions {
+        param: "sessionid".to_owned(),
+        token: "AQAAAGsyMDI2AAAAAGjvN0Zq3pXc2mUuRzVLHbqkN2TKnfJ0-8Ts1QyM4c9u3QeUqXJZ5lYw0fR7h2sHnA".to_owned(),
+        links: true,
+        forms: true,
+        placeholder: "__COOKIELESS_TOKEN__".to_owned(),
+        host: "127.0.0.1".to_owned(),
+        allowed_hosts: Vec::new(),
+    };
+    let mut out = Vec::with_capacity(input.len() * 2);
+    let (mut wall, mut cpu) = (0.0f64, 0.0f64);
+    for _ in 0..5 {
+        let rounds = (200 * 1024 * 1024 / input.len()).max(1);
+        let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
+        for _ in 0..rounds {
+            out.clear();
+            let mut r = Rewriter::new(options());
+            r.write(std::hint::black_box(&input), &mut out);
+            r.end(&mut out);
+            std::hint::black_box(&out);
+        }
+        let bytes = (input.len() * rounds) as f64;
+        wall = wall.max(bytes / start.elapsed().as_secs_f64() / 1e9);
+        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
+            if b > a {
+                cpu = cpu.max(bytes / (b - a) as f64);
+            }
+        }
+    }
+    (wall, cpu)
+}
+
+/// CPU time of this thread in ns (Linux, 10 ms resolution).
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) * 10_000_000)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|v| v.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+struct Report<'a> {
+    seconds: u32,
+    rounds: u32,
+    scenarios: &'a [Scenario],
+    startup: &'a Startup,
+    native_gbps: (f64, f64),
+    idle_rss: (u64, u64),
+    load: (String, String),
+    wasm_bytes: u64,
+}
+
+impl Report<'_> {
+    fn best(&self, kind: Kind, page: &str) -> Option<&WrkRun> {
+        self.scenarios.iter().find(|s| s.kind == kind && s.page == page).and_then(|s| s.best.as_ref())
+    }
+
+    fn cpu_ratio(&self, s: &Scenario) -> Option<f64> {
+        let base = self.scenarios.iter().find(|b| b.kind == s.kind.baseline() && b.page == s.page)?;
+        Some(base.cpu_us? / s.cpu_us?)
+    }
+
+    fn ratio(&self, s: &Scenario) -> Option<f64> {
+        let base = self.best(s.kind.baseline(), s.page)?;
+        Some(s.best.as_ref()?.rps / base.rps)
+    }
+
+    fn markdown(&self) -> String {
+        let mut md = String::new();
+        let envoy_version = command_output(common::envoy_bin().to_str().unwrap_or("envoy"), &["--version"]);
+        let envoy_version = envoy_version
+            .split("version:")
+            .nth(1)
+            .and_then(|v| v.trim().split('/').nth(1))
+            .unwrap_or("?")
+            .to_string();
+        let _ = writeln!(md, "## Results\n");
+        let _ = writeln!(
+            md,
+            "Measured {} on {} × {} ({} CPUs by `nproc`), load average {} before and {} after \
+             (1, 5, 15 min). Envoy {}, `cookieless.wasm` {} bytes.\n",
+            command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model(),
+            command_output("nproc", &[]),
+            self.load.0,
+            self.load.1,
+            envoy_version,
+            self.wasm_bytes,
+        );
+        let _ = writeln!(
+            md,
+            "Command: `make bench` (`ENVOY_BIN=.venv/bin/envoy cargo bench --bench envoy`). Load: \
+             `wrk -t1 -c8 -d{}s --latency -H 'User-Agent: {USER_AGENT}'` (POSTs with `-s` and a Lua \
+             script setting method and body) after a 1 s warm-up; Envoy `--concurrency 1`; wrk, Envoy \
+             and the upstream share the machine. Best of {} interleaved rounds. Ratios are to Envoy \
+             without the filter on the same page (the POST to the same POST without the filter).\n",
+            self.seconds, self.rounds,
+        );
+        let _ = writeln!(
+            md,
+            "| scenario | page | req/s | × no filter | p50 ms | p99 ms | MB/s | Envoy CPU µs/req | × no filter (CPU) | Envoy RSS MiB |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for s in self.scenarios {
+            let Some(run) = &s.best else { continue };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.1} | {} | {} | {:.1} |",
+                s.kind.describe(),
+                s.page,
+                run.rps,
+                self.ratio(s).map_or("-".into(), |r| format!("{r:.2}")),
+                run.p50_ms,
+                run.p99_ms,
+                run.bytes_per_s / 1e6,
+                s.cpu_us.map_or("-".into(), |c| format!("{c:.0}")),
+                self.cpu_ratio(s).map_or("-".into(), |r| format!("{r:.2}")),
+                s.rss_kib as f64 / 1024.0,
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n\"× no filter (CPU)\" is Envoy's CPU time per request without the filter divided by that with \
+             it: the throughput ratio an Envoy with a CPU of its own would show. It depends much less on \
+             what else the machine runs than req/s does."
+        );
+        let _ = writeln!(
+            md,
+            "\nEnvoy RSS when idle after start: {:.1} MiB without the filter, {:.1} MiB with it.\n",
+            self.idle_rss.0 as f64 / 1024.0,
+            self.idle_rss.1 as f64 / 1024.0
+        );
+        let _ = writeln!(md, "Start-up, spawn to `/ready` (median of 5):\n");
+        let _ = writeln!(md, "| `--concurrency` | without the filter | with the filter |");
+        let _ = writeln!(md, "|---:|---:|---:|");
+        for (c, without, with) in &self.startup.rows {
+            let _ = writeln!(md, "| {c} | {without:.0} ms | {with:.0} ms |");
+        }
+        let _ = writeln!(md, "\n### Goals\n");
+        let _ = writeln!(md, "| goal | target | measured | met |");
+        let _ = writeln!(md, "|---|---|---|---|");
+        let find = |kind: Kind, page: &str| self.scenarios.iter().find(|s| s.kind == kind && s.page == page);
+        let mut goal = |name: &str, target: &str, measured: String, met: bool| {
+            let _ = writeln!(md, "| {name} | {target} | {measured} | {} |", if met { "yes" } else { "**no**" });
+        };
+        let ratios = |kind: Kind| {
+            let s = find(kind, "4 KB")?;
+            let r = self.ratio(s)?;
+            let c = self.cpu_ratio(s);
+            let text = match c {
+                Some(c) => format!("{r:.2} (by CPU time {c:.2})"),
+                None => format!("{r:.2}"),
+            };
+            Some((r.max(c.unwrap_or(0.0)), text))
+        };
+        if let Some((r, text)) = ratios(Kind::NotCookieless) {
+            goal("route not cookieless, 4 KB", "≥ 0.97 × no filter", text, r >= 0.97);
+        }
+        if let Some((r, text)) = ratios(Kind::RouteDisabled) {
+            goal("… excluded in Envoy's route table instead (per-route `disabled: true`)", "≥ 0.97 × no filter", text, r >= 0.97);
+        }
+        if let Some((r, text)) = ratios(Kind::Session) {
+            goal("cookieless 4 KB page with session", "≥ 0.80 × no filter", text, r >= 0.80);
+        }
+        let (wall, cpu) = self.native_gbps;
+        goal(
+            "rewriter, native, 100 KB page (this bench's page, one piece)",
+            "≥ 1 GB/s",
+            format!("{cpu:.2} GB/s of CPU time ({wall:.2} GB/s wall clock)"),
+            cpu.max(wall) >= 1.0,
+        );
+        goal(
+            "`cookieless.wasm` size",
+            "< 1 MiB (1,048,576 bytes)",
+            format!("{} bytes", self.wasm_bytes),
+            self.wasm_bytes < 1 << 20,
+        );
+        for (c, without, with) in &self.startup.rows {
+            let limit = 2.0 * without + 300.0;
+            goal(
+                &format!("start-up with the filter, concurrency {c}"),
+                &format!("< 2 × without + 0.3 s = {limit:.0} ms"),
+                format!("{with:.0} ms"),
+                *with < limit,
+            );
+        }
+        let _ = writeln!(md, "\n![Throughput with the filter, as a fraction of Envoy without it](docs/bench-throughput.svg)");
+        md
+    }
+
+    /// Bars: throughput ratio to no filter, by page size.
+    fn svg(&self) -> String {
+        let series = [
+            (Kind::NotCookieless, "#4c78a8", "filter, route not cookieless"),
+            (Kind::RouteDisabled, "#54a24b", "filter disabled on the route (Envoy)"),
+            (Kind::Session, "#f58518", "cookieless, session resumed"),
+        ];
+        let groups: Vec<(&str, Vec<(Kind, f64)>)> = PAGE_SIZES
+            .iter()
+            .map(|(page, _)| {
+                let bars = series
+                    .iter()
+                    .filter_map(|(kind, _, _)| {
+                        let s = self.scenarios.iter().find(|s| s.kind == *kind && s.page == *page)?;
+                        Some((*kind, self.ratio(s)?))
+                    })
+                    .collect();
+                (*page, bars)
+            })
+            .chain(std::iter::once((
+                "POST form 4 KB",
+                self.scenarios
+                    .iter()
+                    .find(|s| s.kind == Kind::PostSession)
+                    .and_then(|s| self.ratio(s))
+                    .map(|r| vec![(Kind::Session, r)])
+                    .unwrap_or_default(),
+            )))
+            .collect();
+        let (w, h, left, top, bottom) = (720.0, 380.0, 60.0, 40.0, 70.0);
+        let plot_h = h - top - bottom;
+        let y = |v: f64| top + plot_h * (1.0 - v / 1.2);
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">Envoy throughput with cookieless ÷ without the filter (wrk -c8, --concurrency 1)</text>\n",
+            w / 2.0
+        );
+        for tick in [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2] {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{tick:.1}</text>",
+                w - 20.0,
+                left - 6.0,
+                y(tick) + 4.0,
+                y = y(tick)
+            );
+        }
+        for (goal, label) in [(0.97, "goal 0.97 (not cookieless)"), (0.80, "goal 0.80 (4 KB session)")] {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#c00\" stroke-dasharray=\"5,4\"/><text x=\"{}\" y=\"{:.1}\" fill=\"#c00\" text-anchor=\"end\" font-size=\"10\">{label}</text>",
+                w - 20.0,
+                w - 22.0,
+                y(goal) - 3.0,
+                y = y(goal)
+            );
+        }
+        let group_w = (w - left - 20.0) / groups.len() as f64;
+        for (i, (name, bars)) in groups.iter().enumerate() {
+            let x0 = left + group_w * i as f64;
+            for (kind, ratio) in bars {
+                let slot = series.iter().position(|(k, _, _)| k == kind).unwrap_or(0) as f64;
+                let color = series.iter().find(|(k, _, _)| k == kind).map_or("#888", |(_, c, _)| c);
+                let bar_w = group_w * 0.22;
+                let x = x0 + group_w * 0.12 + slot * (bar_w + 6.0);
+                let top_y = y(ratio.min(1.2));
+                let _ = writeln!(
+                    svg,
+                    "<rect x=\"{x:.1}\" y=\"{top_y:.1}\" width=\"{bar_w:.1}\" height=\"{:.1}\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{ratio:.2}</text>",
+                    y(0.0) - top_y,
+                    x + bar_w / 2.0,
+                    top_y - 4.0
+                );
+            }
+            let _ = writeln!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{name}</text>",
+                x0 + group_w / 2.0,
+                y(0.0) + 18.0
+            );
+        }
+        for (i, (_, color, label)) in series.iter().enumerate() {
+            let x = left + 10.0 + 215.0 * i as f64;
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\">{label}</text>",
+                h - 28.0,
+                x + 18.0,
+                h - 18.0
+            );
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+/// Replaces the generated section of `path`, keeping everything around it; creates the file
+/// when missing.
+fn write_generated(path: &Path, generated: &str) {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let section = format!("{BEGIN}\n{generated}{END}");
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if e > b => format!("{}{section}{}", &old[..b], &old[e + END.len()..]),
+        _ if old.is_empty() => format!("# Benchmarks\n\n{section}\n"),
+        _ => format!("{old}\n{section}\n"),
+    };
+    std::fs::write(path, new).unwrap();
+}
+
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("cookieless-bench-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A fast upstream: plain threads, one per connection, keep-alive, Nagle off, every page built once
+/// and served from memory. The harness's axum upstream is scriptable but costs more CPU per
+/// request, and here every CPU cycle it spends is taken from Envoy.
+///
+/// Answers `/…echo…` with the request it received; anything else with an HTML page of `big=N`
+/// bytes (default: "ok"), one `Set-Cookie` per `cookie=` (percent-decoded).
+mod fast {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    pub struct Upstream {
+        pub port: u16,
+        stop: Arc<AtomicBool>,
+    }
+
+    type Pages = Arc<Mutex<HashMap<usize, Arc<Vec<u8>>>>>;
+
+    impl Upstream {
+        pub fn start() -> Upstream {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let stop = Arc::new(AtomicBool::new(false));
+            let pages: Pages = Arc::default();
+            let stopping = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stopping.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let pages = Arc::clone(&pages);
+                    std::thread::spawn(move || {
+                        let _ = serve(conn, &pages);
+                    });
+                }
+            });
+            Upstream { port, stop }
+        }
+    }
+
+    impl Drop for Upstream {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            let _ = TcpStream::connect(("127.0.0.1", self.port));
+        }
+    }
+
+    fn serve(conn: TcpStream, pages: &Pages) -> std::io::Result<()> {
+        conn.set_nodelay(true)?;
+        let mut reader = BufReader::with_capacity(64 * 1024, conn.try_clone()?);
+        let mut writer = conn;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            let request_line = String::from_utf8_lossy(&line).trim_end().to_string();
+            let mut parts = request_line.split(' ');
+            let method = parts.next().unwrap_or("").to_string();
+            let target = parts.next().unwrap_or("/").to_string();
+            let (mut content_length, mut chunked, mut close) = (0usize, false, false);
+            let mut headers = String::new();
+            loop {
+                line.clear();
+                if reader.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                if line == b"\r\n" || line == b"\n" {
+                    break;
+                }
+                let header = String::from_utf8_lossy(&line).to_string();
+                let lower = header.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                } else if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                    chunked = true;
+                } else if lower.starts_with("connection:") && lower.contains("close") {
+                    close = true;
+                }
+                headers.push_str(&header);
+            }
+            let body = if chunked {
+                read_chunked(&mut reader)?
+            } else {
+                let mut body = vec![0; content_length];
+                reader.read_exact(&mut body)?;
+                body
+            };
+            let response = respond(&method, &target, &headers, &body, pages);
+            writer.write_all(&response.0)?;
+            if !response.1.is_empty() {
+                writer.write_all(&response.1)?;
+            }
+            if close {
+                return Ok(());
+            }
+        }
+    }
+
+    fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            if size == 0 {
+                // Trailers, up to the blank line.
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                        return Ok(body);
+                    }
+                }
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            reader.read_exact(&mut body[start..])?;
+            line.clear();
+            reader.read_line(&mut line)?;
+        }
+    }
+
+    /// (status line and headers, body) — the body separate so a cached page is never copied.
+    fn respond(method: &str, target: &str, headers: &str, body: &[u8], pages: &Pages) -> (Vec<u8>, Arc<Vec<u8>>) {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let mut cookies = Vec::new();
+        let mut big = None;
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("cookie", v)) => cookies.push(percent_decode(v)),
+                Some(("big", v)) => big = v.parse::<usize>().ok(),
+                _ => {}
+            }
+        }
+        let (content_type, page) = if path.contains("echo") {
+            let text = format!("{method} {target}\n{headers}\n{}", String::from_utf8_lossy(body));
+            ("text/plain", Arc::new(text.into_bytes()))
+        } else {
+            let page = match big {
+                Some(size) => {
+                    let mut cache = pages.lock().unwrap();
+                    Arc::clone(cache.entry(size).or_insert_with(|| Arc::new(page(size))))
+                }
+                None => Arc::new(b"ok".to_vec()),
+            };
+            ("text/html; charset=utf-8", page)
+        };
+        let mut head = format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n", page.len());
+        for cookie in cookies {
+            head.push_str(&format!("set-cookie: {cookie}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut head = head.into_bytes();
+        if page.len() <= 16 * 1024 {
+            head.extend_from_slice(&page);
+            return (head, Arc::new(Vec::new()));
+        }
+        (head, page)
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                },
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+
+    const PARAGRAPH: &str = "<p class=\"lead\">Lorem ipsum dolor sit amet, consectetur adipiscing \
+        elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim \
+        veniam, quis nostrud <em>exercitation</em> ullamco laboris nisi ut aliquip ex ea commodo \
+        consequat. Duis aute irure dolor in <strong>reprehenderit</strong> in voluptate velit esse \
+        cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt \
+        in culpa qui officia deserunt mollit anim id est laborum.</p>\n";
+
+    /// An ordinary page of exactly `size` bytes, as in `benches/rewrite.rs`: a head with a
+    /// stylesheet and a script, a nav of two links, a form, then paragraphs with a link every
+    /// 2.5 KB (same-site, external, fragment, in turn) and another form every 100 KB.
+    pub fn page(size: usize) -> Vec<u8> {
+        let mut s = String::with_capacity(size + 4096);
+        s.push_str(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>Example shop &mdash; checkout</title>\
+             <link rel=\"stylesheet\" href=\"/static/site.css\">\
+             <script>window.dataLayer = window.dataLayer || []; function gtag(){dataLayer.push(arguments);}</script>\
+             </head>\n<body><nav class=\"top\"><a href=\"/\">Home</a> <a href=\"/shop/\">Shop</a></nav>\n\
+             <form action=\"/search\" method=\"get\"><input name=\"q\"><button>Search</button></form>\n\
+             <main id=\"content\">\n",
+        );
+        let end = "</main><footer><a href=\"mailto:help@example.com\">Help</a></footer></body></html>\n";
+        let per_link = 100 * 1024 / 40;
+        let mut next_link = s.len() + per_link;
+        let mut next_form = s.len() + 50 * 1024;
+        let mut n = 0usize;
+        while s.len() + PARAGRAPH.len() + 200 + end.len() < size {
+            s.push_str(PARAGRAPH);
+            if s.len() >= next_link {
+                n += 1;
+                let link = match n % 4 {
+                    0 => format!("<li><a href=\"/products/{n}?ref=list&amp;page=2\" class=\"item\">Item {n}</a></li>\n"),
+                    1 => format!("<li><a href=\"https://partner.example.org/p/{n}\" rel=\"noopener\">Partner {n}</a></li>\n"),
+                    2 => format!("<li><a href=\"#section-{n}\">Section {n}</a></li>\n"),
+                    _ => format!("<li><a href='/articles/{n}.html'>Article {n}</a></li>\n"),
+                };
+                s.push_str(&link);
+                next_link += per_link;
+            }
+            if s.len() >= next_form {
+                s.push_str(
+                    "<form action=\"/cart/add\" method=\"post\" class=\"add\">\
+                     <input type=\"hidden\" name=\"sku\" value=\"A-17\">\
+                     <button type=\"submit\">Add to cart</button></form>\n",
+                );
+                next_form += 100 * 1024;
+            }
+        }
+        s.push_str(end);
+        let mut page = s.into_bytes();
+        if page.len() < size {
+            // Pad inside the document with spaces before the closing tags.
+            let at = page.len() - end.len();
+            let pad = size - page.len();
+            page.splice(at..at, std::iter::repeat_n(b' ', pad));
+        }
+        page
+    }
+}
