@@ -43,7 +43,16 @@ impl Jar {
         if let Some(header) = browser {
             pairs.extend(parse_cookie_header(header).filter(|(n, _)| !self.cookies.contains_key(*n)));
         }
-        pairs.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+        let mut header = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 3).sum());
+        for (name, value) in pairs {
+            if !header.is_empty() {
+                header.push_str("; ");
+            }
+            header.push_str(name);
+            header.push('=');
+            header.push_str(value);
+        }
+        header
     }
 
     /// One `name=value` per line: cookie names and values cannot contain a newline.

@@ -113,6 +113,18 @@ impl Demo {
     }
 }
 
+/// Envoy, on the CPUs the options name (`taskset` execs it: the PID stays Envoy's).
+pub fn envoy_command(opts: &EnvoyOptions) -> Command {
+    match &opts.cpus {
+        Some(cpus) => {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", cpus]).arg(envoy_bin());
+            cmd
+        }
+        None => Command::new(envoy_bin()),
+    }
+}
+
 /// Options of a test Envoy beyond the filter's configuration.
 #[derive(Clone)]
 pub struct EnvoyOptions {
@@ -125,11 +137,13 @@ pub struct EnvoyOptions {
     pub sessiond_port: Option<u16>,
     /// Speak HTTP/2 to the upstream (needed for response trailers).
     pub upstream_http2: bool,
+    /// Run Envoy on these CPUs only (`taskset -c`): benchmarks keep it apart from the load.
+    pub cpus: Option<String>,
 }
 
 impl Default for EnvoyOptions {
     fn default() -> Self {
-        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_port: None, upstream_http2: false }
+        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_port: None, upstream_http2: false, cpus: None }
     }
 }
 
@@ -166,7 +180,7 @@ impl Envoy {
         let log = std::fs::File::create(dir.path().join("envoy.log")).unwrap();
         let proc = Proc::spawn(
             "envoy",
-            Command::new(envoy_bin())
+            envoy_command(&opts)
                 .arg("-c")
                 .arg(&config_path)
                 .args(["--concurrency", &opts.concurrency.to_string()])
