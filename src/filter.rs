@@ -215,7 +215,9 @@ fn logged<T: Default>(what: &str, result: Result<T, Status>) -> T {
 /// A header value as text. Envoy passes on bytes that are not UTF-8 (obs-text, e.g. Latin-1 in a
 /// Cookie or Content-Disposition), and the SDK's `String` getters (`get_map_value`, `get_map`)
 /// unwrap `String::from_utf8` on them: a panic that kills the VM, and Envoy then answers 503 to
-/// every later request. The `_bytes` getters are used instead; such bytes read as U+FFFD.
+/// every later request. The `_bytes` getters are used instead; such bytes read as U+FFFD. (Names
+/// still go through that unwrap: Envoy's codecs refuse a name that is not a token, see
+/// `tests/bad_input.rs`.)
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
