@@ -51,20 +51,21 @@ fn main() {
         std::process::exit(2);
     }
     let load_before = loadavg();
-    let envoy_cpus = keep_load_apart();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let upstream = fast::Upstream::start();
 
     eprintln!("start-up times ...");
     let startup = if std::env::var("BENCH_STARTUP").as_deref() == Ok("0") {
         Startup { rows: Vec::new() }
     } else {
-        Startup::measure(upstream.port, &envoy_cpus)
+        Startup::measure(upstream.port)
     };
 
     eprintln!("native rewriter ...");
     let native_gbps = native_rewrite_gbps(100 * 1024);
+    let envoy_cpus = keep_load_apart(cpus);
 
-    let opts = EnvoyOptions { concurrency: 1, trust_xff: false, cpus: envoy_cpus, ..EnvoyOptions::default() };
+    let opts = EnvoyOptions { concurrency: 1, trust_xff: false, cpus: envoy_cpus.clone(), ..EnvoyOptions::default() };
     let plain = Envoy::start_with(filter_config(json!({})), upstream.port, EnvoyOptions { filter_enabled: false, ..opts.clone() });
     let filtered = Envoy::start_with(filter_config(json!({})), upstream.port, opts);
     let idle_rss = (plain.rss_kib(), filtered.rss_kib());
@@ -116,6 +117,8 @@ fn main() {
         idle_rss,
         load: (load_before, load_after),
         wasm_bytes: std::fs::metadata(common::wasm_path()).map(|m| m.len()).unwrap_or(0),
+        cpus,
+        envoy_cpus,
     };
     let markdown = report.markdown();
     println!("{markdown}");
@@ -132,8 +135,8 @@ fn main() {
 /// With two CPUs or more, this process (the upstream's threads, and wrk, which inherits it) stays
 /// on CPU 0 and Envoy gets the others: on a shared CPU, how often the scheduler switches between
 /// them changed Envoy's cost per request by up to 2x from round to round. Returns Envoy's CPUs.
-fn keep_load_apart() -> Option<String> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+/// Start-up is measured before, with every CPU free (V8 compiles on several threads).
+fn keep_load_apart(cpus: usize) -> Option<String> {
     if cpus < 2 {
         return None;
     }
@@ -142,7 +145,7 @@ fn keep_load_apart() -> Option<String> {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    pinned.then(|| format!("1-{}", cpus - 1))
+    pinned.then(|| if cpus == 2 { "1".to_string() } else { format!("1-{}", cpus - 1) })
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -388,12 +391,12 @@ struct Startup {
 }
 
 impl Startup {
-    fn measure(upstream_port: u16, cpus: &Option<String>) -> Startup {
+    fn measure(upstream_port: u16) -> Startup {
         let runs = 5;
         let mut rows = Vec::new();
         for concurrency in [1, 2] {
             let median = |filter_enabled: bool| {
-                let opts = EnvoyOptions { concurrency, trust_xff: false, filter_enabled, cpus: cpus.clone(), ..EnvoyOptions::default() };
+                let opts = EnvoyOptions { concurrency, trust_xff: false, filter_enabled, ..EnvoyOptions::default() };
                 let mut times: Vec<f64> = (0..runs).map(|_| start_once(upstream_port, &opts)).collect();
                 times.sort_by(f64::total_cmp);
                 times[times.len() / 2]
@@ -529,6 +532,8 @@ struct Report<'a> {
     idle_rss: (u64, u64),
     load: (String, String),
     wasm_bytes: u64,
+    cpus: usize,
+    envoy_cpus: Option<String>,
 }
 
 impl Report<'_> {
@@ -558,12 +563,11 @@ impl Report<'_> {
         let _ = writeln!(md, "## Results\n");
         let _ = writeln!(
             md,
-            "Measured {} on {} × {} ({} CPUs by `nproc`), load average {} before and {} after \
-             (1, 5, 15 min). Envoy {}, `cookieless.wasm` {} bytes.\n",
+            "Measured {} on {} × {}, load average {} before and {} after (1, 5, 15 min). \
+             Envoy {}, `cookieless.wasm` {} bytes.\n",
             command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.cpus,
             cpu_model(),
-            command_output("nproc", &[]),
             self.load.0,
             self.load.1,
             envoy_version,
@@ -573,10 +577,15 @@ impl Report<'_> {
             md,
             "Command: `make bench` (`ENVOY_BIN=.venv/bin/envoy cargo bench --bench envoy`). Load: \
              `wrk -t1 -c8 -d{}s --latency -H 'User-Agent: {USER_AGENT}'` (POSTs with `-s` and a Lua \
-             script setting method and body) after a 1 s warm-up; Envoy `--concurrency 1`; wrk, Envoy \
-             and the upstream share the machine. Best of {} interleaved rounds. Ratios are to Envoy \
-             without the filter on the same page (the POST to the same POST without the filter).\n",
-            self.seconds, self.rounds,
+             script setting method and body) after a 1 s warm-up; Envoy `--concurrency 1`; {}. \
+             Best of {} interleaved rounds. Ratios are to Envoy without the filter on the same page \
+             (the POST to the same POST without the filter).\n",
+            self.seconds,
+            match &self.envoy_cpus {
+                Some(cpus) => format!("Envoy on CPU {cpus} (`taskset`), wrk and the upstream on CPU 0"),
+                None => "wrk, Envoy and the upstream share the machine".to_string(),
+            },
+            self.rounds,
         );
         let _ = writeln!(
             md,
