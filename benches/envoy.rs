@@ -29,6 +29,10 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "common/cpu.rs"]
+mod cpu;
+#[path = "common/page.rs"]
+mod page;
 
 use common::{filter_config, Client, Envoy, EnvoyOptions, Proc};
 use serde_json::json;
@@ -454,22 +458,14 @@ fn ready(admin_port: u16) -> bool {
 /// GB/s (10^9 bytes per second) of the native rewriter on the bench's page, in one piece: by wall
 /// clock, and by this thread's CPU time (which a busy machine does not inflate). Best of 5.
 fn native_rewrite_gbps(size: usize) -> (f64, f64) {
-    use cookieless::rewrite::{RewriteOptions, Rewriter};
-    let input = fast::page(size);
-    let options = || RewriteOptions {
-        param: "sessionid".to_owned(),
-        token: "AQAAAGsyMDI2AAAAAGjvN0Zq3pXc2mUuRzVLHbqkN2TKnfJ0-8Ts1QyM4c9u3QeUqXJZ5lYw0fR7h2sHnA".to_owned(),
-        links: true,
-        forms: true,
-        placeholder: "__COOKIELESS_TOKEN__".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        allowed_hosts: Vec::new(),
-    };
+    use cookieless::rewrite::Rewriter;
+    let input = page::page(size);
+    let options = || page::options("127.0.0.1");
     let mut out = Vec::with_capacity(input.len() * 2);
     let (mut wall, mut cpu) = (0.0f64, 0.0f64);
     for _ in 0..5 {
         let rounds = (200 * 1024 * 1024 / input.len()).max(1);
-        let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
+        let (start, cpu_start) = (Instant::now(), cpu::thread_cpu_ns());
         for _ in 0..rounds {
             out.clear();
             let mut r = Rewriter::new(options());
@@ -479,23 +475,13 @@ fn native_rewrite_gbps(size: usize) -> (f64, f64) {
         }
         let bytes = (input.len() * rounds) as f64;
         wall = wall.max(bytes / start.elapsed().as_secs_f64() / 1e9);
-        if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
+        if let (Some(a), Some(b)) = (cpu_start, cpu::thread_cpu_ns()) {
             if b > a {
                 cpu = cpu.max(bytes / (b - a) as f64);
             }
         }
     }
     (wall, cpu)
-}
-
-/// CPU time of this thread in ns (Linux, 10 ms resolution).
-fn thread_cpu_ns() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let after_name = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = after_name.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) * 10_000_000)
 }
 
 fn loadavg() -> String {
@@ -815,6 +801,7 @@ impl Drop for TempFile {
 /// Answers `/…echo…` with the request it received; anything else with an HTML page of `big=N`
 /// bytes (default: "ok"), one `Set-Cookie` per `cookie=` (percent-decoded).
 mod fast {
+    use crate::page::page;
     use std::collections::HashMap;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -1006,62 +993,4 @@ mod fast {
         (b as char).to_digit(16).map(|d| d as u8)
     }
 
-    const PARAGRAPH: &str = "<p class=\"lead\">Lorem ipsum dolor sit amet, consectetur adipiscing \
-        elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim \
-        veniam, quis nostrud <em>exercitation</em> ullamco laboris nisi ut aliquip ex ea commodo \
-        consequat. Duis aute irure dolor in <strong>reprehenderit</strong> in voluptate velit esse \
-        cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt \
-        in culpa qui officia deserunt mollit anim id est laborum.</p>\n";
-
-    /// An ordinary page of exactly `size` bytes, as in `benches/rewrite.rs`: a head with a
-    /// stylesheet and a script, a nav of two links, a form, then paragraphs with a link every
-    /// 2.5 KB (same-site, external, fragment, in turn) and another form every 100 KB.
-    pub fn page(size: usize) -> Vec<u8> {
-        let mut s = String::with_capacity(size + 4096);
-        s.push_str(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>Example shop &mdash; checkout</title>\
-             <link rel=\"stylesheet\" href=\"/static/site.css\">\
-             <script>window.dataLayer = window.dataLayer || []; function gtag(){dataLayer.push(arguments);}</script>\
-             </head>\n<body><nav class=\"top\"><a href=\"/\">Home</a> <a href=\"/shop/\">Shop</a></nav>\n\
-             <form action=\"/search\" method=\"get\"><input name=\"q\"><button>Search</button></form>\n\
-             <main id=\"content\">\n",
-        );
-        let end = "</main><footer><a href=\"mailto:help@example.com\">Help</a></footer></body></html>\n";
-        let per_link = 100 * 1024 / 40;
-        let mut next_link = s.len() + per_link;
-        let mut next_form = s.len() + 50 * 1024;
-        let mut n = 0usize;
-        while s.len() + PARAGRAPH.len() + 200 + end.len() < size {
-            s.push_str(PARAGRAPH);
-            if s.len() >= next_link {
-                n += 1;
-                let link = match n % 4 {
-                    0 => format!("<li><a href=\"/products/{n}?ref=list&amp;page=2\" class=\"item\">Item {n}</a></li>\n"),
-                    1 => format!("<li><a href=\"https://partner.example.org/p/{n}\" rel=\"noopener\">Partner {n}</a></li>\n"),
-                    2 => format!("<li><a href=\"#section-{n}\">Section {n}</a></li>\n"),
-                    _ => format!("<li><a href='/articles/{n}.html'>Article {n}</a></li>\n"),
-                };
-                s.push_str(&link);
-                next_link += per_link;
-            }
-            if s.len() >= next_form {
-                s.push_str(
-                    "<form action=\"/cart/add\" method=\"post\" class=\"add\">\
-                     <input type=\"hidden\" name=\"sku\" value=\"A-17\">\
-                     <button type=\"submit\">Add to cart</button></form>\n",
-                );
-                next_form += 100 * 1024;
-            }
-        }
-        s.push_str(end);
-        let mut page = s.into_bytes();
-        if page.len() < size {
-            // Pad inside the document with spaces before the closing tags.
-            let at = page.len() - end.len();
-            let pad = size - page.len();
-            page.splice(at..at, std::iter::repeat_n(b' ', pad));
-        }
-        page
-    }
 }

@@ -1,10 +1,16 @@
-//! Throughput of the streaming HTML rewriter on generated ordinary pages (paragraphs, a nav, 40
-//! links and a form per 100 KB, a script and a stylesheet in the head), fed in one piece and in
+//! Throughput of the streaming HTML rewriter on generated ordinary pages (`common/page.rs`:
+//! paragraphs, a nav, 40 links per 100 KB, forms, a script and a stylesheet), fed in one piece and in
 //! 16 KB chunks (Envoy's usual body slices). Also prints the bytes the rewriter allocates per
 //! input byte (the output buffer, reserved up front, excluded). Run: `cargo bench --bench rewrite`.
 
-use cookieless::rewrite::{RewriteOptions, Rewriter};
+#[path = "common/cpu.rs"]
+mod cpu;
+#[path = "common/page.rs"]
+mod page;
+
+use cookieless::rewrite::Rewriter;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use page::page;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,73 +42,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const TOKEN: &str = "AQAAAGsyMDI2AAAAAGjvN0Zq3pXc2mUuRzVLHbqkN2TKnfJ0-8Ts1QyM4c9u3QeUqXJZ5lYw0fR7h2sHnA";
-
-fn options() -> RewriteOptions {
-    RewriteOptions {
-        param: "sessionid".to_owned(),
-        token: TOKEN.to_owned(),
-        links: true,
-        forms: true,
-        placeholder: "__COOKIELESS_TOKEN__".to_owned(),
-        host: "www.example.com".to_owned(),
-        allowed_hosts: Vec::new(),
-    }
-}
-
-const PARAGRAPH: &str = "<p class=\"lead\">Lorem ipsum dolor sit amet, consectetur adipiscing \
-elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim \
-veniam, quis nostrud <em>exercitation</em> ullamco laboris nisi ut aliquip ex ea commodo \
-consequat. Duis aute irure dolor in <strong>reprehenderit</strong> in voluptate velit esse \
-cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt \
-in culpa qui officia deserunt mollit anim id est laborum.</p>\n";
-
-/// An ordinary page of about `size` bytes: per 100 KB, 40 links (same-site, external,
-/// fragments, mailto) and one form.
-fn page(size: usize) -> Vec<u8> {
-    let mut s = String::with_capacity(size + 4096);
-    s.push_str(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>Example shop &mdash; checkout</title>\
-         <link rel=\"stylesheet\" href=\"/static/site.css\">\
-         <script>window.dataLayer = window.dataLayer || []; function gtag(){dataLayer.push(arguments);}</script>\
-         </head>\n<body><nav class=\"top\"><a href=\"/\">Home</a> <a href=\"/shop/\">Shop</a></nav>\n\
-         <main id=\"content\">\n",
-    );
-    let per_link = 100 * 1024 / 40;
-    let mut next_link = s.len() + per_link;
-    let mut next_form = s.len() + 50 * 1024;
-    let mut n = 0usize;
-    while s.len() < size {
-        s.push_str(PARAGRAPH);
-        if s.len() >= next_link {
-            n += 1;
-            let link = match n % 4 {
-                0 => format!("<li><a href=\"/products/{n}?ref=list&amp;page=2\" class=\"item\">Item {n}</a></li>\n"),
-                1 => format!("<li><a href=\"https://partner.example.org/p/{n}\" rel=\"noopener\">Partner {n}</a></li>\n"),
-                2 => format!("<li><a href=\"#section-{n}\">Section {n}</a></li>\n"),
-                _ => format!("<li><a href='/articles/{n}.html'>Article {n}</a></li>\n"),
-            };
-            s.push_str(&link);
-            next_link += per_link;
-        }
-        if s.len() >= next_form {
-            s.push_str(
-                "<form action=\"/cart/add\" method=\"post\" class=\"add\">\
-                 <input type=\"hidden\" name=\"sku\" value=\"A-17\">\
-                 <label for=\"qty\">Quantity</label><input id=\"qty\" name=\"qty\" type=\"number\" value=\"1\">\
-                 <button type=\"submit\">Add to cart</button></form>\n",
-            );
-            next_form += 100 * 1024;
-        }
-    }
-    s.push_str("</main><footer><a href=\"mailto:help@example.com\">Help</a></footer></body></html>\n");
-    s.into_bytes()
-}
-
 fn rewrite(input: &[u8], chunk: usize, out: &mut Vec<u8>) {
     out.clear();
-    let mut r = Rewriter::new(options());
+    let mut r = Rewriter::new(page::options("www.example.com"));
     for c in input.chunks(chunk) {
         r.write(c, out);
     }
@@ -118,23 +60,11 @@ fn allocation_ratio(input: &[u8], chunk: usize) -> f64 {
     (after - before) as f64 / input.len() as f64
 }
 
-/// Nanoseconds of CPU time this thread has used (Linux; 10 ms resolution), so that a busy
-/// machine does not count against the rewriter; `None` elsewhere.
-fn thread_cpu_ns() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let after_name = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = after_name.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) * 10_000_000)
-}
-
 /// GB/s (10^9 bytes) by wall clock and by CPU time, next to criterion's GiB/s.
 fn quick_gbps(input: &[u8], chunk: usize) -> (f64, Option<f64>) {
     let mut out = Vec::with_capacity(input.len() * 2);
     let rounds = (500 * 1024 * 1024 / input.len()).max(1);
-    let cpu_start = thread_cpu_ns();
+    let cpu_start = cpu::thread_cpu_ns();
     let start = Instant::now();
     for _ in 0..rounds {
         rewrite(black_box(input), chunk, &mut out);
@@ -142,7 +72,7 @@ fn quick_gbps(input: &[u8], chunk: usize) -> (f64, Option<f64>) {
     }
     let bytes = (input.len() * rounds) as f64;
     let wall = bytes / start.elapsed().as_secs_f64() / 1e9;
-    let cpu = match (cpu_start, thread_cpu_ns()) {
+    let cpu = match (cpu_start, cpu::thread_cpu_ns()) {
         (Some(a), Some(b)) if b > a => Some(bytes / (b - a) as f64),
         _ => None,
     };

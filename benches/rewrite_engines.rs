@@ -5,7 +5,7 @@
     clippy::indexing_slicing
 )]
 //! The hand-written rewriter against lol_html (Cloudflare's streaming rewriter) doing the same
-//! job on the same pages: the generated pages of `benches/rewrite.rs` at 4 KB, 100 KB and 1 MB,
+//! job on the same pages: the generated pages of `benches/common/page.rs` at 4 KB, 100 KB and 1 MB,
 //! fed in 16 KiB chunks. lol_html gets two handlers, forms (hidden input right after the start
 //! tag of a same-origin form) and `a`/`area` links (token appended to same-origin hrefs), with
 //! the decisions taken by `cookieless::origin`, so both engines do the same work on these pages.
@@ -24,74 +24,8 @@ use lol_html::{element, HtmlRewriter, Settings};
 use std::hint::black_box;
 use std::path::Path;
 
-/// Copied from benches/rewrite.rs (same token, options and page generator).
-mod generated {
-    use cookieless::rewrite::RewriteOptions;
-
-    const TOKEN: &str = "AQAAAGsyMDI2AAAAAGjvN0Zq3pXc2mUuRzVLHbqkN2TKnfJ0-8Ts1QyM4c9u3QeUqXJZ5lYw0fR7h2sHnA";
-
-    pub fn options_for_engines() -> RewriteOptions {
-        RewriteOptions {
-            param: "sessionid".to_owned(),
-            token: TOKEN.to_owned(),
-            links: true,
-            forms: true,
-            placeholder: "__COOKIELESS_TOKEN__".to_owned(),
-            host: "www.example.com".to_owned(),
-            allowed_hosts: Vec::new(),
-        }
-    }
-
-    const PARAGRAPH: &str = "<p class=\"lead\">Lorem ipsum dolor sit amet, consectetur adipiscing \
-    elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim \
-    veniam, quis nostrud <em>exercitation</em> ullamco laboris nisi ut aliquip ex ea commodo \
-    consequat. Duis aute irure dolor in <strong>reprehenderit</strong> in voluptate velit esse \
-    cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt \
-    in culpa qui officia deserunt mollit anim id est laborum.</p>\n";
-
-    /// An ordinary page of about `size` bytes: per 100 KB, 40 links (same-site, external,
-    /// fragments, mailto) and one form.
-    pub fn page(size: usize) -> Vec<u8> {
-        let mut s = String::with_capacity(size + 4096);
-        s.push_str(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>Example shop &mdash; checkout</title>\
-             <link rel=\"stylesheet\" href=\"/static/site.css\">\
-             <script>window.dataLayer = window.dataLayer || []; function gtag(){dataLayer.push(arguments);}</script>\
-             </head>\n<body><nav class=\"top\"><a href=\"/\">Home</a> <a href=\"/shop/\">Shop</a></nav>\n\
-             <main id=\"content\">\n",
-        );
-        let per_link = 100 * 1024 / 40;
-        let mut next_link = s.len() + per_link;
-        let mut next_form = s.len() + 50 * 1024;
-        let mut n = 0usize;
-        while s.len() < size {
-            s.push_str(PARAGRAPH);
-            if s.len() >= next_link {
-                n += 1;
-                let link = match n % 4 {
-                    0 => format!("<li><a href=\"/products/{n}?ref=list&amp;page=2\" class=\"item\">Item {n}</a></li>\n"),
-                    1 => format!("<li><a href=\"https://partner.example.org/p/{n}\" rel=\"noopener\">Partner {n}</a></li>\n"),
-                    2 => format!("<li><a href=\"#section-{n}\">Section {n}</a></li>\n"),
-                    _ => format!("<li><a href='/articles/{n}.html'>Article {n}</a></li>\n"),
-                };
-                s.push_str(&link);
-                next_link += per_link;
-            }
-            if s.len() >= next_form {
-                s.push_str(
-                    "<form action=\"/cart/add\" method=\"post\" class=\"add\">\
-                     <input type=\"hidden\" name=\"sku\" value=\"A-17\">\
-                     <label for=\"qty\">Quantity</label><input id=\"qty\" name=\"qty\" type=\"number\" value=\"1\">\
-                     <button type=\"submit\">Add to cart</button></form>\n",
-                );
-                next_form += 100 * 1024;
-            }
-        }
-        s.push_str("</main><footer><a href=\"mailto:help@example.com\">Help</a></footer></body></html>\n");
-        s.into_bytes()
-    }
-}
+#[path = "common/page.rs"]
+mod page;
 
 const CHUNK: usize = 16 * 1024;
 
@@ -152,7 +86,7 @@ impl Job {
 }
 
 fn generated_options() -> RewriteOptions {
-    let mut o = generated::options_for_engines();
+    let mut o = page::options("www.example.com");
     o.placeholder = String::new();
     o
 }
@@ -369,7 +303,7 @@ fn bench(c: &mut Criterion) {
     let sizes = [("4KB", 4 * 1024), ("100KB", 100 * 1024), ("1MB", 1024 * 1024)];
     // Same job on the generated pages: outputs must agree up to lol_html's tag serialization.
     for (name, size) in sizes {
-        let input = generated::page(size);
+        let input = page::page(size);
         let (mut a, mut b) = (Vec::new(), Vec::new());
         cookieless(&job, &input, CHUNK, &mut a);
         lol(&job, &input, CHUNK, &mut b).unwrap();
@@ -386,7 +320,7 @@ fn bench(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("rewrite_engines");
     for (name, size) in sizes {
-        let input = generated::page(size);
+        let input = page::page(size);
         let mut out = Vec::with_capacity(input.len() * 2);
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_with_input(BenchmarkId::new("cookieless", name), &input, |b, input| {
