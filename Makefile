@@ -108,7 +108,8 @@ fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
-		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+		dict=""; [ -f "$$t.dict" ] && dict="-dict=$(CURDIR)/fuzz/$$t.dict"; \
+		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) $$dict || exit 1; done
 
 soak: build
 	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --release --test soak -- --ignored --nocapture

@@ -307,6 +307,38 @@ mod tests {
     }
 
     #[test]
+    fn submit_buttons_cannot_send_a_token_form_elsewhere() {
+        for (button, expected) in [
+            ("<button formaction=\"https://evil.example/pay\">", "<button disabled formaction=\"https://evil.example/pay\">"),
+            ("<BUTTON type=submit formaction=//evil.example/>", "<BUTTON disabled type=submit formaction=//evil.example/>"),
+            ("<button type=\"&#115;ubmit\" formaction=//evil.example>", "<button disabled type=\"&#115;ubmit\" formaction=//evil.example>"),
+            ("<input type=submit formaction='mailto:x@evil.example'>", "<input disabled type=submit formaction='mailto:x@evil.example'>"),
+            ("<input type=IMAGE src=/b.png formaction=http&#58;//evil.example>", "<input disabled type=IMAGE src=/b.png formaction=http&#58;//evil.example>"),
+            ("<button/formaction=//evil.example>", "<button disabled/formaction=//evil.example>"),
+            // Same site, or not a submitter: left alone.
+            ("<button formaction=/other>", "<button formaction=/other>"),
+            ("<button formaction=\"https://www.example.com/x\">", "<button formaction=\"https://www.example.com/x\">"),
+            ("<button type=button formaction=//evil.example>", "<button type=button formaction=//evil.example>"),
+            ("<button type=reset formaction=//evil.example>", "<button type=reset formaction=//evil.example>"),
+            ("<input type=text formaction=//evil.example>", "<input type=text formaction=//evil.example>"),
+            ("<button>", "<button>"),
+        ] {
+            let page = format!("<form action=/post>{button}</form>");
+            assert_eq!(rewrite(&page), format!("<form action=/post>{HIDDEN}{expected}</form>"), "{button}");
+        }
+        // Forms without the token, and buttons after the form closed, are not touched.
+        for page in [
+            "<form action=https://evil.example/><button formaction=//evil.example></form>",
+            "<form action=/post></form><button formaction=//evil.example>",
+        ] {
+            assert_eq!(rewrite(page).replace(HIDDEN, ""), page);
+        }
+        let forms_off = RewriteOptions { forms: false, ..opts() };
+        let page = "<form><button formaction=//evil.example></form>";
+        assert_eq!(rewrite_with(forms_off, page), page);
+    }
+
+    #[test]
     fn nested_form_is_ignored_like_browsers_do() {
         let page = "<form action=https://evil.example/><form action=/x><input></form><form action=/y>";
         assert_eq!(

@@ -104,7 +104,19 @@ impl Page<'_> {
     /// Does a form submit to us? A missing or empty action means the document's own URL (not the
     /// base URL); anything else resolves against the base URL.
     pub fn form_allowed(&self, tag: &[u8], attrs: &[Attr]) -> bool {
-        let Some(Some(Value { text: action, .. })) = attr(tag, attrs, b"action") else {
+        self.submission_allowed(tag, attrs, b"action")
+    }
+
+    /// May this `button` or `input` of a form that carries the token submit it? Not when it is a
+    /// submit button whose `formaction` sends the form, token included, to another site.
+    pub fn submitter_allowed(&self, kind: Kind, tag: &[u8], attrs: &[Attr]) -> bool {
+        !is_submitter(kind, tag, attrs) || self.submission_allowed(tag, attrs, b"formaction")
+    }
+
+    /// Where the URL in attribute `name` sends a form: anywhere but this site is refused. A
+    /// missing or empty URL is the page itself.
+    fn submission_allowed(&self, tag: &[u8], attrs: &[Attr], name: &[u8]) -> bool {
+        let Some(Some(Value { text: action, .. })) = attr(tag, attrs, name) else {
             return true;
         };
         if has_ascii_char_ref(action) {
@@ -131,6 +143,20 @@ impl Page<'_> {
                         | UrlTarget::Absolute(true)
                 ),
         )
+    }
+}
+
+/// A `button` of type submit (the default, and what any unknown type means) or an `input` of type
+/// submit or image. A type hidden behind a character reference counts as a submitter: the browser
+/// decodes it, this scanner does not.
+fn is_submitter(kind: Kind, tag: &[u8], attrs: &[Attr]) -> bool {
+    let ty = attr(tag, attrs, b"type").flatten().map_or(&b""[..], |v| v.text);
+    let behind_a_reference = ty.contains(&b'&');
+    let is = |name: &[u8]| ty.eq_ignore_ascii_case(name);
+    match kind {
+        Kind::Button => behind_a_reference || !(is(b"reset") || is(b"button")),
+        Kind::Input => behind_a_reference || is(b"submit") || is(b"image"),
+        _ => false,
     }
 }
 

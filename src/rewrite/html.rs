@@ -9,7 +9,7 @@
 
 use super::edit::Page;
 use super::raw::{self, Comment, RawEnd, Script};
-use super::tag::{Kind, Scan, TagScanner};
+use super::tag::{is_ws, Kind, Scan, TagScanner};
 use super::MAX_CARRY;
 use crate::origin::{push_with_query_param, QuerySeparator, SameOrigin};
 
@@ -112,6 +112,8 @@ struct Plan {
     url: Option<(usize, usize)>,
     /// Append the hidden input after the tag.
     hidden: bool,
+    /// Add `disabled`: a submit button that would send the token to another site.
+    disable: bool,
 }
 
 struct Machine {
@@ -120,6 +122,8 @@ struct Machine {
     /// The parser's form element pointer is set: a nested `<form>` is ignored by browsers, and
     /// an input after it would join the outer form.
     form_open: bool,
+    /// The open form got the hidden input: its submit buttons must not send it elsewhere.
+    token_form: bool,
     template_depth: u32,
     base_foreign: bool,
     settings: Settings,
@@ -138,6 +142,7 @@ impl HtmlStage {
                 mode: Mode::Data,
                 tag: TagScanner::new(),
                 form_open: false,
+                token_form: false,
                 template_depth: 0,
                 base_foreign: false,
                 settings,
@@ -247,7 +252,7 @@ impl Machine {
                 self.mode = Mode::Data;
                 let tag = window.get(..len).unwrap_or_default();
                 let plan = self.plan(tag);
-                if plan.url.is_some() || plan.hidden {
+                if plan.url.is_some() || plan.hidden || plan.disable {
                     out.extend_from_slice(c.buf.get(c.emitted..c.pos).unwrap_or_default());
                     self.write_tag(tag, &plan, out);
                     c.emitted = c.pos + len;
@@ -353,16 +358,21 @@ impl Machine {
             {
                 Plan {
                     url: self.page().link_edit(kind, tag, attrs),
-                    hidden: false,
+                    ..Plan::default()
                 }
             }
             Kind::Form => {
                 let allowed = self.settings.forms && self.page().form_allowed(tag, attrs);
-                Plan {
-                    url: None,
-                    hidden: self.open_form() && allowed,
+                let opened = self.open_form();
+                if opened {
+                    self.token_form = allowed;
                 }
+                Plan { hidden: opened && allowed, ..Plan::default() }
             }
+            Kind::Button | Kind::Input if self.token_form => Plan {
+                disable: !self.page().submitter_allowed(kind, tag, attrs),
+                ..Plan::default()
+            },
             Kind::Base => {
                 if self.page().base_is_foreign(tag, attrs) == Some(true) {
                     self.base_foreign = true;
@@ -379,9 +389,8 @@ impl Machine {
             return;
         }
         match self.tag.kind() {
-            Kind::Form => {
-                self.open_form();
-            }
+            // Its action is unknown: no hidden input went in, so nothing to guard.
+            Kind::Form if self.open_form() => self.token_form = false,
             // Its href is unknown: relative URLs may point anywhere.
             Kind::Base => self.base_foreign = true,
             _ => {}
@@ -401,7 +410,12 @@ impl Machine {
         let kind = self.tag.kind();
         if self.tag.end_tag {
             match kind {
-                Kind::Form if self.template_depth == 0 => self.form_open = false,
+                Kind::Form => {
+                    self.token_form = false;
+                    if self.template_depth == 0 {
+                        self.form_open = false;
+                    }
+                }
                 Kind::Template => self.template_depth = self.template_depth.saturating_sub(1),
                 _ => {}
             }
@@ -434,10 +448,24 @@ impl Machine {
                 );
                 out.extend_from_slice(after);
             }
+            None if plan.disable => Self::write_disabled(tag, out),
             None => out.extend_from_slice(tag),
         }
         if plan.hidden {
             out.extend_from_slice(&self.settings.hidden_input);
         }
+    }
+
+    /// The tag with ` disabled` right after its name, where no attribute value can be touched.
+    fn write_disabled(tag: &[u8], out: &mut Vec<u8>) {
+        let name_end = tag
+            .iter()
+            .skip(1)
+            .position(|&b| is_ws(b) || b == b'/' || b == b'>')
+            .map_or(tag.len(), |p| p + 1);
+        let (name, rest) = tag.split_at(name_end);
+        out.extend_from_slice(name);
+        out.extend_from_slice(b" disabled");
+        out.extend_from_slice(rest);
     }
 }

@@ -21,6 +21,9 @@ pub(super) enum Kind {
     Iframe,
     Frame,
     Form,
+    /// `button` and `input`: submitters may carry a `formaction`.
+    Button,
+    Input,
     Meta,
     Base,
     Script,
@@ -39,6 +42,8 @@ impl Kind {
             b"iframe" => Kind::Iframe,
             b"frame" => Kind::Frame,
             b"form" => Kind::Form,
+            b"button" => Kind::Button,
+            b"input" => Kind::Input,
             b"meta" => Kind::Meta,
             b"base" => Kind::Base,
             b"script" => Kind::Script,
@@ -58,7 +63,15 @@ impl Kind {
     fn has_url_attrs(self) -> bool {
         matches!(
             self,
-            Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Form | Kind::Meta | Kind::Base
+            Kind::A
+                | Kind::Area
+                | Kind::Iframe
+                | Kind::Frame
+                | Kind::Form
+                | Kind::Button
+                | Kind::Input
+                | Kind::Meta
+                | Kind::Base
         )
     }
 }
