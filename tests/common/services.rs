@@ -73,6 +73,25 @@ impl Guarded {
         }
     }
 
+    /// Runs `child` and waits until `ready` holds. If it exits first, `Err` has its status; if
+    /// `within` passes first, it is killed and `Err` says so.
+    fn start(&mut self, child: Child, within: Duration, ready: impl Fn() -> bool) -> Result<(), NotReady> {
+        self.child = Some(child);
+        let deadline = Instant::now() + within;
+        while !ready() {
+            if let Some(status) = self.exited() {
+                self.child = None;
+                return Err(NotReady::Exited(status));
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                return Err(NotReady::TimedOut);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             if self.frozen {
@@ -93,6 +112,11 @@ impl Guarded {
         signal(self.pid(), "CONT");
         self.frozen = false;
     }
+}
+
+enum NotReady {
+    Exited(String),
+    TimedOut,
 }
 
 impl Drop for Guarded {
@@ -135,20 +159,11 @@ impl Redis {
             .unwrap_or_else(|e| {
                 panic!("cannot run redis-server ({e}): these tests need it (Debian: apt-get install -y redis-server)")
             });
-        self.proc.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ping(self.port) {
-            if let Some(status) = self.proc.exited() {
-                self.proc.child = None;
-                return Err(format!("redis-server exited at start ({status}) on port {}", self.port));
-            }
-            if Instant::now() > deadline {
-                self.proc.kill();
-                return Err(format!("redis-server did not answer PING on port {}", self.port));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
+        let port = self.port;
+        self.proc.start(child, Duration::from_secs(10), || ping(port)).map_err(|e| match e {
+            NotReady::Exited(status) => format!("redis-server exited at start ({status}) on port {port}"),
+            NotReady::TimedOut => format!("redis-server did not answer PING on port {port}"),
+        })
     }
 
     /// SIGKILL, by PID: the sessions it held are gone.
@@ -238,21 +253,14 @@ impl Sessiond {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start cookieless-sessiond: {e}"));
-        self.proc.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !accepts(self.port) {
-            if let Some(status) = self.proc.exited() {
-                self.proc.child = None;
+        let port = self.port;
+        self.proc.start(child, Duration::from_secs(15), || accepts(port)).map_err(|e| match e {
+            NotReady::Exited(status) => {
                 let log = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(format!("cookieless-sessiond exited at start ({status}):\n{log}"));
+                format!("cookieless-sessiond exited at start ({status}):\n{log}")
             }
-            if Instant::now() > deadline {
-                self.proc.kill();
-                return Err(format!("cookieless-sessiond did not listen on port {}", self.port));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
+            NotReady::TimedOut => format!("cookieless-sessiond did not listen on port {port}"),
+        })
     }
 
     /// SIGKILL, by PID: no goodbye to its clients, like a crash.
