@@ -65,7 +65,9 @@ impl Job {
             forms: true,
             placeholder: String::new(),
             host: self.host.clone(),
+            path: "/dir/page".to_owned(),
             allowed_hosts: self.allowed_hosts.clone(),
+            form_id: "cl-0123456789abcdef".to_owned(),
         }
     }
 

@@ -41,7 +41,12 @@ pub struct RewriteOptions {
     pub placeholder: String,
     /// The request's Host (with port, if it had one).
     pub host: String,
+    /// The request's path without query (`/dir/page`): what relative URLs resolve against.
+    pub path: String,
     pub allowed_hosts: Vec<String>,
+    /// A per-response random `id` (`cl-` + hex) given to token forms that have none, so that the
+    /// hidden input (`form="..."`) can belong to no other form.
+    pub form_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +247,8 @@ mod tests {
             placeholder: "__COOKIELESS_TOKEN__".into(),
             host: "www.example.com".into(),
             allowed_hosts: vec!["partner.example".into()],
+            path: "/dir/page".to_owned(),
+            form_id: "cl-0123456789abcdef".to_owned(),
         }
     }
 

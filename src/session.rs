@@ -539,8 +539,24 @@ fn body_rewriter(host: &mut dyn Host, config: &Config, exchange: &Cookieless, to
         forms: rewrite.forms,
         placeholder: rewrite.placeholder.clone().unwrap_or_default(),
         host: exchange.authority.clone(),
+        path: exchange.path.clone(),
         allowed_hosts: config.allowed_hosts.clone(),
+        form_id: form_id(),
     }))
+}
+
+/// `cl-` and 16 random hex digits: unguessable by markup injected before the response was made.
+fn form_id() -> String {
+    let mut bytes = [0u8; 8];
+    // The token was just sealed with a fresh random nonce, so the source works; should it fail
+    // now, the id is only guessable, and the input still sits inside its own form.
+    let _ = getrandom::fill(&mut bytes);
+    let mut id = String::with_capacity(19);
+    id.push_str("cl-");
+    for b in bytes {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
 }
 
 fn body_may_be_rewritten(host: &dyn Host, is_head: bool, end_of_stream: bool) -> bool {

@@ -27,6 +27,8 @@ fn options() -> RewriteOptions {
         placeholder: "__COOKIELESS_TOKEN__".to_owned(),
         host: "www.example.com".to_owned(),
         allowed_hosts: vec!["partner.example.com".to_owned()],
+        path: "/dir/page".to_owned(),
+        form_id: "cl-0123456789abcdef".to_owned(),
     }
 }
 

@@ -17,6 +17,8 @@ pub fn options(host: &str) -> RewriteOptions {
         placeholder: "__COOKIELESS_TOKEN__".to_owned(),
         host: host.to_owned(),
         allowed_hosts: Vec::new(),
+        path: "/dir/page".to_owned(),
+        form_id: "cl-0123456789abcdef".to_owned(),
     }
 }
 

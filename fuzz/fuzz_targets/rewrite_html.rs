@@ -22,6 +22,8 @@ fn options(bits: u8) -> RewriteOptions {
         } else {
             Vec::new()
         },
+        path: "/dir/page".to_owned(),
+        form_id: "cl-0123456789abcdef".to_owned(),
     }
 }
 
