@@ -474,6 +474,7 @@ mod tests {
         for (input, want) in [
             ("<meta name=referrer content=unsafe-url>", "<meta content=\"same-origin\" name=referrer content=unsafe-url>"),
             ("<META NAME=\"Referrer\" CONTENT=\"always\">", "<META content=\"same-origin\" NAME=\"Referrer\" CONTENT=\"always\">"),
+            ("<meta http-equiv=Referrer-Policy content=unsafe-url>", "<meta content=\"same-origin\" http-equiv=Referrer-Policy content=unsafe-url>"),
             ("<meta name=referrer content=no-referrer-when-downgrade>", "<meta content=\"same-origin\" name=referrer content=no-referrer-when-downgrade>"),
             ("<img src=//evil.example/p referrerpolicy=unsafe-url>", "<img referrerpolicy=\"same-origin\" src=//evil.example/p referrerpolicy=unsafe-url>"),
             ("<link rel=prefetch href=//evil.example/ referrerpolicy=\"unsafe&#45;url\">", "<link referrerpolicy=\"same-origin\" rel=prefetch href=//evil.example/ referrerpolicy=\"unsafe&#45;url\">"),

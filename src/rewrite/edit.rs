@@ -382,8 +382,11 @@ impl Page<'_> {
         if policy.is_some_and(|p| !is_safe_referrer_policy(p.text())) {
             plan.insert(b"referrerpolicy=\"same-origin\"");
         }
+        // `http-equiv="referrer-policy"` is not in the standard, but costs nothing to cover.
+        let sets_policy = tag.text_of(b"name").eq_ignore_ascii_case(b"referrer")
+            || tag.text_of(b"http-equiv").eq_ignore_ascii_case(b"referrer-policy");
         if kind == Kind::Meta
-            && tag.text_of(b"name").eq_ignore_ascii_case(b"referrer")
+            && sets_policy
             && tag.attr(b"content").flatten().is_some_and(|c| !is_safe_referrer_policy(c.text()))
         {
             plan.insert(b"content=\"same-origin\"");
