@@ -17,6 +17,7 @@ pub mod config;
 #[cfg(target_arch = "wasm32")]
 mod filter;
 pub mod cookies;
+pub mod headers;
 pub mod host;
 pub mod jar;
 pub mod metrics;
