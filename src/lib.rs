@@ -29,3 +29,4 @@ pub mod rewrite;
 pub mod store;
 pub mod transport;
 pub mod token;
+pub mod url;

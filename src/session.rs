@@ -16,13 +16,13 @@ use crate::cookies::{parse_set_cookie, JarChange};
 use crate::host::Host;
 use crate::jar::Jar;
 use crate::metrics::Metric;
-use crate::origin::{with_query_param, QuerySeparator, SameOrigin};
+use crate::origin::SameOrigin;
 use crate::rewrite::{is_rewritable_content_type, RewriteOptions, Rewriter};
-use crate::routes::{path_without_query, strip_port};
 use crate::store::grpc::{LoadCall, UpdateCall};
 use crate::store::{CallReply, Loaded, Loading, Store, StoreError, Updating};
 use crate::token::{Binding, KeyRing, Rejection, SessionId};
-use crate::transport::{query_value, strip_query_param, FormEncoding};
+use crate::transport::FormEncoding;
+use crate::url::{path_without_query, query_value, strip_port, strip_query_param, with_query_param, QuerySeparator};
 use log::{debug, warn};
 use std::rc::Rc;
 
@@ -723,10 +723,19 @@ mod tests {
     fn the_browsers_cookies_are_stripped_and_replaced_by_the_jar() {
         let settings = settings("");
         let shared = SharedMemory::default();
+        // Without a session the browser's cookies are simply gone.
         let mut host = request(&shared, "GET", "/");
         host.request_headers.push(("cookie".into(), "sessionid=forged".into()));
-        let host = round_trip(&settings, host, &html("200"), "");
-        assert_eq!(host.request_header("cookie"), None);
+        let mut response = html("200");
+        response.push(("set-cookie", "sessionid=real"));
+        let first = round_trip(&settings, host, &response, "");
+        assert_eq!(first.request_header("cookie"), None);
+        // With one, the upstream gets the jar and nothing of what the browser sent.
+        let token = first.response_header("x-cookieless-token").unwrap();
+        let mut host = request(&shared, "GET", &format!("/?sessionid={token}"));
+        host.request_headers.push(("cookie".into(), "sessionid=forged; theme=dark".into()));
+        let second = round_trip(&settings, host, &html("200"), "");
+        assert_eq!(second.request_header("cookie").as_deref(), Some("sessionid=real"));
     }
 
     #[test]
@@ -825,13 +834,32 @@ mod tests {
     #[test]
     fn compressed_and_bodiless_responses_are_not_rewritten() {
         let settings = settings("");
-        let shared = SharedMemory::default();
-        let mut gz = html("200");
-        gz.push(("set-cookie", "a=1"));
-        gz.push(("content-encoding", "gzip"));
-        let host = round_trip(&settings, request(&shared, "GET", "/"), &gz, "__COOKIELESS_TOKEN__");
-        assert_eq!(host.response_body, b"__COOKIELESS_TOKEN__");
-        assert_eq!(host.metric(Metric::RewriteSkipped), 1);
+        let page = "<a href=/x>x</a>";
+        type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+        let cases: [Case; 5] = [
+            ("gzip", "200", Some(("content-encoding", "gzip"))),
+            ("br", "200", Some(("content-encoding", "br"))),
+            ("HEAD", "200", None),
+            ("204", "204", None),
+            ("304", "304", None),
+        ];
+        for (what, status, header) in cases {
+            let shared = SharedMemory::default();
+            let mut response = html(status);
+            response.push(("set-cookie", "a=1"));
+            response.extend(header);
+            let method = if what == "HEAD" { "HEAD" } else { "GET" };
+            let host = round_trip(&settings, request(&shared, method, "/"), &response, page);
+            assert_eq!(host.response_body, page.as_bytes(), "{what}");
+            assert!(host.response_header("x-cookieless-token").is_some(), "{what}: the session still gets its token");
+            assert_eq!(host.metric(Metric::RewriteSkipped), 1, "{what}");
+        }
+        // Identity is no encoding: rewritten.
+        let mut identity = html("200");
+        identity.push(("set-cookie", "a=1"));
+        identity.push(("content-encoding", "identity"));
+        let host = round_trip(&settings, request(&SharedMemory::default(), "GET", "/"), &identity, page);
+        assert_ne!(host.response_body, page.as_bytes());
     }
 
     #[test]
@@ -975,6 +1003,12 @@ mod tests {
         host.response_body = body;
         let size = host.response_body.len();
         assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue, "too much to hold");
+        // All of the chunk's output went on; only the unfinished tag waits, in the rewriter.
+        assert_eq!(host.response_body.len(), size - b"<a hre".len());
+        host.response_body = b"f=/x>".to_vec();
+        assert_eq!(exchange.on_response_body(&mut host, 5, true), Next::Continue);
+        let tail = String::from_utf8(host.response_body.clone()).unwrap();
+        assert!(tail.starts_with("<a href=//www.example.com/x?sessionid="), "{tail}");
     }
 
     #[test]
