@@ -193,6 +193,13 @@ impl HeaderCache {
         self.values(name).next().cloned()
     }
 
+    fn add(&mut self, name: &str, value: &str) {
+        logged("add header", hostcalls::add_map_value(self.map, name, value));
+        if let Some(pairs) = self.pairs.get_mut() {
+            pairs.push((name.to_string(), value.to_string()));
+        }
+    }
+
     fn set(&mut self, name: &str, value: Option<&str>) {
         if value.is_none() && self.values(name).next().is_none() {
             return;
@@ -261,6 +268,10 @@ impl Host for WasmHost {
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         self.response_headers.set(name, value)
+    }
+
+    fn add_response_header(&mut self, name: &str, value: &str) {
+        self.response_headers.add(name, value)
     }
 
     fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {

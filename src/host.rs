@@ -27,6 +27,8 @@ pub trait Host {
     fn response_header_values(&self, name: &str) -> Vec<String>;
     /// `None` removes every header of that name.
     fn set_response_header(&mut self, name: &str, value: Option<&str>);
+    /// Adds a header beside any of the same name (a second `Content-Security-Policy`).
+    fn add_response_header(&mut self, name: &str, value: &str);
     /// `size` bytes from `start` of the body Envoy holds now: the current chunk, or everything
     /// buffered since the filter last paused.
     fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>>;
@@ -132,6 +134,9 @@ pub mod mock {
         }
         fn set_response_header(&mut self, name: &str, value: Option<&str>) {
             set(&mut self.response_headers, name, value)
+        }
+        fn add_response_header(&mut self, name: &str, value: &str) {
+            self.response_headers.push((name.to_string(), value.to_string()));
         }
         fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
             self.response_body.get(start..start + size).map(<[u8]>::to_vec)

@@ -303,7 +303,10 @@ pub(crate) fn push_with_query_param(
     let (lead, rest) = url.split_at(start);
     let (core, trail) = rest.split_at(end - start);
     out.extend_from_slice(lead);
-    let frag = memchr::memchr(b'#', core).unwrap_or(core.len());
+    // In an attribute, `&#` starts a character reference, not a fragment.
+    let frag = memchr::memchr_iter(b'#', core)
+        .find(|&k| sep == QuerySeparator::Amp || k == 0 || core.get(k - 1) != Some(&b'&'))
+        .unwrap_or(core.len());
     let (before_frag, fragment) = core.split_at(frag);
     match memchr::memchr(b'?', before_frag) {
         Some(q) => {

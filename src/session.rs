@@ -513,6 +513,9 @@ fn set_token_headers(host: &mut dyn Host, config: &Config, token: &str) {
     if let Some(cache) = config.response_headers.cache_control.as_deref() {
         host.set_response_header("cache-control", Some(cache));
     }
+    if let Some(policy) = config.response_headers.content_security_policy.as_deref() {
+        host.add_response_header("content-security-policy", policy);
+    }
 }
 
 /// A rewriter for this body, when there is one to rewrite; `content-length` goes, since the body
@@ -630,7 +633,13 @@ mod tests {
         let shared = SharedMemory::default();
         let mut response = html("200");
         response.push(("set-cookie", "app=v1; Path=/; HttpOnly"));
+        response.push(("content-security-policy", "script-src 'self'"));
         let first = round_trip(&settings, request(&shared, "GET", "/form"), &response, "<p>hi</p>");
+        // The app's own policy stays; ours is added beside it (browsers enforce both).
+        assert_eq!(
+            first.response_header_values("content-security-policy"),
+            ["script-src 'self'", "base-uri 'self'; form-action 'self'"]
+        );
         assert!(first.response_header_values("set-cookie").is_empty());
         assert_eq!(first.request_header("accept-encoding"), None);
         assert_eq!(first.request_header("x-cookieless-session").as_deref(), Some("none"));
@@ -745,11 +754,17 @@ mod tests {
         let mut response = html("200");
         response.push(("set-cookie", "a=1"));
         response.push(("content-length", "44"));
-        let host = round_trip(&settings, request(&shared, "GET", "/"), &response, "<form method=post></form>__COOKIELESS_TOKEN__");
+        let page = "<form method=post><input name=t value=__COOKIELESS_TOKEN__></form>__COOKIELESS_TOKEN__";
+        let host = round_trip(&settings, request(&shared, "GET", "/"), &response, page);
         let token = host.response_header("x-cookieless-token").unwrap();
         let body = String::from_utf8(host.response_body.clone()).unwrap();
-        assert!(body.contains(&format!(r#"name="sessionid" value="{token}""#)), "{body}");
-        assert!(body.ends_with(&token), "{body}");
+        // The form gets a random id of its own, and the hidden input belongs to it by that id.
+        let id = body.split("<form id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
+        assert!(id.len() == 19 && id.starts_with("cl-") && id[3..].bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert!(body.contains(&format!(r#"name="sessionid" value="{token}" form="{id}""#)), "{body}");
+        // The placeholder: in the control of the token form, not in text.
+        assert!(body.contains(&format!("<input name=t value={token}>")), "{body}");
+        assert!(body.ends_with("</form>__COOKIELESS_TOKEN__"), "{body}");
         assert_eq!(host.response_header("content-length"), None);
         assert_eq!(host.metric(Metric::BodiesRewritten), 1);
     }
@@ -867,7 +882,7 @@ mod tests {
         let size = host.response_body.len();
         assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue);
         let body = String::from_utf8(host.response_body.clone()).unwrap();
-        assert_eq!(body, format!("<p>a</p><a href=\"/x?sessionid={token}\">x</a>"));
+        assert_eq!(body, format!("<p>a</p><a href=\"//www.example.com/x?sessionid={token}\">x</a>"));
     }
 
     #[test]
