@@ -7,7 +7,8 @@
 //!
 //! - (a) the token: every HTML `a`/`area` `href`, `iframe`/`frame` non-empty `src` and
 //!   `meta http-equiv=refresh` URL that resolves (WHATWG URL, `url` crate) to http(s) on the host
-//!   or an allowed host carries `param=token` in its query; every form the parser created whose
+//!   or an allowed host carries `param=token` in its query (optional only for a link to a fragment
+//!   of the document itself, which sends no request); every form the parser created whose
 //!   action is same-origin owns exactly one inserted `<input type=hidden name=param value=token>`
 //!   (owner as the browser computes it: its `form=` id, else the parser's form pointer, else the
 //!   nearest ancestor form); nothing else holds the token.
@@ -19,9 +20,17 @@
 //!   (resolves to the same place against any other base).
 //! - (c) nothing else changes: the output tree equals the input tree node by node once the
 //!   inserted hidden inputs are removed, except the documented edits: token-bearing values, the
-//!   base-proof form `action`/`formaction`, the inserted form `id`, the neutralised first
+//!   base-proof form `action`/`formaction`, an `id` (`form_id`...) inserted into a token form
+//!   (whether its hidden input then belongs to it is judged by ownership), the neutralised first
 //!   duplicates of rule 5 (`content`/`referrerpolicy` = `same-origin`, `ping=""`), `disabled` on
 //!   rule-5 submitters, and `href=""` on a neutralised base.
+//!
+//! Where docs' conventions leave a case open, the oracle takes the browser's view and allows
+//! both: a link to a fragment of the document itself may stay without the token (it sends no
+//! request); a form id may or may not be inserted (the hidden input's owner, as the browser
+//! computes it, decides); an empty referrer policy (no policy) may stay; a submitter inside
+//! template contents may be disabled. A submitter's formaction counts as a URL decided before
+//! the base only where rule 5 looks at it (in a token form, or with `form=`).
 //!
 //! Source order (for "came before the base") is the order in which the parser created elements,
 //! recorded by a sink that wraps markup5ever_rcdom's and also records the parser's form
@@ -743,13 +752,15 @@ fn describe_kid(k: &Kid) -> String {
 /// What the output must show for one attribute of one element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Plan {
-    /// A URL (or a meta refresh content) that gets the token.
-    Token { refresh: bool },
+    /// A URL (or a meta refresh content) that gets the token; `optional` for a fragment of this
+    /// very document (a same-document navigation sends no request).
+    Token { refresh: bool, optional: bool },
     /// A form action / formaction: the same target; base-proof when `proof`.
     Target { proof: bool },
     /// A neutralising first duplicate: the value becomes `value` (or may, when not `required`).
     Neutral { value: &'static str, required: bool },
-    /// The id inserted into a token form that had none (`form_id`, maybe with a suffix).
+    /// An id the rewriter may insert into a token form that had none (`form_id`, maybe with a
+    /// suffix); whether the hidden input then belongs to the form is the ownership check's call.
     AddId,
     /// `disabled` inserted into a submitter (or may be, when not `required`).
     AddDisabled { required: bool },
@@ -822,8 +833,18 @@ impl<'a> Oracle<'a> {
         resolve(value, &self.base).is_some_and(|u| self.setup.same_origin(&u))
     }
 
+    /// A link to a fragment of this very document: following it navigates within the page and
+    /// sends no request, so the token is not needed there (conventions rule 1 names no such
+    /// case; the rewriter leaves these alone, and a token would turn the scroll into a reload).
+    fn same_document(&self, value: &str) -> bool {
+        resolve(value, &self.base).is_some_and(|u| {
+            let mut page = u.clone();
+            page.set_fragment(None);
+            u.fragment().is_some() && page == self.doc_url
+        })
+    }
+
     fn run(&mut self) {
-        self.decide_base();
         // Rule 1: forms the parser created whose action is same-origin.
         for (el, _) in elements_with_roots(&self.before.document) {
             if is_html(&el, "form") {
@@ -837,6 +858,7 @@ impl<'a> Oracle<'a> {
                 }
             }
         }
+        self.decide_base();
         let (a, b) = (self.before.document.clone(), self.after.document.clone());
         self.walk(&a, &b, &a, &b);
         self.check_hidden_inputs();
@@ -853,21 +875,26 @@ impl<'a> Oracle<'a> {
         let Some(&base_at) = self.before.order.get(&ptr(&base_el)) else {
             return;
         };
-        let mut earlier: Vec<(usize, Handle)> = elements_with_roots(&self.before.document)
+        let mut earlier: Vec<(usize, Handle, Handle)> = elements_with_roots(&self.before.document)
             .into_iter()
-            .filter_map(|(el, _)| {
+            .filter_map(|(el, root)| {
                 let at = *self.before.order.get(&ptr(&el))?;
-                (at < base_at).then_some((at, el))
+                (at < base_at).then_some((at, el, root))
             })
             .collect();
-        earlier.sort_by_key(|(at, _)| *at);
-        for (_, el) in earlier {
+        earlier.sort_by_key(|(at, _, _)| *at);
+        for (_, el, root) in earlier {
             let urls = decided_urls(&el);
             if urls.is_none() {
                 continue;
             }
             self.base_allowed = true;
-            if self.base_required.is_none() {
+            // A submitter's formaction matters only where rule 5 looks at it.
+            let matters = !is_submitter(&el)
+                || attr(&el, "form").is_some()
+                || form_owner(self.before, &el, &root)
+                    .is_some_and(|f| self.token_forms.contains(&ptr(&f)));
+            if matters && self.base_required.is_none() {
                 let moved = urls
                     .unwrap_or_default()
                     .into_iter()
@@ -1016,8 +1043,15 @@ impl<'a> Oracle<'a> {
         if html {
             match local.as_str() {
                 "a" | "area" => {
-                    if attr(a, "href").is_some_and(|h| self.same(&h)) {
-                        plans.insert("href", Plan::Token { refresh: false });
+                    if let Some(h) = attr(a, "href").filter(|h| self.same(h)) {
+                        let optional = self.same_document(&h);
+                        plans.insert(
+                            "href",
+                            Plan::Token {
+                                refresh: false,
+                                optional,
+                            },
+                        );
                     }
                     if let Some(ping) = attr(a, "ping") {
                         let urls: Vec<Option<Url>> = ping
@@ -1043,15 +1077,28 @@ impl<'a> Oracle<'a> {
                 "iframe" | "frame"
                     if attr(a, "src").is_some_and(|s| !s.is_empty() && self.same(&s)) =>
                 {
-                    plans.insert("src", Plan::Token { refresh: false });
+                    plans.insert(
+                        "src",
+                        Plan::Token {
+                            refresh: false,
+                            optional: false,
+                        },
+                    );
                 }
                 "meta" => {
                     if is_refresh(a) {
                         let url = attr(a, "content")
                             .and_then(|c| parse_refresh(&c))
                             .and_then(|(_, url)| url);
-                        if url.is_some_and(|u| self.same(&u)) {
-                            plans.insert("content", Plan::Token { refresh: true });
+                        if let Some(u) = url.filter(|u| self.same(u)) {
+                            let optional = self.same_document(&u);
+                            plans.insert(
+                                "content",
+                                Plan::Token {
+                                    refresh: true,
+                                    optional,
+                                },
+                            );
                         }
                     }
                     if attr(a, "name").is_some_and(|n| n.eq_ignore_ascii_case("referrer")) {
@@ -1061,7 +1108,7 @@ impl<'a> Oracle<'a> {
                                     "content",
                                     Plan::Neutral {
                                         value: "same-origin",
-                                        required: true,
+                                        required: !empty_referrer(&c),
                                     },
                                 );
                             }
@@ -1113,6 +1160,9 @@ impl<'a> Oracle<'a> {
                         Some(_) => {
                             if in_token_form || has_form_attr {
                                 plans.insert("disabled", Plan::AddDisabled { required: true });
+                            } else if !Rc::ptr_eq(a_root, &self.before.document) {
+                                // In a template: a clone may be put into any form.
+                                plans.insert("disabled", Plan::AddDisabled { required: false });
                             }
                         }
                         // Not a URL: the browser submits nothing; disabling does no harm.
@@ -1123,12 +1173,12 @@ impl<'a> Oracle<'a> {
                 }
             }
         }
-        if attr(a, "referrerpolicy").is_some_and(|p| !safe_referrer(&p)) {
+        if let Some(p) = attr(a, "referrerpolicy").filter(|p| !safe_referrer(p)) {
             plans.insert(
                 "referrerpolicy",
                 Plan::Neutral {
                     value: "same-origin",
-                    required: true,
+                    required: !empty_referrer(&p),
                 },
             );
         }
@@ -1183,7 +1233,8 @@ impl<'a> Oracle<'a> {
                         );
                     }
                 }
-                Some(Plan::Token { refresh }) => match (&va, &vb) {
+                Some(Plan::Token { optional: true, .. }) if va == vb => {}
+                Some(Plan::Token { refresh, .. }) => match (&va, &vb) {
                     (Some(va), Some(vb)) => self.check_token(&what, a, va, vb, refresh),
                     _ => self.find(
                         format!("token missing: {what}"),
@@ -1216,9 +1267,10 @@ impl<'a> Oracle<'a> {
                     }
                 }
                 Some(Plan::AddId) => match &vb {
+                    None => {}
                     Some(id) if id.starts_with(&self.setup.form_id) => {}
                     _ => self.find(
-                        "token form without the inserted id",
+                        "attribute changed: form[id]",
                         format!("{} / after id {}", describe_node(a), show(&vb)),
                     ),
                 },
@@ -1458,6 +1510,12 @@ fn safe_referrer(value: &str) -> bool {
     SAFE_REFERRER.iter().any(|s| s.eq_ignore_ascii_case(v))
 }
 
+/// An empty policy is no policy (the document's, which the filter's Referrer-Policy header
+/// sets): neutralising it is allowed, not required. Conventions rule 5 lists no such exception.
+fn empty_referrer(value: &str) -> bool {
+    value.trim_matches(is_ascii_ws).is_empty()
+}
+
 /// The URLs the rewriter decides on for an element (rule 1, 2 and 5): `None` when it decides
 /// nothing there. A form always counts (its action is decided even when missing).
 fn decided_urls(el: &Handle) -> Option<Vec<String>> {
@@ -1507,4 +1565,25 @@ fn decided_urls(el: &Handle) -> Option<Vec<String>> {
         }
     }
     decides.then_some(urls)
+}
+
+/// The parsed tree of `bytes`, one node a line (html5ever's view, for reading findings).
+pub fn dump(bytes: &[u8]) -> String {
+    fn visit(node: &Handle, depth: usize, out: &mut String) {
+        for child in node.children.borrow().iter() {
+            out.push_str(&"  ".repeat(depth));
+            out.push_str(&describe_node(child));
+            out.push('\n');
+            if let Some(content) = template_contents(child) {
+                out.push_str(&"  ".repeat(depth + 1));
+                out.push_str("#content\n");
+                visit(&content, depth + 2, out);
+            }
+            visit(child, depth + 1, out);
+        }
+    }
+    let parsed = parse(&decode(bytes, std::str::from_utf8(bytes).is_ok()));
+    let mut out = String::new();
+    visit(&parsed.document, 0, &mut out);
+    out
 }
