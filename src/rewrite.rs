@@ -1,6 +1,6 @@
-//! The streaming HTML rewriter: puts the token into a page's same-origin forms (a hidden input),
-//! links (`a`/`area` href, `iframe`/`frame` src, meta refresh URL) and placeholders, chunk by
-//! chunk, and decides which response bodies may be rewritten at all.
+//! The streaming HTML rewriter: puts the token into a page's same-origin forms (a hidden input
+//! tied to its form), links (`a`/`area` href, `iframe`/`frame` src, meta refresh URL) and
+//! placeholders, chunk by chunk, and decides which response bodies may be rewritten at all.
 //!
 //! It owns the HTML side of the job; whether a URL is same-origin is `origin`'s call. The body is
 //! treated as bytes, never as UTF-8, and everything not rewritten comes out byte for byte. Feed
@@ -8,12 +8,13 @@
 //! chunking of the input.
 //!
 //! Pipeline: a two-byte sniff (a UTF-16 byte-order mark overrides any declared charset in
-//! browsers, so such a body passes through untouched), then the placeholder stage, then the HTML
-//! stage (tokenizer and tag edits). What it does not model: foreign content (`<svg>`/`<math>`,
-//! where `<style>` or `<title>` are not raw text: content after one that is never closed is left
-//! alone), links that come before a `<base>` pointing elsewhere (already sent when the base is
-//! seen), and `formaction` on buttons (a form that posts here gets the token even if one of its
-//! buttons posts elsewhere).
+//! browsers, so such a body passes through untouched), then the HTML stage: `html` (the tokenizer
+//! states, raw text, comments, CDATA, the form element pointer, the document's base), `foreign`
+//! (svg/math and their integration points), `tag` (one tag's attributes), `charref` (attribute
+//! values as the browser reads them) and `edit` (what each tag gets: the token in its URL, written
+//! absolute, the placeholder where it stays here, overrides of referrer policies and pings,
+//! `disabled` on submit buttons that would post the token elsewhere). The README's "The token never
+//! leaves its origin" lists what is modelled and the known limits.
 
 mod charref;
 mod edit;

@@ -55,7 +55,7 @@ fn forge(envoy: &Envoy, keys: &[Key], issued_at: u64, host: Option<&str>) -> Str
     let authority = format!("127.0.0.1:{}", envoy.port);
     let binding =
         Binding { host: host.unwrap_or(&authority), client_ip: Some(IP), user_agent: Some(UA), path: None };
-    KeyRing::new(keys).unwrap().seal(SessionId([0x5a; 16]), issued_at, &binding).unwrap()
+    KeyRing::new(keys).unwrap().seal(SessionId([0x5a; 16]), issued_at, &binding, [0x11; 12]).unwrap()
 }
 
 /// One request written by hand on its own connection (`connection: close` is added); the bytes

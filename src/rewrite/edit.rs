@@ -17,7 +17,8 @@
 
 use super::charref::{self, Decoded};
 use super::tag::{is_ws, Attr, Kind};
-use crate::origin::{push_with_query_param, QuerySeparator, SameOrigin, UrlTarget};
+use crate::origin::{SameOrigin, UrlTarget};
+use crate::url::{push_with_query_param, QuerySeparator};
 
 /// What relative URLs resolve against: the document's URL, or the page's first `<base href>`.
 #[derive(Debug, Clone)]

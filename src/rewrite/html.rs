@@ -389,52 +389,12 @@ impl Machine {
             std::mem::take(&mut self.tag.attrs)
         };
         let t = Tag { bytes: tag, attrs: &attrs };
-        let mut plan = Plan::default();
-        let mut new_base = None;
+        let (mut plan, new_base) = self.decide(kind, &t);
         let page = Page {
             origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
             base: &self.base,
             settings: &self.settings.edit,
         };
-        let forms = self.settings.edit.forms;
-        match kind {
-            Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta if self.settings.edit.links => {
-                self.urls_decided = true;
-                page.link(kind, &t, &mut plan);
-            }
-            Kind::Form => {
-                self.urls_decided |= forms;
-                let in_template = self.template_depth > 0;
-                // The parser's form element pointer: a `<form>` while one is open is ignored
-                // (outside templates), so is an input placed after it.
-                let opened = in_template || !std::mem::replace(&mut self.form_open, true);
-                if opened {
-                    self.token_form = forms && page.form(&t, in_template, &mut plan);
-                }
-            }
-            Kind::Button | Kind::Input => {
-                // `form="..."` joins the control to any form of the page, a token form maybe.
-                let joined = t.attr(b"form").is_some();
-                if forms && (joined || self.token_form) {
-                    page.submitter(kind, &t, &mut plan);
-                }
-                if self.token_form && !joined {
-                    page.control_value(&t, &mut plan);
-                }
-            }
-            Kind::Base if self.template_depth == 0 && !self.base_seen => {
-                if let Some(base) = page.base(&t) {
-                    self.base_seen = true;
-                    if self.urls_decided {
-                        // Too late to resolve what was written: the document URL stays the base.
-                        plan.insert(b"href=\"\"");
-                    } else {
-                        new_base = Some(base);
-                    }
-                }
-            }
-            _ => {}
-        }
         if has_placeholder {
             page.placeholder_urls(&t, &mut plan);
         }
@@ -446,6 +406,57 @@ impl Machine {
             self.tag.attrs = attrs;
         }
         plan
+    }
+
+    /// The edits a tag gets for what it is (link, form, control, base), and the base it sets.
+    fn decide(&mut self, kind: Kind, t: &Tag<'_>) -> (Plan, Option<BaseUrl>) {
+        let mut plan = Plan::default();
+        let mut new_base = None;
+        let page = Page {
+            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
+            base: &self.base,
+            settings: &self.settings.edit,
+        };
+        let forms = self.settings.edit.forms;
+        match kind {
+            Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta if self.settings.edit.links => {
+                self.urls_decided = true;
+                page.link(kind, t, &mut plan);
+            }
+            Kind::Form => {
+                self.urls_decided |= forms;
+                let in_template = self.template_depth > 0;
+                // The parser's form element pointer: a `<form>` while one is open is ignored
+                // (outside templates), so is an input placed after it.
+                let opened = in_template || !std::mem::replace(&mut self.form_open, true);
+                if opened {
+                    self.token_form = forms && page.form(t, in_template, &mut plan);
+                }
+            }
+            Kind::Button | Kind::Input => {
+                // `form="..."` joins the control to any form of the page, a token form maybe.
+                let joined = t.attr(b"form").is_some();
+                if forms && (joined || self.token_form) {
+                    page.submitter(kind, t, &mut plan);
+                }
+                if self.token_form && !joined {
+                    page.control_value(t, &mut plan);
+                }
+            }
+            Kind::Base if self.template_depth == 0 && !self.base_seen => {
+                if let Some(base) = page.base(t) {
+                    self.base_seen = true;
+                    if self.urls_decided {
+                        // Too late to resolve what was written: the document URL stays the base.
+                        plan.insert(b"href=\"\"");
+                    } else {
+                        new_base = Some(base);
+                    }
+                }
+            }
+            _ => {}
+        }
+        (plan, new_base)
     }
 
     /// A tag passed through untouched because it is too long: what it still means for the page.
