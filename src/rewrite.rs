@@ -581,6 +581,11 @@ mod tests {
         ] {
             assert_eq!(rewrite(page), want, "{page}");
         }
+        // In a frameset only frames count: svg and everything else is dropped by the parser.
+        assert_eq!(
+            rewrite("<frameset><svg><noframes><meta><a href=x></noframes><frame src=f>"),
+            "<frameset><svg><noframes><meta><a href=x></noframes><frame src=//www.example.com/dir/f?sessionid=TOKEN>"
+        );
         // After the select, forms get their input again.
         assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
         assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));

@@ -124,6 +124,8 @@ struct Machine {
     urls_decided: bool,
     /// A `<select>` is open: a form in it gets no hidden input.
     select_open: bool,
+    /// A `<frameset>` started: the page holds frames only.
+    in_frameset: bool,
     /// Forms given the page's form id so far (each gets its own number).
     forms_tied: u32,
     settings: Settings,
@@ -149,6 +151,7 @@ impl HtmlStage {
                 base_seen: false,
                 urls_decided: false,
                 select_open: false,
+                in_frameset: false,
                 forms_tied: 0,
                 settings,
             },
@@ -361,6 +364,10 @@ impl Machine {
             }
             return Plan::default();
         }
+        if self.in_frameset && !matches!(kind, Kind::Frame | Kind::RawText(b"noframes")) {
+            // In a frameset the parser drops every other tag (svg and math too).
+            return Plan::default();
+        }
         let reading = {
             let t = Tag { bytes: tag, attrs: &self.tag.attrs };
             self.foreign.start(&StartTag {
@@ -381,6 +388,7 @@ impl Machine {
             return Plan::default();
         }
         let plan = self.plan(kind, tag);
+        self.in_frameset |= kind == Kind::Frameset && self.template_depth == 0;
         self.open_html(kind);
         plan
     }
