@@ -586,6 +586,9 @@ mod tests {
             rewrite("<frameset><svg><noframes><meta><a href=x></noframes><frame src=f>"),
             "<frameset><svg><noframes><meta><a href=x></noframes><frame src=//www.example.com/dir/f?sessionid=TOKEN>"
         );
+        // A frameset after visible content is dropped by the parser: the page stays a page.
+        assert_eq!(rewrite("x<frameset><a href=/y>"), "x<frameset><a href=//www.example.com/y?sessionid=TOKEN>");
+        assert_eq!(rewrite("<img><frameset><a href=/y>"), "<img><frameset><a href=//www.example.com/y?sessionid=TOKEN>");
         // After the select, forms get their input again.
         assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
         assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));
