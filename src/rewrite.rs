@@ -168,20 +168,12 @@ fn percent_encode(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `s` as a double-quoted attribute value that reads back as `s`.
 fn html_escape(s: &str, out: &mut Vec<u8>) {
-    let special = |b: &u8| matches!(b, b'&' | b'"' | b'\'' | b'<' | b'>');
-    if !s.as_bytes().iter().any(special) {
-        out.extend_from_slice(s.as_bytes());
-        return;
-    }
     for &b in s.as_bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\'' => out.extend_from_slice(b"&#39;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            _ => out.push(b),
+        match charref::reference_for(b) {
+            Some(reference) => out.extend_from_slice(reference),
+            None => out.push(b),
         }
     }
 }

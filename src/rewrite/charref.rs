@@ -84,6 +84,21 @@ pub(super) fn decode(raw: &[u8]) -> Decoded<'_> {
     Decoded { text: Cow::Owned(text), written: Cow::Owned(written), written_at: Some(written_at) }
 }
 
+/// The reference that writes `b` where the byte itself could end or confuse an attribute value
+/// in some quoting style (or start a reference); `None` for every other byte.
+pub(super) fn reference_for(b: u8) -> Option<&'static [u8]> {
+    Some(match b {
+        b'&' => b"&amp;",
+        b'"' => b"&quot;",
+        b'\'' => b"&#39;",
+        b'<' => b"&lt;",
+        b'>' => b"&gt;",
+        b'=' => b"&#61;",
+        b'`' => b"&#96;",
+        _ => return None,
+    })
+}
+
 /// A decoded ASCII character written back: as itself where it cannot end or confuse a value in
 /// any quoting and is no reference, else as `&amp;` or `&#NN;`.
 fn write_char(c: u8, out: &mut Vec<u8>) {

@@ -510,14 +510,11 @@ fn attribute(name: &[u8], value: &[u8]) -> Vec<u8> {
 fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
+        if let Some(reference) = charref::reference_for(b) {
+            out.extend_from_slice(reference);
+            continue;
+        }
         match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\'' => out.extend_from_slice(b"&#39;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'=' => out.extend_from_slice(b"&#61;"),
-            b'`' => out.extend_from_slice(b"&#96;"),
             0..=b' ' | 0x7f..=0xff => {
                 out.push(b'%');
                 out.extend(HEX.get(usize::from(b >> 4)));
