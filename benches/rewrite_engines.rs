@@ -16,7 +16,8 @@
 //!
 //! Run: `cargo bench --bench rewrite_engines -- --warm-up-time 1 --measurement-time 3`.
 
-use cookieless::origin::{with_query_param, QuerySeparator, SameOrigin};
+use cookieless::origin::SameOrigin;
+use cookieless::url::{with_query_param, QuerySeparator};
 use cookieless::rewrite::{RewriteOptions, Rewriter};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use lol_html::html_content::ContentType;

@@ -92,6 +92,9 @@ pub enum OnError {
 pub struct ResponseHeaders {
     pub referrer_policy: Option<String>,
     pub cache_control: Option<String>,
+    /// Added (never replacing the app's own, whose restrictions it only adds to): keeps a
+    /// `<base>` or a form of another site from taking the page's token elsewhere.
+    pub content_security_policy: Option<String>,
 }
 
 /// A configuration problem, naming the field (as a JSON path) it is about.
@@ -347,6 +350,9 @@ struct RawResponseHeaders {
     referrer_policy: String,
     #[serde(default = "default_cache_control")]
     cache_control: String,
+    /// Absent: `base-uri 'self'; form-action 'self'` and the allowed hosts.
+    #[serde(default)]
+    content_security_policy: Option<String>,
 }
 
 fn default_referrer_policy() -> String {
@@ -361,6 +367,7 @@ impl Default for RawResponseHeaders {
         RawResponseHeaders {
             referrer_policy: default_referrer_policy(),
             cache_control: default_cache_control(),
+            content_security_policy: None,
         }
     }
 }
@@ -376,6 +383,11 @@ const MAX_PLACEHOLDER_LEN: usize = 256;
 impl RawConfig {
     fn validate(self, env: EnvLookup) -> Result<Config, ConfigError> {
         let transport = validate_transport(self.transport)?;
+        let allowed_hosts = validate_hosts(self.allowed_hosts)?;
+        let csp = self
+            .response_headers
+            .content_security_policy
+            .unwrap_or_else(|| default_content_security_policy(&allowed_hosts));
         Ok(Config {
             param: validate_param(self.param)?,
             routes: validate_routes(self.routes)?,
@@ -383,7 +395,7 @@ impl RawConfig {
             token: validate_token(self.token)?,
             rewrite: validate_rewrite(self.rewrite, &transport)?,
             transport,
-            allowed_hosts: validate_hosts(self.allowed_hosts)?,
+            allowed_hosts,
             require_referer: self.require_referer,
             cookies: CookiePolicy {
                 strip_request: self.cookies.strip_request,
@@ -399,6 +411,10 @@ impl RawConfig {
                 cache_control: optional_header_value(
                     "response_headers.cache_control",
                     self.response_headers.cache_control,
+                )?,
+                content_security_policy: optional_header_value(
+                    "response_headers.content_security_policy",
+                    csp,
                 )?,
             },
         })
@@ -667,6 +683,17 @@ fn optional_header_name(field: &str, raw: String) -> Result<Option<String>, Conf
     Ok(Some(raw.to_ascii_lowercase()))
 }
 
+/// Relative URLs resolve only against this site, and forms post only to it (and to the allowed
+/// hosts): what the rewriter assumes, enforced by the browser even where markup was injected.
+fn default_content_security_policy(allowed_hosts: &[String]) -> String {
+    let mut policy = "base-uri 'self'; form-action 'self'".to_string();
+    for host in allowed_hosts {
+        policy.push(' ');
+        policy.push_str(host);
+    }
+    policy
+}
+
 fn optional_header_value(field: &str, raw: String) -> Result<Option<String>, ConfigError> {
     if raw.chars().any(|c| c.is_ascii_control()) {
         return Err(error(field, "must not contain control characters"));
@@ -889,6 +916,25 @@ mod tests {
         assert!(c.transport.header.is_none() && c.upstream_header.is_none());
         assert!(c.rewrite.placeholder.is_none());
         assert!(c.response_headers.referrer_policy.is_none() && c.response_headers.cache_control.is_none());
+    }
+
+    #[test]
+    fn the_content_security_policy_defaults_to_this_site_and_the_allowed_hosts() {
+        let c = parse(&minimal()).unwrap();
+        assert_eq!(c.response_headers.content_security_policy.as_deref(), Some("base-uri 'self'; form-action 'self'"));
+        let c = parse(&with(r#""allowed_hosts": ["partner.example", "pay.example:8443"]"#)).unwrap();
+        assert_eq!(
+            c.response_headers.content_security_policy.as_deref(),
+            Some("base-uri 'self'; form-action 'self' partner.example pay.example:8443")
+        );
+        let c = parse(&with(r#""response_headers": {"content_security_policy": "form-action 'self' https://idp.example"}"#)).unwrap();
+        assert_eq!(c.response_headers.content_security_policy.as_deref(), Some("form-action 'self' https://idp.example"));
+        let c = parse(&with(r#""response_headers": {"content_security_policy": ""}"#)).unwrap();
+        assert!(c.response_headers.content_security_policy.is_none());
+        assert_eq!(
+            field_of(&with(r#""response_headers": {"content_security_policy": "a\u0000b"}"#)),
+            "response_headers.content_security_policy"
+        );
     }
 
     #[test]

@@ -1,19 +1,16 @@
 //! The thin proxy-wasm shell: maps Envoy's callbacks onto `session::Exchange`, and implements
 //! `Host` with proxy-wasm host calls. No decision is taken here.
 
-use crate::config::{Config, ConfigError, OnError, Store};
+use crate::config::Config;
+use crate::headers::{HeaderCache, HeaderMap};
 use crate::host::{Host, SharedDataError};
 use crate::metrics::Metric;
 use crate::session::{Exchange, Next, Resume, Settings};
-use crate::store::shared_data::SharedDataStore;
-use crate::store::grpc::GrpcStore;
-use crate::store::{CallReply, SessionStore};
-use crate::token::KeyRing;
+use crate::store::CallReply;
 use log::{debug, error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
-use std::cell::OnceCell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -34,17 +31,7 @@ impl RootContext for CookielessRoot {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let json = self.get_plugin_configuration().unwrap_or_default();
         let env = |name: &str| std::env::var(name).ok();
-        let settings = Config::parse(&json, &env).and_then(|config| {
-            let ring = KeyRing::new(&config.keys).ok_or_else(|| ConfigError {
-                field: "keys".into(),
-                problem: "the key ring could not be built".into(),
-            })?;
-            let on_store_error = match &config.store {
-                Store::Grpc { on_error, .. } => *on_error,
-                Store::SharedData { .. } => OnError::FailOpen,
-            };
-            Ok(Settings { store: store_for(&config), ring, config, on_store_error })
-        });
+        let settings = Config::parse(&json, &env).and_then(Settings::from_config);
         match settings {
             Ok(settings) => {
                 self.metric_ids = Rc::new(define_metrics());
@@ -66,19 +53,6 @@ impl RootContext for CookielessRoot {
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
-    }
-}
-
-fn store_for(config: &Config) -> Box<dyn SessionStore> {
-    match &config.store {
-        Store::SharedData { max_sessions, idle_timeout_seconds } => {
-            Box::new(SharedDataStore::new(*max_sessions, *idle_timeout_seconds))
-        }
-        Store::Grpc { cluster, timeout_ms, idle_timeout_seconds, .. } => Box::new(GrpcStore {
-            cluster: cluster.clone(),
-            timeout_ms: *timeout_ms,
-            idle_timeout_seconds: *idle_timeout_seconds,
-        }),
     }
 }
 
@@ -150,58 +124,34 @@ impl HttpContext for CookielessHttp {
 /// the SDK's own wrappers panic on them, which would kill the VM.
 struct WasmHost {
     metric_ids: Rc<Vec<u32>>,
-    request_headers: HeaderCache,
-    response_headers: HeaderCache,
+    request_headers: HeaderCache<ProxyMap>,
+    response_headers: HeaderCache<ProxyMap>,
 }
 
 impl WasmHost {
     fn new(metric_ids: Rc<Vec<u32>>) -> WasmHost {
         WasmHost {
             metric_ids,
-            request_headers: HeaderCache::new(MapType::HttpRequestHeaders),
-            response_headers: HeaderCache::new(MapType::HttpResponseHeaders),
+            request_headers: HeaderCache::new(ProxyMap(MapType::HttpRequestHeaders)),
+            response_headers: HeaderCache::new(ProxyMap(MapType::HttpResponseHeaders)),
         }
     }
 }
 
-/// One header map as the filter last saw it. Reading one header is a round trip V8 → Envoy → V8
-/// (Envoy calls into the VM to allocate the value), about 1.6 µs measured in this Envoy; reading
-/// the whole map costs about one and a half of those. So the map is read once, on first use, and
-/// kept in step with the filter's own writes; removing a header that is not there costs nothing.
-struct HeaderCache {
-    map: MapType,
-    pairs: OnceCell<Vec<(String, String)>>,
-}
+/// One of Envoy's header maps through proxy-wasm host calls (bytes getters: see `headers`).
+struct ProxyMap(MapType);
 
-impl HeaderCache {
-    fn new(map: MapType) -> HeaderCache {
-        HeaderCache { map, pairs: OnceCell::new() }
+impl HeaderMap for ProxyMap {
+    fn read_all(&self) -> Vec<(String, Vec<u8>)> {
+        logged("get headers", hostcalls::get_map_bytes(self.0))
     }
 
-    fn pairs(&self) -> &[(String, String)] {
-        self.pairs.get_or_init(|| {
-            let pairs = logged("get headers", hostcalls::get_map_bytes(self.map));
-            pairs.into_iter().map(|(name, value)| (name, text(value))).collect()
-        })
+    fn write(&self, name: &str, value: Option<&str>) {
+        logged("set header", hostcalls::set_map_value(self.0, name, value));
     }
 
-    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a String> {
-        self.pairs().iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-    }
-
-    fn get(&self, name: &str) -> Option<String> {
-        self.values(name).next().cloned()
-    }
-
-    fn set(&mut self, name: &str, value: Option<&str>) {
-        if value.is_none() && self.values(name).next().is_none() {
-            return;
-        }
-        logged("set header", hostcalls::set_map_value(self.map, name, value));
-        if let Some(pairs) = self.pairs.get_mut() {
-            pairs.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            pairs.extend(value.map(|v| (name.to_string(), v.to_string())));
-        }
+    fn add(&self, name: &str, value: &str) {
+        logged("add header", hostcalls::add_map_value(self.0, name, value));
     }
 }
 
@@ -212,22 +162,16 @@ fn logged<T: Default>(what: &str, result: Result<T, Status>) -> T {
     })
 }
 
-/// A header value as text. Envoy passes on bytes that are not UTF-8 (obs-text, e.g. Latin-1 in a
-/// Cookie or Content-Disposition), and the SDK's `String` getters (`get_map_value`, `get_map`)
-/// unwrap `String::from_utf8` on them: a panic that kills the VM, and Envoy then answers 503 to
-/// every later request. The `_bytes` getters are used instead; such bytes read as U+FFFD. (Names
-/// still go through that unwrap: Envoy's codecs refuse a name that is not a token, see
-/// `tests/bad_input.rs`.)
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
 impl Host for WasmHost {
     fn now(&self) -> u64 {
         hostcalls::get_current_time()
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs())
+    }
+
+    fn fill_random(&mut self, buf: &mut [u8]) -> bool {
+        getrandom::fill(buf).map_err(|e| warn!("cookieless: random source failed: {e}")).is_ok()
     }
 
     fn client_address(&self) -> Option<String> {
@@ -261,6 +205,10 @@ impl Host for WasmHost {
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         self.response_headers.set(name, value)
+    }
+
+    fn add_response_header(&mut self, name: &str, value: &str) {
+        self.response_headers.add(name, value)
     }
 
     fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {

@@ -14,6 +14,9 @@ pub enum SharedDataError {
 pub trait Host {
     /// Unix time in seconds.
     fn now(&self) -> u64;
+    /// Fills `buf` from a cryptographically secure random source; `false` when it failed (then
+    /// nothing random may be issued: no nonce, no session id).
+    fn fill_random(&mut self, buf: &mut [u8]) -> bool;
     /// The downstream client's address as Envoy sees it (`source.address`), port included.
     fn client_address(&self) -> Option<String>;
 
@@ -27,6 +30,8 @@ pub trait Host {
     fn response_header_values(&self, name: &str) -> Vec<String>;
     /// `None` removes every header of that name.
     fn set_response_header(&mut self, name: &str, value: Option<&str>);
+    /// Adds a header beside any of the same name (a second `Content-Security-Policy`).
+    fn add_response_header(&mut self, name: &str, value: &str);
     /// `size` bytes from `start` of the body Envoy holds now: the current chunk, or everything
     /// buffered since the filter last paused.
     fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>>;
@@ -59,16 +64,24 @@ pub mod mock {
     /// Key → (value, CAS version).
     type SharedMap = HashMap<String, (Vec<u8>, u32)>;
 
+    /// Another worker's write, run once right before the next write's compare-and-set.
+    pub type CompetingWrite = Box<dyn FnOnce(&SharedMemory)>;
+
     #[derive(Default, Clone)]
     pub struct SharedMemory {
         pub map: Rc<RefCell<SharedMap>>,
-        /// Makes the next N writes fail with a CAS mismatch, as if another worker had written first.
+        /// Makes the next N writes fail with a CAS mismatch, the value unchanged (endless
+        /// contention).
         pub conflicts: Rc<RefCell<u32>>,
+        /// A real competing write: it changes the value under the writer, whose CAS then fails.
+        pub competing: Rc<RefCell<Option<CompetingWrite>>>,
     }
 
     #[derive(Default)]
     pub struct MockHost {
         pub now: u64,
+        /// Counts up to give each `fill_random` different bytes.
+        pub random_calls: u64,
         pub client: Option<String>,
         pub request_headers: Vec<(String, String)>,
         pub request_body: Vec<u8>,
@@ -108,6 +121,14 @@ pub mod mock {
         fn now(&self) -> u64 {
             self.now
         }
+        fn fill_random(&mut self, buf: &mut [u8]) -> bool {
+            self.random_calls += 1;
+            let seed = self.random_calls.to_le_bytes();
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = seed.get(i % 8).copied().unwrap_or(0) ^ (i as u8).wrapping_mul(151);
+            }
+            true
+        }
         fn client_address(&self) -> Option<String> {
             self.client.clone()
         }
@@ -133,6 +154,9 @@ pub mod mock {
         fn set_response_header(&mut self, name: &str, value: Option<&str>) {
             set(&mut self.response_headers, name, value)
         }
+        fn add_response_header(&mut self, name: &str, value: &str) {
+            self.response_headers.push((name.to_string(), value.to_string()));
+        }
         fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
             self.response_body.get(start..start + size).map(<[u8]>::to_vec)
         }
@@ -152,6 +176,10 @@ pub mod mock {
             }
         }
         fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedDataError> {
+            let competing = self.shared.competing.borrow_mut().take();
+            if let Some(write) = competing {
+                write(&self.shared);
+            }
             let mut conflicts = self.shared.conflicts.borrow_mut();
             let mut map = self.shared.map.borrow_mut();
             let current = map.get(key).map(|(_, c)| *c);

@@ -35,6 +35,16 @@ impl Jar {
         }
     }
 
+    /// The stored jar with the response's `Set-Cookie` changes applied, and whether any changed
+    /// it: the one merge both stores use (an unchanged jar need not be written again).
+    pub fn merge(mut stored: Jar, changes: &[JarChange]) -> (Jar, bool) {
+        let mut changed = false;
+        for change in changes {
+            changed |= stored.apply(change.clone());
+        }
+        (stored, changed)
+    }
+
     /// The `Cookie` header the upstream gets: the jar, plus `browser` cookies it does not shadow
     /// (only when the browser's own cookies are kept).
     pub fn cookie_header(&self, browser: Option<&str>) -> String {
@@ -103,6 +113,19 @@ mod tests {
         assert!(jar.apply(JarChange::Delete { name: "sessionid".into() }));
         assert!(!jar.apply(JarChange::Delete { name: "sessionid".into() }));
         assert!(jar.is_empty());
+    }
+
+    #[test]
+    fn merge_applies_changes_in_order_and_says_whether_anything_changed() {
+        let mut stored = Jar::default();
+        stored.apply(set("a", "1"));
+        let (same, changed) = Jar::merge(stored.clone(), &[set("a", "1")]);
+        assert_eq!((same, changed), (stored.clone(), false));
+        let (jar, changed) = Jar::merge(stored, &[set("b", "2"), JarChange::Delete { name: "a".into() }, set("b", "3")]);
+        assert!(changed);
+        assert_eq!((jar.get("a"), jar.get("b")), (None, Some("3")));
+        let (empty, changed) = Jar::merge(Jar::default(), &[JarChange::Delete { name: "x".into() }]);
+        assert!(empty.is_empty() && !changed);
     }
 
     #[test]

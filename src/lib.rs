@@ -17,6 +17,7 @@ pub mod config;
 #[cfg(target_arch = "wasm32")]
 mod filter;
 pub mod cookies;
+pub mod headers;
 pub mod host;
 pub mod jar;
 pub mod metrics;
@@ -28,3 +29,4 @@ pub mod rewrite;
 pub mod store;
 pub mod transport;
 pub mod token;
+pub mod url;

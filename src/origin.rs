@@ -1,5 +1,5 @@
-//! Same-origin decisions and query-parameter insertion for URLs as they appear in pages, `Location`
-//! headers and `Origin`/`Referer` headers.
+//! Same-origin decisions for URLs as they appear in pages, `Location` headers and
+//! `Origin`/`Referer` headers (query strings are `url`'s).
 //!
 //! This module owns the question "may the token travel to this URL?". Every answer errs towards
 //! "no": a link we fail to rewrite costs one lost session, a token sent to another site hands the
@@ -265,135 +265,6 @@ fn trim_ascii_ws(s: &[u8]) -> &[u8] {
     s.trim_ascii()
 }
 
-/// "&" (Location headers) vs "&amp;" (HTML attributes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuerySeparator {
-    Amp,
-    AmpEntity,
-}
-
-/// Returns url with PARAM=VALUE set: inserted before any #fragment; "?" if no query yet, else
-/// separator; if PARAM is already present in the query (as `PARAM=` or a bare `PARAM` after `?`
-/// or `&`, or after `&amp;` with [`QuerySeparator::AmpEntity`]), its value is REPLACED instead of
-/// adding a second. Leading and trailing whitespace stays outside the URL. `&amp;` counts as a
-/// separator only in the AmpEntity form: in a header it is a literal `&` followed by `amp;`.
-pub fn with_query_param(url: &str, param: &str, value: &str, sep: QuerySeparator) -> String {
-    let mut out = Vec::with_capacity(url.len() + param.len() + value.len() + 6);
-    push_with_query_param(
-        &mut out,
-        url.as_bytes(),
-        param.as_bytes(),
-        value.as_bytes(),
-        sep,
-    );
-    // Only ASCII was added, at ASCII positions of a str: the bytes stay valid UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// [`with_query_param`] over bytes, appending to `out` (the rewriter's path: no allocation).
-pub(crate) fn push_with_query_param(
-    out: &mut Vec<u8>,
-    url: &[u8],
-    param: &[u8],
-    value: &[u8],
-    sep: QuerySeparator,
-) {
-    let start = url.iter().position(|&b| b > b' ').unwrap_or(url.len());
-    let end = url.iter().rposition(|&b| b > b' ').map_or(start, |p| p + 1);
-    let (lead, rest) = url.split_at(start);
-    let (core, trail) = rest.split_at(end - start);
-    out.extend_from_slice(lead);
-    let frag = memchr::memchr(b'#', core).unwrap_or(core.len());
-    let (before_frag, fragment) = core.split_at(frag);
-    match memchr::memchr(b'?', before_frag) {
-        Some(q) => {
-            let (path, query) = before_frag.split_at(q + 1);
-            out.extend_from_slice(path);
-            if !replace_param(out, query, param, value, sep) {
-                out.extend_from_slice(query);
-                if !query.is_empty() && !ends_with_separator(query, sep) {
-                    out.extend_from_slice(match sep {
-                        QuerySeparator::Amp => b"&",
-                        QuerySeparator::AmpEntity => b"&amp;",
-                    });
-                }
-                push_pair(out, param, value);
-            }
-        }
-        None => {
-            out.extend_from_slice(before_frag);
-            out.push(b'?');
-            push_pair(out, param, value);
-        }
-    }
-    out.extend_from_slice(fragment);
-    out.extend_from_slice(trail);
-}
-
-fn push_pair(out: &mut Vec<u8>, param: &[u8], value: &[u8]) {
-    out.extend_from_slice(param);
-    out.push(b'=');
-    out.extend_from_slice(value);
-}
-
-fn ends_with_separator(query: &[u8], sep: QuerySeparator) -> bool {
-    query.ends_with(b"&") || (sep == QuerySeparator::AmpEntity && query.ends_with(b"&amp;"))
-}
-
-/// Copies `query` to `out` with every `param` pair's value set to `value`; false (and nothing
-/// written) when `param` does not occur.
-fn replace_param(
-    out: &mut Vec<u8>,
-    query: &[u8],
-    param: &[u8],
-    value: &[u8],
-    sep: QuerySeparator,
-) -> bool {
-    if param.is_empty() || !pairs(query, sep).any(|(pair, _)| pair_is(pair, param)) {
-        return false;
-    }
-    for (pair, separator) in pairs(query, sep) {
-        if pair_is(pair, param) {
-            push_pair(out, param, value);
-        } else {
-            out.extend_from_slice(pair);
-        }
-        out.extend_from_slice(separator);
-    }
-    true
-}
-
-/// The query's `name=value` pairs, each with the separator that follows it; together they cover
-/// every byte of `query`.
-fn pairs(query: &[u8], sep: QuerySeparator) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut rest = Some(query);
-    std::iter::from_fn(move || {
-        let tail = rest?;
-        let Some(amp) = memchr::memchr(b'&', tail) else {
-            rest = None;
-            return Some((tail, &b""[..]));
-        };
-        let (pair, after) = tail.split_at(amp);
-        let len = if sep == QuerySeparator::AmpEntity && after.starts_with(b"&amp;") {
-            5
-        } else {
-            1
-        };
-        let (separator, next) = after.split_at(len.min(after.len()));
-        rest = (!next.is_empty()).then_some(next);
-        Some((pair, separator))
-    })
-}
-
-/// `PARAM=...` or a bare `PARAM`.
-fn pair_is(pair: &[u8], param: &[u8]) -> bool {
-    match pair.strip_prefix(param) {
-        Some(rest) => rest.is_empty() || rest.first() == Some(&b'='),
-        None => false,
-    }
-}
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,44 +458,5 @@ mod tests {
         assert!(!o.allows_origin_header("chrome-extension://www.example.com"));
         assert!(!o.allows_origin_header("https://www.example.com:8443"));
         assert!(!o.allows_origin_header("https://www.example.com evil"));
-    }
-
-    #[test]
-    fn query_param_added() {
-        use QuerySeparator::*;
-        assert_eq!(with_query_param("/x", "s", "T", AmpEntity), "/x?s=T");
-        assert_eq!(with_query_param("", "s", "T", AmpEntity), "?s=T");
-        assert_eq!(with_query_param("/x?a=1", "s", "T", AmpEntity), "/x?a=1&amp;s=T");
-        assert_eq!(with_query_param("/x?a=1", "s", "T", Amp), "/x?a=1&s=T");
-        assert_eq!(with_query_param("/x?", "s", "T", Amp), "/x?s=T");
-        assert_eq!(with_query_param("/x?a&", "s", "T", Amp), "/x?a&s=T");
-        assert_eq!(with_query_param("/x?a&amp;", "s", "T", AmpEntity), "/x?a&amp;s=T");
-        assert_eq!(with_query_param("/x#frag", "s", "T", AmpEntity), "/x?s=T#frag");
-        assert_eq!(with_query_param("/x?a=1#f?g", "s", "T", Amp), "/x?a=1&s=T#f?g");
-        assert_eq!(with_query_param("/x#f?g", "s", "T", Amp), "/x?s=T#f?g");
-        assert_eq!(with_query_param(" /x \n", "s", "T", Amp), " /x?s=T \n");
-        assert_eq!(with_query_param("?q", "s", "T", AmpEntity), "?q&amp;s=T");
-        assert_eq!(with_query_param("#", "s", "T", Amp), "?s=T#");
-    }
-
-    #[test]
-    fn query_param_replaced_not_duplicated() {
-        use QuerySeparator::*;
-        assert_eq!(with_query_param("/x?s=old", "s", "T", Amp), "/x?s=T");
-        assert_eq!(with_query_param("/x?a=1&s=old&b=2", "s", "T", Amp), "/x?a=1&s=T&b=2");
-        assert_eq!(
-            with_query_param("/x?a=1&amp;s=old&amp;b=2#f", "s", "T", AmpEntity),
-            "/x?a=1&amp;s=T&amp;b=2#f"
-        );
-        assert_eq!(with_query_param("/x?s", "s", "T", Amp), "/x?s=T");
-        assert_eq!(with_query_param("/x?s=1&s=2", "s", "T", Amp), "/x?s=T&s=T");
-        assert_eq!(with_query_param("/x?s=", "s", "T", Amp), "/x?s=T");
-        // Other names that merely contain the param are not it.
-        assert_eq!(with_query_param("/x?xs=1", "s", "T", Amp), "/x?xs=1&s=T");
-        assert_eq!(with_query_param("/x?sx=1", "s", "T", Amp), "/x?sx=1&s=T");
-        // In a header `&amp;` is not a separator: the pair there is named "amp;s".
-        assert_eq!(with_query_param("/x?a&amp;s=1", "s", "T", Amp), "/x?a&amp;s=1&s=T");
-        // The fragment's "s=" is not the query's.
-        assert_eq!(with_query_param("/x#s=1", "s", "T", Amp), "/x?s=T#s=1");
     }
 }

@@ -1,6 +1,6 @@
-//! The streaming HTML rewriter: puts the token into a page's same-origin forms (a hidden input),
-//! links (`a`/`area` href, `iframe`/`frame` src, meta refresh URL) and placeholders, chunk by
-//! chunk, and decides which response bodies may be rewritten at all.
+//! The streaming HTML rewriter: puts the token into a page's same-origin forms (a hidden input
+//! tied to its form), links (`a`/`area` href, `iframe`/`frame` src, meta refresh URL) and
+//! placeholders, chunk by chunk, and decides which response bodies may be rewritten at all.
 //!
 //! It owns the HTML side of the job; whether a URL is same-origin is `origin`'s call. The body is
 //! treated as bytes, never as UTF-8, and everything not rewritten comes out byte for byte. Feed
@@ -8,21 +8,22 @@
 //! chunking of the input.
 //!
 //! Pipeline: a two-byte sniff (a UTF-16 byte-order mark overrides any declared charset in
-//! browsers, so such a body passes through untouched), then the placeholder stage, then the HTML
-//! stage (tokenizer and tag edits). What it does not model: foreign content (`<svg>`/`<math>`,
-//! where `<style>` or `<title>` are not raw text: content after one that is never closed is left
-//! alone), links that come before a `<base>` pointing elsewhere (already sent when the base is
-//! seen), and `formaction` on buttons (a form that posts here gets the token even if one of its
-//! buttons posts elsewhere).
+//! browsers, so such a body passes through untouched), then the HTML stage: `html` (the tokenizer
+//! states, raw text, comments, CDATA, the form element pointer, the document's base), `foreign`
+//! (svg/math and their integration points), `tag` (one tag's attributes), `charref` (attribute
+//! values as the browser reads them) and `edit` (what each tag gets: the token in its URL, written
+//! absolute, the placeholder where it stays here, overrides of referrer policies and pings,
+//! `disabled` on submit buttons that would post the token elsewhere). The README's "The token never
+//! leaves its origin" lists what is modelled and the known limits.
 
+mod charref;
 mod edit;
+mod foreign;
 mod html;
-mod placeholder;
 mod raw;
 mod tag;
 
 use html::{HtmlStage, Settings};
-use placeholder::Placeholder;
 
 /// A tag longer than this (from `<` to `>`, after placeholder substitution) passes unmodified;
 /// it is also the most the rewriter holds back between chunks, plus a placeholder's length.
@@ -61,25 +62,32 @@ enum Start {
 pub struct Rewriter {
     start: Start,
     sniffed: Vec<u8>,
-    placeholder: Option<Placeholder>,
     html: HtmlStage,
 }
 
 impl Rewriter {
     pub fn new(opts: RewriteOptions) -> Rewriter {
+        let mut attr_token = Vec::new();
+        html_escape(&opts.token, &mut attr_token);
         let settings = Settings {
-            links: opts.links,
-            forms: opts.forms,
-            url_param: percent_encode(opts.param.as_bytes()),
-            url_token: percent_encode(opts.token.as_bytes()),
-            hidden_input: hidden_input(&opts.param, &opts.token),
+            edit: edit::Settings {
+                links: opts.links,
+                forms: opts.forms,
+                url_param: percent_encode(opts.param.as_bytes()),
+                url_token: percent_encode(opts.token.as_bytes()),
+                attr_token,
+                placeholder: opts.placeholder.into_bytes(),
+                form_id: opts.form_id.clone().into_bytes(),
+            },
+            owned_hidden_input: hidden_input(&opts.param, &opts.token, &opts.form_id),
+            hidden_input: hidden_input(&opts.param, &opts.token, ""),
             host: opts.host,
+            path: opts.path,
             allowed_hosts: opts.allowed_hosts,
         };
         Rewriter {
             start: Start::Sniffing,
             sniffed: Vec::new(),
-            placeholder: Placeholder::new(opts.placeholder.as_bytes(), opts.token.as_bytes()),
             html: HtmlStage::new(settings),
         }
     }
@@ -109,20 +117,14 @@ impl Rewriter {
             self.decide_start(out);
         }
         if self.start == Start::Rewrite {
-            let html = &mut self.html;
-            if let Some(p) = self.placeholder.as_mut() {
-                p.end(&mut |s: &[u8]| html.write(s, out));
-            }
-            html.end(out);
+            self.html.end(out);
         }
     }
 
     /// Whether `end` would still output something: bytes held for an unfinished tag or
     /// placeholder, or the first bytes kept to sniff a byte-order mark.
     pub fn is_holding(&self) -> bool {
-        !self.sniffed.is_empty()
-            || self.placeholder.as_ref().is_some_and(Placeholder::is_holding)
-            || self.html.is_holding()
+        !self.sniffed.is_empty() || self.html.is_holding()
     }
 
     fn decide_start(&mut self, out: &mut Vec<u8>) {
@@ -137,11 +139,7 @@ impl Rewriter {
     }
 
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        let html = &mut self.html;
-        match self.placeholder.as_mut() {
-            Some(p) => p.write(chunk, &mut |s: &[u8]| html.write(s, out)),
-            None => html.write(chunk, out),
-        }
+        self.html.write(chunk, out);
     }
 }
 
@@ -184,12 +182,17 @@ fn html_escape(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-fn hidden_input(param: &str, token: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(param.len() + token.len() + 48);
+/// The hidden input; with `form="<form_id>"` unless `form_id` is empty.
+fn hidden_input(param: &str, token: &str, form_id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(param.len() + token.len() + form_id.len() + 56);
     out.extend_from_slice(b"<input type=\"hidden\" name=\"");
     html_escape(param, &mut out);
     out.extend_from_slice(b"\" value=\"");
     html_escape(token, &mut out);
+    if !form_id.is_empty() {
+        out.extend_from_slice(b"\" form=\"");
+        html_escape(form_id, &mut out);
+    }
     out.extend_from_slice(b"\">");
     out
 }
@@ -246,8 +249,8 @@ mod tests {
             forms: true,
             placeholder: "__COOKIELESS_TOKEN__".into(),
             host: "www.example.com".into(),
-            allowed_hosts: vec!["partner.example".into()],
             path: "/dir/page".to_owned(),
+            allowed_hosts: vec!["partner.example".into()],
             form_id: "cl-0123456789abcdef".to_owned(),
         }
     }
@@ -274,28 +277,37 @@ mod tests {
         out
     }
 
-    const HIDDEN: &str = r#"<input type="hidden" name="sessionid" value="TOKEN">"#;
+    /// The hidden input tied to its form, and the id such a form gets.
+    const HIDDEN: &str = r#"<input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef">"#;
+    const ID: &str = r#" id="cl-0123456789abcdef""#;
+    /// The hidden input of a form that keeps its own id (or sits in a template).
+    const LOOSE: &str = r#"<input type="hidden" name="sessionid" value="TOKEN">"#;
+
+    /// `<form` + the id + the rest of the tag.
+    fn form_with_id(form: &str) -> String {
+        format!("{}{ID}{}", &form[..5], &form[5..])
+    }
 
     #[test]
-    fn same_origin_form_gets_hidden_input() {
-        for form in [
-            "<form>",
-            "<form action=\"\">",
-            "<form action>",
-            "<FORM ACTION='/post'>",
-            "<form method=get action=next>",
-            "<form action=\"http://www.example.com/x\">",
-            "<form action=\"https://partner.example/x\">",
-            "<form action='#frag'>",
-            "<form action=\"/a\"\n  method=\"post\"\n  class=\"x > y\">",
+    fn same_origin_form_gets_hidden_input_tied_to_it() {
+        for (form, want) in [
+            ("<form>", "<form>"),
+            ("<form action=\"\">", "<form action=\"\">"),
+            ("<form action>", "<form action>"),
+            ("<FORM ACTION='/post'>", "<FORM ACTION='//www.example.com/post'>"),
+            ("<form method=get action=next>", "<form method=get action=//www.example.com/dir/next>"),
+            ("<form action=\"http://www.example.com/x\">", "<form action=\"http://www.example.com/x\">"),
+            ("<form action=\"https://partner.example/x\">", "<form action=\"https://partner.example/x\">"),
+            ("<form action='#frag'>", "<form action='//www.example.com/dir/page#frag'>"),
+            ("<form action=\"/a\"\n  method=\"post\"\n  class=\"x > y\">", "<form action=\"//www.example.com/a\"\n  method=\"post\"\n  class=\"x > y\">"),
         ] {
             let page = format!("{form}<input name=q></form>");
-            assert_eq!(
-                rewrite(&page),
-                format!("{form}{HIDDEN}<input name=q></form>"),
-                "{form}"
-            );
+            assert_eq!(rewrite(&page), format!("{}{HIDDEN}<input name=q></form>", form_with_id(want)), "{form}");
         }
+        // A form with an id of its own keeps it; its input belongs to it by position.
+        assert_eq!(rewrite("<form id=login>"), format!("<form id=login>{LOOSE}"));
+        let no_id = RewriteOptions { form_id: String::new(), ..opts() };
+        assert_eq!(rewrite_with(no_id, "<form>"), format!("<form>{LOOSE}"));
     }
 
     #[test]
@@ -307,6 +319,7 @@ mod tests {
             "<form action=\"http://www.example.com:8080/\">",
             "<form action=\"http&#58;//evil.example/\">",
             "<form action=\"/\\evil.example\">",
+            "<form action=\"&#x2F;/evil.example\">",
         ] {
             let page = format!("{form}<input></form>");
             assert_eq!(rewrite(&page), page, "{form}");
@@ -322,23 +335,26 @@ mod tests {
             ("<input type=submit formaction='mailto:x@evil.example'>", "<input disabled type=submit formaction='mailto:x@evil.example'>"),
             ("<input type=IMAGE src=/b.png formaction=http&#58;//evil.example>", "<input disabled type=IMAGE src=/b.png formaction=http&#58;//evil.example>"),
             ("<button/formaction=//evil.example>", "<button disabled/formaction=//evil.example>"),
-            // Same site, or not a submitter: left alone.
-            ("<button formaction=/other>", "<button formaction=/other>"),
+            // Same site: anchored; not a submitter: left alone.
+            ("<button formaction=/other>", "<button formaction=//www.example.com/other>"),
             ("<button formaction=\"https://www.example.com/x\">", "<button formaction=\"https://www.example.com/x\">"),
             ("<button type=button formaction=//evil.example>", "<button type=button formaction=//evil.example>"),
             ("<button type=reset formaction=//evil.example>", "<button type=reset formaction=//evil.example>"),
             ("<input type=text formaction=//evil.example>", "<input type=text formaction=//evil.example>"),
             ("<button>", "<button>"),
         ] {
-            let page = format!("<form action=/post>{button}</form>");
-            assert_eq!(rewrite(&page), format!("<form action=/post>{HIDDEN}{expected}</form>"), "{button}");
+            let page = format!("<form>{button}</form>");
+            assert_eq!(rewrite(&page), format!("<form{ID}>{HIDDEN}{expected}</form>"), "{button}");
         }
-        // Forms without the token, and buttons after the form closed, are not touched.
-        for page in [
-            "<form action=https://evil.example/><button formaction=//evil.example></form>",
-            "<form action=/post></form><button formaction=//evil.example>",
+        // Forms without the token are not touched; a submitter joined to some form by `form=`
+        // may join a token form, so a foreign formaction is disabled wherever it stands.
+        for (page, want) in [
+            ("<form action=https://evil.example/><button formaction=//evil.example></form>", "<form action=https://evil.example/><button formaction=//evil.example></form>"),
+            ("<form></form><button formaction=//evil.example>", "<form></form><button formaction=//evil.example>"),
+            ("<form id=f></form><button form=f formaction=//evil.example>", "<form id=f></form><button disabled form=f formaction=//evil.example>"),
+            ("<input type=image form=f formaction=\"http&#x3A;//evil.example\">", "<input disabled type=image form=f formaction=\"http&#x3A;//evil.example\">"),
         ] {
-            assert_eq!(rewrite(page).replace(HIDDEN, ""), page);
+            assert_eq!(rewrite(page).replace(HIDDEN, "").replace(LOOSE, "").replace(ID, ""), want);
         }
         let forms_off = RewriteOptions { forms: false, ..opts() };
         let page = "<form><button formaction=//evil.example></form>";
@@ -346,43 +362,58 @@ mod tests {
     }
 
     #[test]
-    fn nested_form_is_ignored_like_browsers_do() {
+    fn the_form_element_pointer_is_followed_like_browsers_do() {
         let page = "<form action=https://evil.example/><form action=/x><input></form><form action=/y>";
         assert_eq!(
             rewrite(page),
-            format!("<form action=https://evil.example/><form action=/x><input></form><form action=/y>{HIDDEN}")
+            format!("<form action=https://evil.example/><form action=/x><input></form><form{ID} action=//www.example.com/y>{HIDDEN}")
         );
-        // Inside a template every form is its own.
+        // Inside a template every form is its own (and may be cloned: no id).
         let page = "<form action=https://evil.example/><template><form action=/x></form></template><form action=/z>";
         assert_eq!(
             rewrite(page),
-            format!("<form action=https://evil.example/><template><form action=/x>{HIDDEN}</form></template><form action=/z>")
+            format!("<form action=https://evil.example/><template><form action=//www.example.com/x>{LOOSE}</form></template><form action=/z>")
         );
+        // A template in foreign content is no template; `</form>` in noscript is text.
+        for page in [
+            "<svg><template/></svg><form action=http://evil.example/><form action=/local>",
+            "<form action=http://evil.example/><noscript></form></noscript><form action=/local>",
+            "<form action=http://evil.example/><svg></svg><form action=/local>",
+        ] {
+            assert_eq!(rewrite(page), page, "{page}");
+        }
+        // An HTML `</form>` inside foreign content still closes the form.
+        let page = "<form action=http://evil.example/><svg></form><form action=/local>";
+        assert_eq!(rewrite(page), format!("<form action=http://evil.example/><svg></form><form{ID} action=//www.example.com/local>{HIDDEN}"));
     }
 
     #[test]
     fn links_matrix() {
         let cases = [
-            ("<a href=\"/page\">", "<a href=\"/page?sessionid=TOKEN\">"),
-            ("<a href='page?x=1'>", "<a href='page?x=1&amp;sessionid=TOKEN'>"),
-            ("<a href=/p#top>", "<a href=/p?sessionid=TOKEN#top>"),
-            ("<a href=\"/p?a=1&amp;b=2#f\">", "<a href=\"/p?a=1&amp;b=2&amp;sessionid=TOKEN#f\">"),
-            ("<a href=\"/p?a=1&amp;sessionid=old\">", "<a href=\"/p?a=1&amp;sessionid=TOKEN\">"),
-            ("<a href=\"/p?sessionid=old&b=2\">", "<a href=\"/p?sessionid=TOKEN&b=2\">"),
+            ("<a href=\"/page\">", "<a href=\"//www.example.com/page?sessionid=TOKEN\">"),
+            ("<a href='page?x=1'>", "<a href='//www.example.com/dir/page?x=1&amp;sessionid=TOKEN'>"),
+            ("<a href=/p#top>", "<a href=//www.example.com/p?sessionid=TOKEN#top>"),
+            ("<a href=\"/p?a=1&amp;b=2#f\">", "<a href=\"//www.example.com/p?a=1&amp;b=2&amp;sessionid=TOKEN#f\">"),
+            ("<a href=\"/p?a=1&amp;sessionid=old\">", "<a href=\"//www.example.com/p?a=1&amp;sessionid=TOKEN\">"),
+            ("<a href=\"/p?sessionid=old&b=2\">", "<a href=\"//www.example.com/p?sessionid=TOKEN&b=2\">"),
             ("<a href=\"http://www.example.com/x\">", "<a href=\"http://www.example.com/x?sessionid=TOKEN\">"),
             ("<a href=\"//WWW.EXAMPLE.COM\">", "<a href=\"//WWW.EXAMPLE.COM?sessionid=TOKEN\">"),
-            ("<A HREF=\"?q\">", "<A HREF=\"?q&amp;sessionid=TOKEN\">"),
-            ("<a href=\"\">", "<a href=\"?sessionid=TOKEN\">"),
-            ("<a href=>", "<a href=?sessionid=TOKEN>"),
-            ("<a href=\" /x \">", "<a href=\" /x?sessionid=TOKEN \">"),
-            ("<area href=\"/map\" shape=rect>", "<area href=\"/map?sessionid=TOKEN\" shape=rect>"),
-            ("<iframe src=\"/frame\"></iframe>", "<iframe src=\"/frame?sessionid=TOKEN\"></iframe>"),
-            ("<frame src=f.html>", "<frame src=f.html?sessionid=TOKEN>"),
-            ("<a\n  class=\"x\"\n  href=\"/multi\"\n>", "<a\n  class=\"x\"\n  href=\"/multi?sessionid=TOKEN\"\n>"),
-            ("<a title='>' href=/gt>", "<a title='>' href=/gt?sessionid=TOKEN>"),
-            ("<a href=/one href=/two>", "<a href=/one?sessionid=TOKEN href=/two>"),
+            ("<A HREF=\"?q\">", "<A HREF=\"//www.example.com/dir/page?q&amp;sessionid=TOKEN\">"),
+            ("<a href=\"\">", "<a href=\"//www.example.com/dir/page?sessionid=TOKEN\">"),
+            ("<a href=>", "<a href=//www.example.com/dir/page?sessionid=TOKEN>"),
+            ("<a href=\" /x \">", "<a href=\" //www.example.com/x?sessionid=TOKEN \">"),
+            ("<a href=\"../up\">", "<a href=\"//www.example.com/dir/../up?sessionid=TOKEN\">"),
+            ("<area href=\"/map\" shape=rect>", "<area href=\"//www.example.com/map?sessionid=TOKEN\" shape=rect>"),
+            ("<iframe src=\"/frame\"></iframe>", "<iframe src=\"//www.example.com/frame?sessionid=TOKEN\"></iframe>"),
+            ("<frame src=f.html>", "<frame src=//www.example.com/dir/f.html?sessionid=TOKEN>"),
+            ("<a\n  class=\"x\"\n  href=\"/multi\"\n>", "<a\n  class=\"x\"\n  href=\"//www.example.com/multi?sessionid=TOKEN\"\n>"),
+            ("<a title='>' href=/gt>", "<a title='>' href=//www.example.com/gt?sessionid=TOKEN>"),
+            ("<a href=/one href=/two>", "<a href=//www.example.com/one?sessionid=TOKEN href=/two>"),
             ("<a href=\"https://partner.example/\">", "<a href=\"https://partner.example/?sessionid=TOKEN\">"),
-            ("<a href=\"/caf&eacute;\">", "<a href=\"/caf&eacute;?sessionid=TOKEN\">"),
+            ("<a href=\"/caf&eacute;\">", "<a href=\"//www.example.com/caf&eacute;?sessionid=TOKEN\">"),
+            // Character references are read as the browser reads them.
+            ("<a href=\"git-fsmonitor&#45;&#45;daemon.html\">", "<a href=\"//www.example.com/dir/git-fsmonitor&#45;&#45;daemon.html?sessionid=TOKEN\">"),
+            ("<a href=\"&#47;x\">", "<a href=\"//www.example.com&#47;x?sessionid=TOKEN\">"),
         ];
         for (input, want) in cases {
             assert_eq!(rewrite(input), want, "{input}");
@@ -395,6 +426,7 @@ mod tests {
             "<a href=\"#top\">",
             "<a href=\"javascript:void(0)\">",
             "<a href=\"JavaScript:x()\">",
+            "<a href=\"java&#x09;script:x()\">",
             "<a href=\"mailto:a@www.example.com\">",
             "<a href=\"tel:+1555\">",
             "<a href=\"data:text/html,x\">",
@@ -405,6 +437,7 @@ mod tests {
             "<a href=\"\\\\evil.example/\">",
             "<a href=\"http&#58;//evil.example/\">",
             "<a href=\"&#x2F;/evil.example/\">",
+            "<a href=\"&sol;&sol;evil.example/\">",
             "<a href>",
             "<a data-href=\"/x\">",
             "<span href=\"/x\">",
@@ -413,19 +446,51 @@ mod tests {
             "<img src=\"/i.png\">",
             "<script src=\"/s.js\"></script>",
             "<iframe src=\"\"></iframe>",
-            "<a href=/x ping=\"https://evil.example/track\">",
             "</a href=/x>",
+            "<svg><a href=/x></a></svg>",
+            "<math><a href=/x></math>",
         ] {
             assert_eq!(rewrite(input), input, "{input}");
         }
     }
 
     #[test]
-    fn ping_to_us_is_fine() {
+    fn pings_elsewhere_are_switched_off() {
         assert_eq!(
             rewrite("<a href=/x ping=\"/track /t2\">"),
-            "<a href=/x?sessionid=TOKEN ping=\"/track /t2\">"
+            "<a href=//www.example.com/x?sessionid=TOKEN ping=\"/track /t2\">"
         );
+        assert_eq!(
+            rewrite("<a href=/x ping=\"/t https://evil.example/track\">"),
+            "<a ping=\"\" href=//www.example.com/x?sessionid=TOKEN ping=\"/t https://evil.example/track\">"
+        );
+        assert_eq!(
+            rewrite("<a href=https://evil.example/ ping=https://evil.example/>"),
+            "<a ping=\"\" href=https://evil.example/ ping=https://evil.example/>"
+        );
+    }
+
+    #[test]
+    fn referrer_policies_that_send_the_url_elsewhere_are_overridden() {
+        for (input, want) in [
+            ("<meta name=referrer content=unsafe-url>", "<meta content=\"same-origin\" name=referrer content=unsafe-url>"),
+            ("<META NAME=\"Referrer\" CONTENT=\"always\">", "<META content=\"same-origin\" NAME=\"Referrer\" CONTENT=\"always\">"),
+            ("<meta http-equiv=Referrer-Policy content=unsafe-url>", "<meta content=\"same-origin\" http-equiv=Referrer-Policy content=unsafe-url>"),
+            ("<meta name=referrer content=no-referrer-when-downgrade>", "<meta content=\"same-origin\" name=referrer content=no-referrer-when-downgrade>"),
+            ("<img src=//evil.example/p referrerpolicy=unsafe-url>", "<img referrerpolicy=\"same-origin\" src=//evil.example/p referrerpolicy=unsafe-url>"),
+            ("<link rel=prefetch href=//evil.example/ referrerpolicy=\"unsafe&#45;url\">", "<link referrerpolicy=\"same-origin\" rel=prefetch href=//evil.example/ referrerpolicy=\"unsafe&#45;url\">"),
+            ("<svg><a href=/x></a></svg><iframe referrerpolicy=always src=//evil.example/>", "<svg><a href=/x></a></svg><iframe referrerpolicy=\"same-origin\" referrerpolicy=always src=//evil.example/>"),
+        ] {
+            assert_eq!(rewrite(input), want, "{input}");
+        }
+        for input in [
+            "<meta name=referrer content=no-referrer>",
+            "<meta name=referrer content=strict-origin-when-cross-origin>",
+            "<meta name=description content=unsafe-url>",
+            "<img src=//evil.example/p referrerpolicy=no-referrer>",
+        ] {
+            assert_eq!(rewrite(input), input, "{input}");
+        }
     }
 
     #[test]
@@ -433,15 +498,19 @@ mod tests {
         let cases = [
             (
                 "<meta http-equiv=\"refresh\" content=\"0; url=/next\">",
-                "<meta http-equiv=\"refresh\" content=\"0; url=/next?sessionid=TOKEN\">",
+                "<meta http-equiv=\"refresh\" content=\"0; url=//www.example.com/next?sessionid=TOKEN\">",
             ),
             (
                 "<META CONTENT=\"5;URL='/a?b=1'\" HTTP-EQUIV=Refresh>",
-                "<META CONTENT=\"5;URL='/a?b=1&amp;sessionid=TOKEN'\" HTTP-EQUIV=Refresh>",
+                "<META CONTENT=\"5;URL='//www.example.com/a?b=1&amp;sessionid=TOKEN'\" HTTP-EQUIV=Refresh>",
             ),
             (
                 "<meta http-equiv=refresh content=0;url=http://www.example.com/>",
                 "<meta http-equiv=refresh content=0;url=http://www.example.com/?sessionid=TOKEN>",
+            ),
+            (
+                "<meta http-equiv=refresh content=\"0&#59;url=next\">",
+                "<meta http-equiv=refresh content=\"0&#59;url=//www.example.com/dir/next?sessionid=TOKEN\">",
             ),
         ];
         for (input, want) in cases {
@@ -449,6 +518,7 @@ mod tests {
         }
         for input in [
             "<meta http-equiv=\"refresh\" content=\"0; url=https://evil.example/\">",
+            "<meta http-equiv=\"refresh\" content=\"0; url=http&#58;//evil.example/\">",
             "<meta http-equiv=\"refresh\" content=\"30\">",
             "<meta name=\"refresh\" content=\"0; url=/x\">",
             "<meta http-equiv=\"content-type\" content=\"0; url=/x\">",
@@ -458,18 +528,30 @@ mod tests {
     }
 
     #[test]
-    fn base_href_decides_relative_urls() {
+    fn the_first_base_decides_relative_urls_unless_it_comes_too_late() {
         let page = "<base href=\"http://other.example/\"><a href=\"/x\"></a><a href=\"http://www.example.com/y\"></a><form action=/p></form><form></form>";
         assert_eq!(
             rewrite(page),
-            format!("<base href=\"http://other.example/\"><a href=\"/x\"></a><a href=\"http://www.example.com/y?sessionid=TOKEN\"></a><form action=/p></form><form>{HIDDEN}</form>")
+            format!("<base href=\"http://other.example/\"><a href=\"/x\"></a><a href=\"http://www.example.com/y?sessionid=TOKEN\"></a><form action=/p></form><form{ID}>{HIDDEN}</form>")
         );
-        let page = "<base href=\"/sub/\"><a href=\"x\">";
-        assert_eq!(rewrite(page), "<base href=\"/sub/\"><a href=\"x?sessionid=TOKEN\">");
-        let page = "<base href=\"https://www.example.com/\"><a href=\"x\">";
-        assert_eq!(rewrite(page), "<base href=\"https://www.example.com/\"><a href=\"x?sessionid=TOKEN\">");
-        let page = "<base target=_top><a href=\"x\">";
-        assert_eq!(rewrite(page), "<base target=_top><a href=\"x?sessionid=TOKEN\">");
+        for (page, want) in [
+            ("<base href=\"/sub/\"><a href=\"x\">", "<base href=\"/sub/\"><a href=\"//www.example.com/sub/x?sessionid=TOKEN\">"),
+            ("<base href=\"sub/\"><a href=\"x\">", "<base href=\"sub/\"><a href=\"//www.example.com/dir/sub/x?sessionid=TOKEN\">"),
+            ("<base href=\"https://www.example.com/b/c\"><a href=\"x\"><a href=?q>", "<base href=\"https://www.example.com/b/c\"><a href=\"//www.example.com/b/x?sessionid=TOKEN\"><a href=//www.example.com/b/c?q&amp;sessionid=TOKEN>"),
+            ("<base href=\"https://partner.example/p/\"><a href=\"x\">", "<base href=\"https://partner.example/p/\"><a href=\"//partner.example/p/x?sessionid=TOKEN\">"),
+            ("<base target=_top><a href=\"x\">", "<base target=_top><a href=\"//www.example.com/dir/x?sessionid=TOKEN\">"),
+            // Only the first base with href counts, and not one in foreign content or a template.
+            ("<base href=/one/><base href=//evil.example/><a href=x>", "<base href=/one/><base href=//evil.example/><a href=//www.example.com/one/x?sessionid=TOKEN>"),
+            ("<svg><base href=//evil.example/></svg><a href=x>", "<svg><base href=//evil.example/></svg><a href=//www.example.com/dir/x?sessionid=TOKEN>"),
+            ("<template><base href=//evil.example/></template><a href=x>", "<template><base href=//evil.example/></template><a href=//www.example.com/dir/x?sessionid=TOKEN>"),
+            // Integration points and breakouts are HTML: that base is the document's.
+            ("<svg><title><base href=//evil.example/></title></svg><a href=x>", "<svg><title><base href=//evil.example/></title></svg><a href=x>"),
+            ("<svg><style><p></p><base href=//evil.example/><a href=x>", "<svg><style><p></p><base href=//evil.example/><a href=x>"),
+            // A base after a URL was decided is neutralised.
+            ("<a href=/early><base href=\"http://evil.example/\"><a href=late>", "<a href=//www.example.com/early?sessionid=TOKEN><base href=\"\" href=\"http://evil.example/\"><a href=//www.example.com/dir/late?sessionid=TOKEN>"),
+        ] {
+            assert_eq!(rewrite(page), want, "{page}");
+        }
     }
 
     #[test]
@@ -485,7 +567,9 @@ mod tests {
             "<xmp><a href=/x></xmp>",
             "<noembed><a href=/x></noembed>",
             "<noframes><a href=/x></noframes>",
-            "<![CDATA[ <a href=/x> ]]>",
+            "<noscript><a href=/ns></noscript>",
+            "<noscript><p title=\"</noscript><base href=//evil.example/>\"></noscript>",
+            "<svg><![CDATA[ <a href=/x> ]]></svg>",
             "<!DOCTYPE html>",
             "<?xml version=\"1.0\"?>",
             "<plaintext><a href=/x>",
@@ -493,79 +577,87 @@ mod tests {
         ] {
             assert_eq!(rewrite(input), input, "{input}");
         }
-        assert_eq!(
-            rewrite("<script>x</script><a href=/after>"),
-            "<script>x</script><a href=/after?sessionid=TOKEN>"
-        );
-        // "<!-->" is a whole (empty) comment.
-        assert_eq!(
-            rewrite("<!--><a href=/x>"),
-            "<!--><a href=/x?sessionid=TOKEN>"
-        );
-        assert_eq!(
-            rewrite("<!-- c --><a href=/after>"),
-            "<!-- c --><a href=/after?sessionid=TOKEN>"
-        );
-        assert_eq!(
-            rewrite("<noscript><a href=/ns></noscript>"),
-            "<noscript><a href=/ns?sessionid=TOKEN></noscript>"
-        );
+        for (input, want) in [
+            ("<script>x</script><a href=/after>", "<script>x</script><a href=//www.example.com/after?sessionid=TOKEN>"),
+            // Comments end as browsers end them.
+            ("<!--><a href=/x>", "<!--><a href=//www.example.com/x?sessionid=TOKEN>"),
+            ("<!---><a href=/x>", "<!---><a href=//www.example.com/x?sessionid=TOKEN>"),
+            ("<!-- c --!><a href=/x>", "<!-- c --!><a href=//www.example.com/x?sessionid=TOKEN>"),
+            ("<!-- c --><a href=/after>", "<!-- c --><a href=//www.example.com/after?sessionid=TOKEN>"),
+            // CDATA outside foreign content is a bogus comment that ends at the first `>`.
+            ("<![CDATA[><a href=/x>]]>", "<![CDATA[><a href=//www.example.com/x?sessionid=TOKEN>]]>"),
+            ("<noscript></noscript><a href=/x>", "<noscript></noscript><a href=//www.example.com/x?sessionid=TOKEN>"),
+            // Inside svg, style and title hold markup; after svg, HTML again.
+            ("<svg><style></style></svg><a href=/x>", "<svg><style></style></svg><a href=//www.example.com/x?sessionid=TOKEN>"),
+            ("<svg><foreignObject><a href=/x></foreignObject></svg>", "<svg><foreignObject><a href=//www.example.com/x?sessionid=TOKEN></foreignObject></svg>"),
+            ("<math><mtext><form></mtext></math>", &format!("<math><mtext><form{ID}>{HIDDEN}</mtext></math>")),
+            ("<svg><p><a href=/x>", "<svg><p><a href=//www.example.com/x?sessionid=TOKEN>"),
+        ] {
+            assert_eq!(rewrite(input), want, "{input}");
+        }
     }
 
     #[test]
-    fn placeholder_everywhere() {
-        assert_eq!(
-            rewrite("<script>t='__COOKIELESS_TOKEN__'</script><!-- __COOKIELESS_TOKEN__ -->x__COOKIELESS_TOKEN__"),
-            "<script>t='TOKEN'</script><!-- TOKEN -->xTOKEN"
-        );
+    fn the_placeholder_is_replaced_only_where_the_token_stays_here() {
+        for (input, want) in [
+            ("<a href=\"/x?t=__COOKIELESS_TOKEN__\">", "<a href=\"//www.example.com/x?t=TOKEN&amp;sessionid=TOKEN\">"),
+            ("<img src=\"px?__COOKIELESS_TOKEN__\">", "<img src=\"//www.example.com/dir/px?TOKEN\">"),
+            ("<script src=\"https://partner.example/s.js?t=__COOKIELESS_TOKEN__\"></script>", "<script src=\"https://partner.example/s.js?t=TOKEN\"></script>"),
+            ("<form><input name=t value=\"__COOKIELESS_TOKEN__\"></form>", &format!("<form{ID}>{HIDDEN}<input name=t value=\"TOKEN\"></form>")),
+        ] {
+            assert_eq!(rewrite(input), want, "{input}");
+        }
+        for input in [
+            "<script>t='__COOKIELESS_TOKEN__'</script><!-- __COOKIELESS_TOKEN__ -->x__COOKIELESS_TOKEN__",
+            "<img src=\"http://evil.example/px?__COOKIELESS_TOKEN__\">",
+            "<img srcset=\"/a.png?__COOKIELESS_TOKEN__ 1x\">",
+            "<div style=\"background:url(/x?__COOKIELESS_TOKEN__)\">",
+            "<style>a{background:url(/x?__COOKIELESS_TOKEN__)}</style>",
+            "<a href=\"http://evil.example/?__COOKIELESS_TOKEN__\">",
+            "<a data-x=\"__COOKIELESS_TOKEN__\" href=\"#\">",
+            "<form action=//evil.example/><input value=__COOKIELESS_TOKEN__></form>",
+            "<input value=__COOKIELESS_TOKEN__>",
+            "<svg><image href=\"/x?__COOKIELESS_TOKEN__\"/></svg>",
+        ] {
+            assert_eq!(rewrite(input), input, "{input}");
+        }
         let input = b"<p>__COOKIELESS_TOKEN__</p><a href=\"/x?sessionid=__COOKIELESS_TOKEN__\">";
-        let want = b"<p>TOKEN</p><a href=\"/x?sessionid=TOKEN\">".to_vec();
+        let want = b"<p>__COOKIELESS_TOKEN__</p><a href=\"//www.example.com/x?sessionid=TOKEN\">".to_vec();
         assert_eq!(rewrite_bytewise(opts(), input), want);
-        let off = RewriteOptions {
-            placeholder: String::new(),
-            ..opts()
-        };
-        assert_eq!(rewrite_with(off, "__COOKIELESS_TOKEN__"), "__COOKIELESS_TOKEN__");
+        let off = RewriteOptions { placeholder: String::new(), ..opts() };
+        assert_eq!(rewrite_with(off, "<img src=/__COOKIELESS_TOKEN__>"), "<img src=/__COOKIELESS_TOKEN__>");
     }
 
     #[test]
     fn options_switch_features_off() {
-        let page = "<form action=/p><a href=/x>__COOKIELESS_TOKEN__";
-        let no_links = RewriteOptions {
-            links: false,
-            ..opts()
-        };
+        let page = "<form action=/p><a href=/x>";
+        let no_links = RewriteOptions { links: false, ..opts() };
         assert_eq!(
             rewrite_with(no_links, page),
-            format!("<form action=/p>{HIDDEN}<a href=/x>TOKEN")
+            format!("<form{ID} action=//www.example.com/p>{HIDDEN}<a href=/x>")
         );
-        let no_forms = RewriteOptions {
-            forms: false,
-            ..opts()
-        };
-        assert_eq!(
-            rewrite_with(no_forms, page),
-            "<form action=/p><a href=/x?sessionid=TOKEN>TOKEN"
-        );
+        let no_forms = RewriteOptions { forms: false, ..opts() };
+        assert_eq!(rewrite_with(no_forms, page), "<form action=/p><a href=//www.example.com/x?sessionid=TOKEN>");
     }
 
     #[test]
-    fn param_and_token_are_escaped() {
+    fn param_token_and_path_are_escaped() {
         let o = RewriteOptions {
             param: "a b\"<".into(),
             token: "T&1".into(),
+            path: "/a b/\"&/p".into(),
             ..opts()
         };
         assert_eq!(
             rewrite_with(o, "<form><a href=x>"),
-            "<form><input type=\"hidden\" name=\"a b&quot;&lt;\" value=\"T&amp;1\"><a href=x?a%20b%22%3C=T%261>"
+            "<form id=\"cl-0123456789abcdef\"><input type=\"hidden\" name=\"a b&quot;&lt;\" value=\"T&amp;1\" form=\"cl-0123456789abcdef\"><a href=//www.example.com/a%20b/%22&amp;/x?a%20b%22%3C=T%261>"
         );
     }
 
     #[test]
     fn utf16_bom_passes_through() {
         let mut input = vec![0xFF, 0xFE];
-        input.extend_from_slice(b"<a href=/x>__COOKIELESS_TOKEN__");
+        input.extend_from_slice(b"<a href=/x>");
         assert_eq!(rewrite_bytewise(opts(), &input), input);
         let mut r = Rewriter::new(opts());
         let mut out = Vec::new();
@@ -591,7 +683,7 @@ mod tests {
         r.end(&mut out);
         assert_eq!(
             out,
-            b"\xff\x00<p \xe9=\xfa>\x80<a href=\"/\xe9t\xe9?sessionid=TOKEN\">\xc3".to_vec()
+            b"\xff\x00<p \xe9=\xfa>\x80<a href=\"//www.example.com/\xe9t\xe9?sessionid=TOKEN\">\xc3".to_vec()
         );
     }
 
@@ -599,14 +691,14 @@ mod tests {
     fn oversized_tag_passes_untouched_whatever_the_chunking() {
         let long = "x".repeat(MAX_CARRY);
         let page = format!("<a title=\"{long}\" href=/x><a href=/y><script data-x=\"{long}\">'<a href=/z>'</script><a href=/w>");
-        let want = format!("<a title=\"{long}\" href=/x><a href=/y?sessionid=TOKEN><script data-x=\"{long}\">'<a href=/z>'</script><a href=/w?sessionid=TOKEN>");
+        let want = format!("<a title=\"{long}\" href=/x><a href=//www.example.com/y?sessionid=TOKEN><script data-x=\"{long}\">'<a href=/z>'</script><a href=//www.example.com/w?sessionid=TOKEN>");
         assert_eq!(rewrite(&page), want);
         assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), want.as_bytes());
         // Right at the limit: a tag of exactly MAX_CARRY bytes is still rewritten.
         let fill = "y".repeat(MAX_CARRY - "<a href=/x title=>".len());
         let page = format!("<a href=/x title={fill}>");
         assert_eq!(page.len(), MAX_CARRY);
-        let want = format!("<a href=/x?sessionid=TOKEN title={fill}>");
+        let want = format!("<a href=//www.example.com/x?sessionid=TOKEN title={fill}>");
         assert_eq!(rewrite(&page), want);
         assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), want.as_bytes());
         let page = format!("<a href=/x title={fill}y>");
@@ -615,12 +707,14 @@ mod tests {
     }
 
     #[test]
-    fn oversized_form_still_opens_a_form() {
+    fn oversized_form_and_base_still_count() {
         let long = "x".repeat(MAX_CARRY);
         let page = format!("<form action=https://evil.example/ data-x=\"{long}\"><form action=/x>");
         assert_eq!(rewrite(&page), page);
         let page = format!("<base href=/ data-x=\"{long}\"><a href=/x>");
         assert_eq!(rewrite(&page), page);
+        let page = format!("<svg data-x=\"{long}\"><a href=/x></svg><a href=/y>");
+        assert_eq!(rewrite(&page), format!("<svg data-x=\"{long}\"><a href=/x></svg><a href=//www.example.com/y?sessionid=TOKEN>"));
     }
 
     #[test]
@@ -628,7 +722,8 @@ mod tests {
         let page = "<!DOCTYPE html><html><head><title>a<b</title><meta http-equiv=refresh content='0;url=/r'>\
             <base href=/><style>p{}</style><script>if(a<!--b){'</script'}</script></head><body>\
             <!-- <a href=/c> --><p class=x>t</p><a href='/a?x=1&amp;sessionid=o#f'>l</a>\
-            <form action=/f method=post><input name=q></form><![CDATA[<a href=/cd>]]>\
+            <form action=/f method=post><input name=q value=__COOKIELESS_TOKEN__></form><![CDATA[<a href=/cd>]]>\
+            <svg><![CDATA[<a href=/cd>]]><title><a href=/t></title></svg><noscript><a href=/n></noscript>\
             <textarea></textarea ><a href=/ok>__COOKIELESS_TOKEN__<a href=/u";
         let one = rewrite(page);
         assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), one.as_bytes());

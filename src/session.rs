@@ -5,20 +5,24 @@
 //! every `Set-Cookie` into the jar, create a session only once the jar holds something, and hand
 //! the browser a freshly sealed token in the `Location`, the body and a header.
 //!
-//! A store may answer later (gRPC): the exchange then pauses, remembers the `Pending` request, and
-//! goes on from `on_store_reply`. Everything goes through `Host`, so whole flows run in native
-//! tests with `MockHost`.
+//! Where the exchange is, and what it waits for, is one [`Phase`]: each variant owns what that
+//! phase needs, and each callback is one `match` on it. A store may answer later (gRPC): the
+//! exchange then waits in `Loading` (the request and its body held) or `Updating` (the response
+//! and its body held) until `on_store_reply`. Everything goes through `Host`, so whole flows run
+//! in native tests with `MockHost`.
 
-use crate::config::{Config, OnError, Scope};
+use crate::config::{Config, ConfigError, OnError, Scope, Store as StoreConfig};
 use crate::cookies::{parse_set_cookie, JarChange};
 use crate::host::Host;
+use crate::jar::Jar;
 use crate::metrics::Metric;
-use crate::origin::{with_query_param, QuerySeparator, SameOrigin};
+use crate::origin::SameOrigin;
 use crate::rewrite::{is_rewritable_content_type, RewriteOptions, Rewriter};
-use crate::routes::{path_without_query, strip_port};
-use crate::store::{CallReply, Loaded, Outcome, Pending, Progress, Request, SessionStore, StoreError};
+use crate::store::grpc::{LoadCall, UpdateCall};
+use crate::store::{CallReply, Loaded, Loading, Store, StoreError, Updating};
 use crate::token::{Binding, KeyRing, Rejection, SessionId};
-use crate::transport::{query_value, strip_query_param, FormEncoding};
+use crate::transport::FormEncoding;
+use crate::url::{path_without_query, query_value, strip_port, strip_query_param, with_query_param, QuerySeparator};
 use log::{debug, warn};
 use std::rc::Rc;
 
@@ -26,9 +30,22 @@ use std::rc::Rc;
 pub struct Settings {
     pub config: Config,
     pub ring: KeyRing,
-    pub store: Box<dyn SessionStore>,
+    pub store: Store,
     /// What a store failure means: go on without a session, or refuse with a 503.
     pub on_store_error: OnError,
+}
+
+impl Settings {
+    /// Everything a shell needs from a parsed configuration: it decides nothing itself.
+    pub fn from_config(config: Config) -> Result<Settings, ConfigError> {
+        let ring = KeyRing::new(&config.keys)
+            .ok_or_else(|| ConfigError { field: "keys".into(), problem: "the key ring could not be built".into() })?;
+        let on_store_error = match &config.store {
+            StoreConfig::Grpc { on_error, .. } => *on_error,
+            StoreConfig::SharedData { .. } => OnError::FailOpen,
+        };
+        Ok(Settings { store: Store::from_config(&config.store), ring, config, on_store_error })
+    }
 }
 
 /// What the proxy-wasm callback should return.
@@ -56,48 +73,31 @@ pub const MAX_HELD_BYTES: usize = 64 * 1024;
 /// One request and its response.
 pub struct Exchange {
     settings: Rc<Settings>,
-    state: State,
+    /// `None`: not a cookieless route, everything passes untouched.
+    cookieless: Option<Box<Cookieless>>,
 }
 
-enum State {
-    /// Not a cookieless route: everything passes untouched.
-    PassThrough,
-    Cookieless(Box<Cookieless>),
-}
-
-/// What one cookieless exchange remembers between callbacks.
+/// One cookieless exchange: what the request said, and where the exchange is.
 struct Cookieless {
+    request: RequestFacts,
+    phase: Phase,
+}
+
+/// What the request said, read once from its headers.
+struct RequestFacts {
     /// The request's `:authority`, lower-cased: what the token is bound to.
     authority: String,
-    /// The path without query: what a path-scoped token is bound to.
+    /// The path without query: what a path-scoped token is bound to, and the base of the page.
     path: String,
     client_ip: Option<String>,
     user_agent: Option<String>,
     browser_cookies: Option<String>,
+    /// `Origin`, else `Referer`.
     origin: Option<String>,
-    candidates: Vec<String>,
-    awaiting_form: Option<FormEncoding>,
-    session: Option<SessionId>,
-    /// The update in flight creates the session (it had none before).
-    creating: bool,
-    pending: Option<Pending>,
     is_head: bool,
-    response_ends: bool,
-    rewriter: Option<Rewriter>,
-    /// Bytes of rewritten output Envoy still buffers because the last body callback paused.
-    held: usize,
-    /// Response body that arrived while a store call was out.
-    waiting_body: Option<WaitingBody>,
 }
 
-/// A response body Envoy buffers while the filter waits: its size, and whether it is complete.
-#[derive(Debug, Clone, Copy)]
-struct WaitingBody {
-    size: usize,
-    ended: bool,
-}
-
-impl Cookieless {
+impl RequestFacts {
     fn binding<'a>(&'a self, config: &Config) -> Binding<'a> {
         Binding {
             host: &self.authority,
@@ -108,9 +108,44 @@ impl Cookieless {
     }
 }
 
+/// Where the exchange is. The request waits in `ReadingForm` and `Loading`, the response in
+/// `Updating`; `Upstream` and `Rewriting` let everything flow.
+enum Phase {
+    /// A POST form body that may carry the token is being buffered; `candidates` are the tokens
+    /// the query and header had.
+    ReadingForm { encoding: FormEncoding, candidates: Vec<String> },
+    /// The session's jar is being loaded; the request and its body wait.
+    Loading { call: LoadCall, id: SessionId },
+    /// The request went upstream, resuming `session` (or none).
+    Upstream { session: Option<SessionId> },
+    /// The response's `Set-Cookie`s are going into the store; the response and its body wait.
+    Updating { call: UpdateCall, update: Update, waiting_body: Option<WaitingBody> },
+    /// The body passes through the rewriter; `held` bytes of output are still in Envoy's buffer.
+    Rewriting { rewriter: Box<Rewriter>, held: usize },
+    /// Nothing more to do for this exchange.
+    Done,
+}
+
+/// An update in flight: the session it writes, and what the response is.
+#[derive(Debug, Clone, Copy)]
+struct Update {
+    id: SessionId,
+    /// The session did not exist before: the update creates it.
+    creating: bool,
+    /// The response headers ended the stream.
+    response_ends: bool,
+}
+
+/// A response body Envoy buffers while the filter waits: its size, and whether it is complete.
+#[derive(Debug, Clone, Copy)]
+struct WaitingBody {
+    size: usize,
+    ended: bool,
+}
+
 impl Exchange {
     pub fn new(settings: Rc<Settings>) -> Exchange {
-        Exchange { settings, state: State::PassThrough }
+        Exchange { settings, cookieless: None }
     }
 
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
@@ -121,75 +156,70 @@ impl Exchange {
         if !config.routes.is_cookieless(&full_path, &authority) {
             return Next::Continue;
         }
-        let mut exchange = Box::new(Cookieless {
+        let request = RequestFacts {
             path: path_without_query(&full_path).to_string(),
             authority,
             client_ip: host.client_address().map(|a| strip_port(&a).to_string()),
             user_agent: host.request_header("user-agent"),
             browser_cookies: host.request_header("cookie"),
             origin: host.request_header("origin").or_else(|| host.request_header("referer")),
-            candidates: Vec::new(),
-            awaiting_form: None,
-            session: None,
-            creating: false,
-            pending: None,
             is_head: host.request_header(":method").as_deref() == Some("HEAD"),
-            response_ends: false,
-            rewriter: None,
-            held: 0,
-            waiting_body: None,
-        });
+        };
         if config.cookies.strip_request {
             host.set_request_header("cookie", None);
         }
         // Bodies must come back uncompressed to be rewritten.
         host.set_request_header("accept-encoding", None);
-        take_query_token(host, config, &full_path, &mut exchange.candidates);
-        take_header_token(host, config, &mut exchange.candidates);
-        exchange.awaiting_form = form_to_read(host, config, end_of_stream);
-        let next = if exchange.awaiting_form.is_some() {
-            Next::Pause
-        } else {
-            begin_resume(host, &settings, &mut exchange)
+        let mut candidates = Vec::new();
+        take_query_token(host, config, &full_path, &mut candidates);
+        take_header_token(host, config, &mut candidates);
+        let mut exchange = Box::new(Cookieless { request, phase: Phase::Done });
+        let next = match form_to_read(host, config, end_of_stream) {
+            Some(encoding) => {
+                exchange.phase = Phase::ReadingForm { encoding, candidates };
+                Next::Pause
+            }
+            None => begin_resume(host, &settings, &mut exchange, &candidates),
         };
-        self.state = State::Cookieless(exchange);
+        self.cookieless = Some(exchange);
         next
     }
 
     pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
         let settings = Rc::clone(&self.settings);
-        let State::Cookieless(exchange) = &mut self.state else {
+        let Some(exchange) = self.cookieless.as_mut() else {
             return Next::Continue;
         };
-        if exchange.pending.is_some() {
+        match &mut exchange.phase {
             // The upstream gets the body only with the session's cookies, after the store answers.
-            return Next::Pause;
-        }
-        let Some(encoding) = exchange.awaiting_form.clone() else {
-            return Next::Continue;
-        };
-        if !end_of_stream {
+            Phase::Loading { .. } => Next::Pause,
             // Envoy keeps buffering; `body_size` is the running total.
-            return Next::Pause;
+            Phase::ReadingForm { .. } if !end_of_stream => Next::Pause,
+            Phase::ReadingForm { encoding, candidates } => {
+                let body = host.request_body(body_size).unwrap_or_default();
+                let taken = encoding.take_token(&body, &settings.config.param);
+                if let Some(stripped) = taken.body {
+                    host.replace_request_body(body_size, &stripped);
+                    host.set_request_header("content-length", Some(&stripped.len().to_string()));
+                }
+                let mut candidates = std::mem::take(candidates);
+                candidates.extend(taken.token);
+                begin_resume(host, &settings, exchange, &candidates)
+            }
+            _ => Next::Continue,
         }
-        exchange.awaiting_form = None;
-        let body = host.request_body(body_size).unwrap_or_default();
-        let taken = encoding.take_token(&body, &settings.config.param);
-        if let Some(stripped) = taken.body {
-            host.replace_request_body(body_size, &stripped);
-            host.set_request_header("content-length", Some(&stripped.len().to_string()));
-        }
-        exchange.candidates.extend(taken.token);
-        begin_resume(host, &settings, exchange)
     }
 
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
         let settings = Rc::clone(&self.settings);
-        let State::Cookieless(exchange) = &mut self.state else {
+        let Some(exchange) = self.cookieless.as_mut() else {
             return Next::Continue;
         };
-        exchange.response_ends = end_of_stream;
-        begin_update(host, &settings, exchange)
+        match exchange.phase {
+            Phase::Upstream { session } => begin_update(host, &settings, exchange, session, end_of_stream),
+            // Answered locally (a 503 from the filter), or never went upstream.
+            _ => Next::Continue,
+        }
     }
 
     /// Rewrites each chunk as it passes. When the rewriter holds back the end of a chunk (an
@@ -198,80 +228,97 @@ impl Exchange {
     /// (`on_response_trailers`). At most `MAX_HELD_BYTES` are held: memory stays flat. While a
     /// store call is out, the body waits in Envoy's buffer until the call is done.
     pub fn on_response_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
-        let State::Cookieless(exchange) = &mut self.state else {
+        let Some(exchange) = self.cookieless.as_mut() else {
             return Next::Continue;
         };
-        if exchange.pending.is_some() {
-            exchange.waiting_body = Some(WaitingBody { size: body_size, ended: end_of_stream });
-            return Next::Pause;
+        match &mut exchange.phase {
+            Phase::Updating { waiting_body, .. } => {
+                *waiting_body = Some(WaitingBody { size: body_size, ended: end_of_stream });
+                Next::Pause
+            }
+            Phase::Rewriting { .. } => rewrite_buffered(host, &mut exchange.phase, body_size, end_of_stream, true),
+            _ => Next::Continue,
         }
-        rewrite_buffered(host, exchange, body_size, end_of_stream, true)
     }
 
     /// With trailers, the end of the stream comes here rather than with the last body chunk: what
     /// the rewriter still holds goes out now.
     pub fn on_response_trailers(&mut self, host: &mut dyn Host) -> Next {
-        let State::Cookieless(exchange) = &mut self.state else {
+        let Some(exchange) = self.cookieless.as_mut() else {
             return Next::Continue;
         };
-        if exchange.pending.is_some() {
-            let size = exchange.waiting_body.map_or(0, |b| b.size);
-            exchange.waiting_body = Some(WaitingBody { size, ended: true });
-            return Next::Pause;
-        }
-        if let Some(mut rewriter) = exchange.rewriter.take() {
-            let mut out = Vec::new();
-            rewriter.end(&mut out);
-            // Envoy still buffers the held output: the rest goes after it.
-            if !out.is_empty() && !host.replace_response_body(exchange.held, 0, &out) {
-                warn!("cookieless: {} bytes held by the rewriter could not be sent before the trailers", out.len());
+        match std::mem::replace(&mut exchange.phase, Phase::Done) {
+            Phase::Updating { call, update, waiting_body } => {
+                let size = waiting_body.map_or(0, |b| b.size);
+                let waiting_body = Some(WaitingBody { size, ended: true });
+                exchange.phase = Phase::Updating { call, update, waiting_body };
+                Next::Pause
             }
-            exchange.held = 0;
+            Phase::Rewriting { mut rewriter, held } => {
+                let mut out = Vec::new();
+                rewriter.end(&mut out);
+                // Envoy still buffers the held output: the rest goes after it.
+                if !out.is_empty() && !host.replace_response_body(held, 0, &out) {
+                    warn!("cookieless: {} bytes held by the rewriter could not be sent before the trailers", out.len());
+                }
+                Next::Continue
+            }
+            other => {
+                exchange.phase = other;
+                Next::Continue
+            }
         }
-        Next::Continue
     }
 
     /// A reply to a store call: goes on where the exchange paused.
     pub fn on_store_reply(&mut self, host: &mut dyn Host, call: u32, reply: CallReply) -> Resume {
         let settings = Rc::clone(&self.settings);
-        let State::Cookieless(exchange) = &mut self.state else {
+        let Some(exchange) = self.cookieless.as_mut() else {
             return Resume::Nothing;
         };
-        let Some(pending) = exchange.pending.take_if(|p| p.call == call) else {
-            return Resume::Nothing;
-        };
-        match settings.store.on_reply(host, pending, reply) {
-            Progress::Waiting(pending) => {
-                exchange.pending = Some(pending);
+        match std::mem::replace(&mut exchange.phase, Phase::Done) {
+            Phase::Loading { call: pending, id } if pending.id() == call => {
+                let loading = pending.on_reply(&reply);
+                match after_load(host, &settings, exchange, Some(id), loading) {
+                    Next::Continue => Resume::Request,
+                    Next::Pause => Resume::Nothing,
+                }
+            }
+            Phase::Updating { call: pending, update, waiting_body } if pending.id() == call => {
+                let updating = pending.on_reply(host, &reply);
+                let next = after_update(host, &settings, exchange, update, updating);
+                if let Phase::Updating { waiting_body: still, .. } = &mut exchange.phase {
+                    // Another round trip (a lost compare-and-set): the body keeps waiting.
+                    *still = waiting_body;
+                    return Resume::Nothing;
+                }
+                if next == Next::Pause {
+                    return Resume::Nothing;
+                }
+                // What arrived meanwhile is in Envoy's buffer, about to be sent: rewrite it.
+                if let Some(body) = waiting_body {
+                    rewrite_buffered(host, &mut exchange.phase, body.size, body.ended, false);
+                }
+                Resume::Response
+            }
+            other => {
+                // A reply to another call (or after the exchange moved on) changes nothing.
+                exchange.phase = other;
                 Resume::Nothing
             }
-            Progress::Done(Outcome::Loaded(loaded)) => match finish_resume(host, &settings, exchange, loaded) {
-                Next::Continue => Resume::Request,
-                Next::Pause => Resume::Nothing,
-            },
-            Progress::Done(Outcome::Updated(updated)) => match finish_update(host, &settings, exchange, updated) {
-                Next::Continue => {
-                    // What arrived meanwhile is in Envoy's buffer, about to be sent: rewrite it.
-                    if let Some(body) = exchange.waiting_body.take() {
-                        rewrite_buffered(host, exchange, body.size, body.ended, false);
-                    }
-                    Resume::Response
-                }
-                Next::Pause => Resume::Nothing,
-            },
         }
     }
 }
 
-/// Rewrites the body Envoy holds (`body_size` bytes, of which the first `exchange.held` are output
+/// Rewrites the body Envoy holds (`body_size` bytes, of which the first `held` are output
 /// already). With `may_hold`, a body whose end the rewriter still holds stays in Envoy's buffer.
-fn rewrite_buffered(host: &mut dyn Host, exchange: &mut Cookieless, body_size: usize, end_of_stream: bool, may_hold: bool) -> Next {
-    let Some(rewriter) = exchange.rewriter.as_mut() else {
+fn rewrite_buffered(host: &mut dyn Host, phase: &mut Phase, body_size: usize, end_of_stream: bool, may_hold: bool) -> Next {
+    let Phase::Rewriting { rewriter, held } = phase else {
         return Next::Continue;
     };
     // Envoy replaces a body only from its start, so held output is written back with the rest.
     let body = host.response_body(0, body_size).unwrap_or_default();
-    let (kept, fresh) = body.split_at(exchange.held.min(body.len()));
+    let (kept, fresh) = body.split_at((*held).min(body.len()));
     let mut out = Vec::with_capacity(body.len() + 256);
     out.extend_from_slice(kept);
     rewriter.write(fresh, &mut out);
@@ -280,12 +327,12 @@ fn rewrite_buffered(host: &mut dyn Host, exchange: &mut Cookieless, body_size: u
     }
     host.replace_response_body(0, body_size, &out);
     if may_hold && !end_of_stream && rewriter.is_holding() && out.len() <= MAX_HELD_BYTES {
-        exchange.held = out.len();
+        *held = out.len();
         return Next::Pause;
     }
-    exchange.held = 0;
+    *held = 0;
     if end_of_stream {
-        exchange.rewriter = None;
+        *phase = Phase::Done;
     }
     Next::Continue
 }
@@ -324,44 +371,47 @@ fn form_to_read(host: &dyn Host, config: &Config, end_of_stream: bool) -> Option
 }
 
 /// Opens the first good candidate token and asks the store for its jar.
-fn begin_resume(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) -> Next {
-    let Some(id) = open_candidates(host, settings, exchange) else {
-        return finish_resume(host, settings, exchange, Ok(Loaded::Missing));
+fn begin_resume(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, candidates: &[String]) -> Next {
+    let Some(id) = open_candidates(host, settings, &exchange.request, candidates) else {
+        return after_load(host, settings, exchange, None, Loading::Done(Ok(Loaded::Missing)));
     };
-    exchange.session = Some(id);
-    match settings.store.start(host, Request::Load(id)) {
-        Progress::Done(Outcome::Loaded(loaded)) => finish_resume(host, settings, exchange, loaded),
-        Progress::Done(Outcome::Updated(_)) => finish_resume(host, settings, exchange, Ok(Loaded::Missing)),
-        Progress::Waiting(pending) => {
-            exchange.pending = Some(pending);
-            Next::Pause
-        }
-    }
+    let loading = settings.store.load(host, id);
+    after_load(host, settings, exchange, Some(id), loading)
 }
 
-/// Restores the jar as the upstream's `Cookie` header, and tells the upstream.
-fn finish_resume(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, loaded: Result<Loaded, StoreError>) -> Next {
+/// Waits for the jar, or restores it as the upstream's `Cookie` header and tells the upstream.
+fn after_load(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, opened: Option<SessionId>, loading: Loading) -> Next {
     let config = &settings.config;
-    let opened = exchange.session.take();
+    let loaded = match (loading, opened) {
+        (Loading::Waiting(call), Some(id)) => {
+            exchange.phase = Phase::Loading { call, id };
+            return Next::Pause;
+        }
+        (Loading::Waiting(_), None) => Ok(Loaded::Missing),
+        (Loading::Done(loaded), _) => loaded,
+    };
+    let mut session = None;
     match loaded {
         Ok(Loaded::Found(jar)) => {
-            let browser = exchange.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
+            let browser = exchange.request.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
             host.set_request_header("cookie", Some(&jar.cookie_header(browser)));
             host.count(Metric::SessionsResumed);
-            exchange.session = opened;
+            session = opened;
         }
         Ok(Loaded::Missing | Loaded::Expired) if opened.is_some() => host.count(Metric::SessionsExpired),
         Ok(_) => {}
         Err(e) => {
             if store_failed(host, settings, "load", e) == Next::Pause {
+                exchange.phase = Phase::Done;
                 return Next::Pause;
             }
         }
     }
     if let Some(name) = config.upstream_header.as_deref() {
-        let value = if exchange.session.is_some() { "resumed" } else { "none" };
+        let value = if session.is_some() { "resumed" } else { "none" };
         host.set_request_header(name, Some(value));
     }
+    exchange.phase = Phase::Upstream { session };
     Next::Continue
 }
 
@@ -376,19 +426,19 @@ fn store_failed(host: &mut dyn Host, settings: &Settings, what: &str, error: Sto
     Next::Continue
 }
 
-fn open_candidates(host: &dyn Host, settings: &Settings, exchange: &Cookieless) -> Option<SessionId> {
-    if exchange.candidates.is_empty() {
+fn open_candidates(host: &dyn Host, settings: &Settings, request: &RequestFacts, candidates: &[String]) -> Option<SessionId> {
+    if candidates.is_empty() {
         return None;
     }
     let config = &settings.config;
-    if let Err(why) = check_origin(config, exchange) {
+    if let Err(why) = check_origin(config, request) {
         debug!("cookieless: token refused: {why}");
         host.count(Metric::TokensRejected);
         return None;
     }
-    let binding = exchange.binding(config);
+    let binding = request.binding(config);
     let mut last = Rejection::Malformed;
-    for candidate in &exchange.candidates {
+    for candidate in candidates {
         match settings.ring.open(candidate, &binding, host.now(), config.token.ttl_seconds) {
             Ok(opened) => return Some(opened.session),
             Err(rejection) => last = rejection,
@@ -400,9 +450,9 @@ fn open_candidates(host: &dyn Host, settings: &Settings, exchange: &Cookieless) 
 }
 
 /// A token only counts when the request comes from a page of this site (Origin, else Referer).
-fn check_origin(config: &Config, exchange: &Cookieless) -> Result<(), &'static str> {
-    let same = SameOrigin { host: &exchange.authority, allowed_hosts: &config.allowed_hosts };
-    match exchange.origin.as_deref() {
+fn check_origin(config: &Config, request: &RequestFacts) -> Result<(), &'static str> {
+    let same = SameOrigin { host: &request.authority, allowed_hosts: &config.allowed_hosts };
+    match request.origin.as_deref() {
         Some(origin) if same.allows_origin_header(origin) => Ok(()),
         Some(_) => Err("foreign origin"),
         None if config.require_referer => Err("no origin or referer"),
@@ -412,80 +462,91 @@ fn check_origin(config: &Config, exchange: &Cookieless) -> Result<(), &'static s
 
 /// Moves every `Set-Cookie` into the jar. A session is created only when the jar first holds a
 /// cookie: requests that need no state store nothing.
-fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) -> Next {
+fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, session: Option<SessionId>, response_ends: bool) -> Next {
     let headers = host.response_header_values("set-cookie");
     if headers.is_empty() {
-        return finish_response(host, settings, exchange);
+        return finish_response(host, settings, exchange, session, response_ends);
     }
     host.set_response_header("set-cookie", None);
     let now = host.now();
     let changes: Vec<JarChange> = headers.iter().filter_map(|h| parse_set_cookie(h, now)).collect();
-    exchange.creating = exchange.session.is_none();
-    if exchange.creating && !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) {
-        return finish_response(host, settings, exchange);
+    let creating = session.is_none();
+    if creating && !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) {
+        return finish_response(host, settings, exchange, None, response_ends);
     }
-    let id = match exchange.session.map_or_else(SessionId::random, Ok) {
-        Ok(id) => id,
-        Err(e) => {
-            warn!("cookieless: no randomness for a session id: {e}");
-            return finish_response(host, settings, exchange);
-        }
+    let Some(id) = session.or_else(|| new_session_id(host)) else {
+        warn!("cookieless: no randomness for a session id");
+        return finish_response(host, settings, exchange, None, response_ends);
     };
-    match settings.store.start(host, Request::Update(id, changes)) {
-        Progress::Done(Outcome::Updated(updated)) => {
-            exchange.session = Some(id);
-            finish_update(host, settings, exchange, updated)
-        }
-        Progress::Done(Outcome::Loaded(_)) => finish_response(host, settings, exchange),
-        Progress::Waiting(pending) => {
-            exchange.session = Some(id);
-            exchange.pending = Some(pending);
-            Next::Pause
-        }
-    }
+    let update = Update { id, creating, response_ends };
+    let updating = settings.store.update(host, id, changes);
+    after_update(host, settings, exchange, update, updating)
 }
 
-fn finish_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, updated: Result<crate::jar::Jar, StoreError>) -> Next {
+fn new_session_id(host: &mut dyn Host) -> Option<SessionId> {
+    let mut bytes = [0u8; 16];
+    host.fill_random(&mut bytes).then_some(SessionId(bytes))
+}
+
+/// Waits for the store, or goes on with the session the update leaves.
+fn after_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, update: Update, updating: Updating) -> Next {
+    let updated: Result<Jar, StoreError> = match updating {
+        Updating::Waiting(call) => {
+            exchange.phase = Phase::Updating { call, update, waiting_body: None };
+            return Next::Pause;
+        }
+        Updating::Done(updated) => updated,
+    };
+    let mut session = Some(update.id);
     match updated {
-        Ok(jar) if jar.is_empty() => exchange.session = None,
-        Ok(_) if exchange.creating => host.count(Metric::SessionsCreated),
+        Ok(jar) if jar.is_empty() => session = None,
+        Ok(_) if update.creating => host.count(Metric::SessionsCreated),
         Ok(_) => {}
         Err(e) => {
-            if exchange.creating {
-                exchange.session = None;
+            if update.creating {
+                session = None;
             }
             if store_failed(host, settings, "update", e) == Next::Pause {
+                exchange.phase = Phase::Done;
                 return Next::Pause;
             }
         }
     }
-    finish_response(host, settings, exchange)
+    finish_response(host, settings, exchange, session, update.response_ends)
 }
 
 /// Hands the browser a fresh token wherever it needs one, when there is a session.
-fn finish_response(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless) -> Next {
+fn finish_response(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, session: Option<SessionId>, response_ends: bool) -> Next {
     let config = &settings.config;
-    if config.cookies.clear_browser && exchange.browser_cookies.is_some() {
+    exchange.phase = Phase::Done;
+    if config.cookies.clear_browser && exchange.request.browser_cookies.is_some() {
         host.set_response_header("clear-site-data", Some("\"cookies\""));
     }
-    let Some(session) = exchange.session else {
+    let Some(session) = session else {
         return Next::Continue;
     };
-    let token = match settings.ring.seal(session, host.now(), &exchange.binding(config)) {
+    let mut nonce = [0u8; 12];
+    if !host.fill_random(&mut nonce) {
+        warn!("cookieless: no randomness for a token nonce");
+        return Next::Continue;
+    }
+    let token = match settings.ring.seal(session, host.now(), &exchange.request.binding(config), nonce) {
         Ok(token) => token,
         Err(e) => {
             warn!("cookieless: could not seal a token: {e}");
             return Next::Continue;
         }
     };
-    rewrite_location(host, config, exchange, &token);
+    rewrite_location(host, config, &exchange.request, &token);
     set_token_headers(host, config, &token);
-    exchange.rewriter = body_rewriter(host, config, exchange, token);
+    if let Some(rewriter) = body_rewriter(host, config, &exchange.request, response_ends, token) {
+        exchange.phase = Phase::Rewriting { rewriter: Box::new(rewriter), held: 0 };
+    }
     Next::Continue
 }
 
 /// Same-origin `Location`s of redirects carry the token; foreign ones never do.
-fn rewrite_location(host: &mut dyn Host, config: &Config, exchange: &Cookieless, token: &str) {
+fn rewrite_location(host: &mut dyn Host, config: &Config, request: &RequestFacts, token: &str) {
     if !config.rewrite.redirects {
         return;
     }
@@ -496,7 +557,7 @@ fn rewrite_location(host: &mut dyn Host, config: &Config, exchange: &Cookieless,
     let Some(location) = host.response_header("location") else {
         return;
     };
-    let same = SameOrigin { host: &exchange.authority, allowed_hosts: &config.allowed_hosts };
+    let same = SameOrigin { host: &request.authority, allowed_hosts: &config.allowed_hosts };
     if same.allows_url(&location) {
         let rewritten = with_query_param(&location, &config.param, token, QuerySeparator::Amp);
         host.set_response_header("location", Some(&rewritten));
@@ -513,11 +574,14 @@ fn set_token_headers(host: &mut dyn Host, config: &Config, token: &str) {
     if let Some(cache) = config.response_headers.cache_control.as_deref() {
         host.set_response_header("cache-control", Some(cache));
     }
+    if let Some(policy) = config.response_headers.content_security_policy.as_deref() {
+        host.add_response_header("content-security-policy", policy);
+    }
 }
 
 /// A rewriter for this body, when there is one to rewrite; `content-length` goes, since the body
 /// changes length.
-fn body_rewriter(host: &mut dyn Host, config: &Config, exchange: &Cookieless, token: String) -> Option<Rewriter> {
+fn body_rewriter(host: &mut dyn Host, config: &Config, request: &RequestFacts, response_ends: bool, token: String) -> Option<Rewriter> {
     let rewrite = &config.rewrite;
     if !rewrite.links && !rewrite.forms && rewrite.placeholder.is_none() {
         return None;
@@ -526,7 +590,7 @@ fn body_rewriter(host: &mut dyn Host, config: &Config, exchange: &Cookieless, to
     if !is_rewritable_content_type(&content_type, &rewrite.content_types) {
         return None;
     }
-    if !body_may_be_rewritten(host, exchange.is_head, exchange.response_ends) {
+    if !body_may_be_rewritten(host, request.is_head, response_ends) {
         host.count(Metric::RewriteSkipped);
         return None;
     }
@@ -538,19 +602,20 @@ fn body_rewriter(host: &mut dyn Host, config: &Config, exchange: &Cookieless, to
         links: rewrite.links,
         forms: rewrite.forms,
         placeholder: rewrite.placeholder.clone().unwrap_or_default(),
-        host: exchange.authority.clone(),
-        path: exchange.path.clone(),
+        host: request.authority.clone(),
+        path: request.path.clone(),
         allowed_hosts: config.allowed_hosts.clone(),
-        form_id: form_id(),
+        form_id: form_id(host),
     }))
 }
 
 /// `cl-` and 16 random hex digits: unguessable by markup injected before the response was made.
-fn form_id() -> String {
+/// Without randomness, no id: the hidden input then belongs to its form by position only.
+fn form_id(host: &mut dyn Host) -> String {
     let mut bytes = [0u8; 8];
-    // The token was just sealed with a fresh random nonce, so the source works; should it fail
-    // now, the id is only guessable, and the input still sits inside its own form.
-    let _ = getrandom::fill(&mut bytes);
+    if !host.fill_random(&mut bytes) {
+        return String::new();
+    }
     let mut id = String::with_capacity(19);
     id.push_str("cl-");
     for b in bytes {
@@ -572,23 +637,14 @@ mod tests {
     use super::*;
     use crate::host::mock::{MockHost, SharedMemory};
     use crate::proto;
-    use crate::store::grpc::GrpcStore;
-    use crate::store::shared_data::SharedDataStore;
     use prost::Message;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const NOW: u64 = 1_800_000_000;
 
     fn settings(extra: &str) -> Rc<Settings> {
-        let json = format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}] {extra}}}"#);
-        let config = Config::parse(json.as_bytes(), &|_| None).unwrap();
-        let ring = KeyRing::new(&config.keys).unwrap();
-        Rc::new(Settings {
-            ring,
-            store: Box::new(SharedDataStore::new(1000, 600)),
-            config,
-            on_store_error: OnError::FailOpen,
-        })
+        let json = format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}], "store": {{"kind": "shared_data", "max_sessions": 1000, "idle_timeout_seconds": 600}} {extra}}}"#);
+        Rc::new(Settings::from_config(Config::parse(json.as_bytes(), &|_| None).unwrap()).unwrap())
     }
 
     fn request(shared: &SharedMemory, method: &str, path: &str) -> MockHost {
@@ -630,7 +686,13 @@ mod tests {
         let shared = SharedMemory::default();
         let mut response = html("200");
         response.push(("set-cookie", "app=v1; Path=/; HttpOnly"));
+        response.push(("content-security-policy", "script-src 'self'"));
         let first = round_trip(&settings, request(&shared, "GET", "/form"), &response, "<p>hi</p>");
+        // The app's own policy stays; ours is added beside it (browsers enforce both).
+        assert_eq!(
+            first.response_header_values("content-security-policy"),
+            ["script-src 'self'", "base-uri 'self'; form-action 'self'"]
+        );
         assert!(first.response_header_values("set-cookie").is_empty());
         assert_eq!(first.request_header("accept-encoding"), None);
         assert_eq!(first.request_header("x-cookieless-session").as_deref(), Some("none"));
@@ -661,10 +723,19 @@ mod tests {
     fn the_browsers_cookies_are_stripped_and_replaced_by_the_jar() {
         let settings = settings("");
         let shared = SharedMemory::default();
+        // Without a session the browser's cookies are simply gone.
         let mut host = request(&shared, "GET", "/");
         host.request_headers.push(("cookie".into(), "sessionid=forged".into()));
-        let host = round_trip(&settings, host, &html("200"), "");
-        assert_eq!(host.request_header("cookie"), None);
+        let mut response = html("200");
+        response.push(("set-cookie", "sessionid=real"));
+        let first = round_trip(&settings, host, &response, "");
+        assert_eq!(first.request_header("cookie"), None);
+        // With one, the upstream gets the jar and nothing of what the browser sent.
+        let token = first.response_header("x-cookieless-token").unwrap();
+        let mut host = request(&shared, "GET", &format!("/?sessionid={token}"));
+        host.request_headers.push(("cookie".into(), "sessionid=forged; theme=dark".into()));
+        let second = round_trip(&settings, host, &html("200"), "");
+        assert_eq!(second.request_header("cookie").as_deref(), Some("sessionid=real"));
     }
 
     #[test]
@@ -745,11 +816,17 @@ mod tests {
         let mut response = html("200");
         response.push(("set-cookie", "a=1"));
         response.push(("content-length", "44"));
-        let host = round_trip(&settings, request(&shared, "GET", "/"), &response, "<form method=post></form>__COOKIELESS_TOKEN__");
+        let page = "<form method=post><input name=t value=__COOKIELESS_TOKEN__></form>__COOKIELESS_TOKEN__";
+        let host = round_trip(&settings, request(&shared, "GET", "/"), &response, page);
         let token = host.response_header("x-cookieless-token").unwrap();
         let body = String::from_utf8(host.response_body.clone()).unwrap();
-        assert!(body.contains(&format!(r#"name="sessionid" value="{token}""#)), "{body}");
-        assert!(body.ends_with(&token), "{body}");
+        // The form gets a random id of its own, and the hidden input belongs to it by that id.
+        let id = body.split("<form id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
+        assert!(id.len() == 19 && id.starts_with("cl-") && id[3..].bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert!(body.contains(&format!(r#"name="sessionid" value="{token}" form="{id}""#)), "{body}");
+        // The placeholder: in the control of the token form, not in text.
+        assert!(body.contains(&format!("<input name=t value={token}>")), "{body}");
+        assert!(body.ends_with("</form>__COOKIELESS_TOKEN__"), "{body}");
         assert_eq!(host.response_header("content-length"), None);
         assert_eq!(host.metric(Metric::BodiesRewritten), 1);
     }
@@ -757,13 +834,32 @@ mod tests {
     #[test]
     fn compressed_and_bodiless_responses_are_not_rewritten() {
         let settings = settings("");
-        let shared = SharedMemory::default();
-        let mut gz = html("200");
-        gz.push(("set-cookie", "a=1"));
-        gz.push(("content-encoding", "gzip"));
-        let host = round_trip(&settings, request(&shared, "GET", "/"), &gz, "__COOKIELESS_TOKEN__");
-        assert_eq!(host.response_body, b"__COOKIELESS_TOKEN__");
-        assert_eq!(host.metric(Metric::RewriteSkipped), 1);
+        let page = "<a href=/x>x</a>";
+        type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+        let cases: [Case; 5] = [
+            ("gzip", "200", Some(("content-encoding", "gzip"))),
+            ("br", "200", Some(("content-encoding", "br"))),
+            ("HEAD", "200", None),
+            ("204", "204", None),
+            ("304", "304", None),
+        ];
+        for (what, status, header) in cases {
+            let shared = SharedMemory::default();
+            let mut response = html(status);
+            response.push(("set-cookie", "a=1"));
+            response.extend(header);
+            let method = if what == "HEAD" { "HEAD" } else { "GET" };
+            let host = round_trip(&settings, request(&shared, method, "/"), &response, page);
+            assert_eq!(host.response_body, page.as_bytes(), "{what}");
+            assert!(host.response_header("x-cookieless-token").is_some(), "{what}: the session still gets its token");
+            assert_eq!(host.metric(Metric::RewriteSkipped), 1, "{what}");
+        }
+        // Identity is no encoding: rewritten.
+        let mut identity = html("200");
+        identity.push(("set-cookie", "a=1"));
+        identity.push(("content-encoding", "identity"));
+        let host = round_trip(&settings, request(&SharedMemory::default(), "GET", "/"), &identity, page);
+        assert_ne!(host.response_body, page.as_bytes());
     }
 
     #[test]
@@ -784,15 +880,33 @@ mod tests {
     }
 
     fn grpc_settings(on_store_error: OnError) -> Rc<Settings> {
-        let plain = settings("");
-        let config = Config::parse(format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}]}}"#).as_bytes(), &|_| None).unwrap();
-        let store = GrpcStore { cluster: "sessiond".into(), timeout_ms: 100, idle_timeout_seconds: 60 };
-        Rc::new(Settings { ring: plain.ring.clone(), store: Box::new(store), config, on_store_error })
+        let on_error = match on_store_error {
+            OnError::FailOpen => "fail_open",
+            OnError::FailClosed => "fail_closed",
+        };
+        let json = format!(
+            r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}],
+                "store": {{"kind": "grpc", "cluster": "sessiond", "timeout_ms": 100, "on_error": "{on_error}"}}}}"#
+        );
+        Rc::new(Settings::from_config(Config::parse(json.as_bytes(), &|_| None).unwrap()).unwrap())
     }
 
     fn grpc_token(settings: &Settings) -> String {
         let binding = Binding { host: "www.example.com", client_ip: Some("192.0.2.1"), user_agent: Some("UA/1"), path: None };
-        settings.ring.seal(SessionId([5; 16]), NOW, &binding).unwrap()
+        settings.ring.seal(SessionId([5; 16]), NOW, &binding, [9; 12]).unwrap()
+    }
+
+    #[test]
+    fn settings_come_from_the_config_for_either_store() {
+        let plain = settings("");
+        assert!(matches!(plain.store, Store::SharedData(_)));
+        assert_eq!(plain.on_store_error, OnError::FailOpen);
+        for policy in [OnError::FailOpen, OnError::FailClosed] {
+            let grpc = grpc_settings(policy);
+            let Store::Grpc(store) = &grpc.store else { panic!("not the gRPC store") };
+            assert_eq!((store.cluster.as_str(), store.timeout_ms), ("sessiond", 100));
+            assert_eq!(grpc.on_store_error, policy);
+        }
     }
 
     fn get_reply(jar: &str) -> CallReply {
@@ -867,7 +981,7 @@ mod tests {
         let size = host.response_body.len();
         assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue);
         let body = String::from_utf8(host.response_body.clone()).unwrap();
-        assert_eq!(body, format!("<p>a</p><a href=\"/x?sessionid={token}\">x</a>"));
+        assert_eq!(body, format!("<p>a</p><a href=\"//www.example.com/x?sessionid={token}\">x</a>"));
     }
 
     #[test]
@@ -889,6 +1003,12 @@ mod tests {
         host.response_body = body;
         let size = host.response_body.len();
         assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue, "too much to hold");
+        // All of the chunk's output went on; only the unfinished tag waits, in the rewriter.
+        assert_eq!(host.response_body.len(), size - b"<a hre".len());
+        host.response_body = b"f=/x>".to_vec();
+        assert_eq!(exchange.on_response_body(&mut host, 5, true), Next::Continue);
+        let tail = String::from_utf8(host.response_body.clone()).unwrap();
+        assert!(tail.starts_with("<a href=//www.example.com/x?sessionid="), "{tail}");
     }
 
     #[test]

@@ -1,16 +1,21 @@
-//! Where session jars live, behind one trait: `shared_data` (inside Envoy, the default) and `grpc`
-//! (the session service, for a fleet of Envoys).
+//! Where session jars live: `shared_data` (inside Envoy, the default) and `grpc` (the session
+//! service, for a fleet of Envoys).
 //!
-//! A store runs a `Request` to its `Outcome`. A synchronous store is `Done` at once; a remote one
-//! answers `Waiting` while its call is out, and is driven on by each reply until it is `Done`.
+//! A store does two things, each with its own typed result: [`Store::load`] a session's jar (and
+//! count it as used), and [`Store::update`] it with a response's `Set-Cookie` changes. Shared data
+//! answers at once; the gRPC store answers [`Loading::Waiting`] / [`Updating::Waiting`] with a
+//! call of its own, which the exchange keeps and hands the reply to. A call carries all it needs
+//! to go on, so no reply can reach the wrong kind of operation.
 
 pub mod grpc;
 pub mod shared_data;
 
+use crate::config;
 use crate::cookies::JarChange;
 use crate::host::Host;
 use crate::jar::Jar;
 use crate::token::SessionId;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreError {
@@ -20,6 +25,8 @@ pub enum StoreError {
     Contended,
     /// The jar would exceed the size bound.
     TooLarge,
+    /// The stored jar does not decode: the session is treated as gone (and counted).
+    Corrupt,
 }
 
 /// What a load found.
@@ -31,52 +38,18 @@ pub enum Loaded {
     Expired,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// Read the jar of a session and count it as used (sliding idle timeout).
-    Load(SessionId),
-    /// Apply changes to the jar as it is now in the store (not as it was loaded), so two
-    /// concurrent requests of one session both keep their cookies.
-    Update(SessionId, Vec<JarChange>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Loaded(Result<Loaded, StoreError>),
-    /// The jar after the update.
-    Updated(Result<Jar, StoreError>),
-}
-
-impl Request {
-    pub fn failed(&self, error: StoreError) -> Outcome {
-        match self {
-            Request::Load(_) => Outcome::Loaded(Err(error)),
-            Request::Update(..) => Outcome::Updated(Err(error)),
-        }
-    }
-}
-
-/// A request whose remote call is out.
+/// A load: done, or waiting for the reply to its call.
 #[derive(Debug)]
-pub struct Pending {
-    pub request: Request,
-    /// The host's id of the call: replies to other calls are not this one's.
-    pub call: u32,
-    stage: Stage,
+pub enum Loading {
+    Done(Result<Loaded, StoreError>),
+    Waiting(grpc::LoadCall),
 }
 
-/// How far a remote request has come: an update reads, then writes with compare-and-set, and
-/// reads again when another writer came first.
+/// An update: done with the jar as stored after it (empty: the session is gone), or waiting.
 #[derive(Debug)]
-enum Stage {
-    Reading { attempt: u8 },
-    Writing { attempt: u8, jar: Jar },
-}
-
-#[derive(Debug)]
-pub enum Progress {
-    Done(Outcome),
-    Waiting(Pending),
+pub enum Updating {
+    Done(Result<Jar, StoreError>),
+    Waiting(grpc::UpdateCall),
 }
 
 /// A reply to a remote call: gRPC status (0 = OK) and the response message.
@@ -86,11 +59,40 @@ pub struct CallReply {
     pub body: Vec<u8>,
 }
 
-pub trait SessionStore {
-    fn start(&self, host: &mut dyn Host, request: Request) -> Progress;
+/// The configured store.
+pub enum Store {
+    SharedData(shared_data::SharedDataStore),
+    Grpc(Rc<grpc::GrpcStore>),
+}
 
-    /// Drives a waiting request on with the reply to its call. Synchronous stores never wait.
-    fn on_reply(&self, _host: &mut dyn Host, pending: Pending, _reply: CallReply) -> Progress {
-        Progress::Done(pending.request.failed(StoreError::Unavailable))
+impl Store {
+    pub fn from_config(store: &config::Store) -> Store {
+        match store {
+            config::Store::SharedData { max_sessions, idle_timeout_seconds } => {
+                Store::SharedData(shared_data::SharedDataStore::new(*max_sessions, *idle_timeout_seconds))
+            }
+            config::Store::Grpc { cluster, timeout_ms, idle_timeout_seconds, .. } => Store::Grpc(Rc::new(grpc::GrpcStore {
+                cluster: cluster.clone(),
+                timeout_ms: *timeout_ms,
+                idle_timeout_seconds: *idle_timeout_seconds,
+            })),
+        }
+    }
+
+    /// Reads the jar of a session and counts it as used (sliding idle timeout).
+    pub fn load(&self, host: &mut dyn Host, id: SessionId) -> Loading {
+        match self {
+            Store::SharedData(store) => Loading::Done(store.load(host, id)),
+            Store::Grpc(store) => grpc::GrpcStore::load(store, host, id),
+        }
+    }
+
+    /// Applies `changes` to the jar as it is now in the store (not as it was loaded), so two
+    /// concurrent requests of one session both keep their cookies.
+    pub fn update(&self, host: &mut dyn Host, id: SessionId, changes: Vec<JarChange>) -> Updating {
+        match self {
+            Store::SharedData(store) => Updating::Done(store.update(host, id, &changes)),
+            Store::Grpc(store) => grpc::GrpcStore::update(store, host, id, changes),
+        }
     }
 }

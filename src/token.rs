@@ -1,8 +1,8 @@
 //! Session tokens: the only thing the browser ever holds.
 //!
 //! This module owns the token format, the key ring that seals and opens tokens, and the session
-//! id a token carries. It is pure: it never reads the clock (callers pass unix seconds), never
-//! logs, and never panics on any input. Nothing here implements `Debug` in a way that prints a
+//! id a token carries. It is pure: it never reads the clock (callers pass unix seconds) nor a
+//! random source (callers pass the nonce), never logs, and never panics on any input. Nothing here implements `Debug` in a way that prints a
 //! secret, a session id or a token.
 //!
 //! # Token layout (version 1)
@@ -200,21 +200,10 @@ impl KeyRing {
         self.keys().find(|k| k.id() == id)
     }
 
-    /// Seals with the first key under a fresh random 96-bit nonce.
+    /// Seals with the first key under `nonce`, which must be fresh from a cryptographically
+    /// secure source (the filter takes it from `Host::fill_random`): a nonce used twice with one
+    /// key breaks AES-GCM.
     pub fn seal(
-        &self,
-        session: SessionId,
-        issued_at: u64,
-        binding: &Binding,
-    ) -> Result<String, SealError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(SealError::Random)?;
-        self.seal_with_nonce(session, issued_at, binding, nonce)
-    }
-
-    /// [`KeyRing::seal`] with a caller-chosen nonce, for deterministic tests. A nonce must never
-    /// be used twice with the same key: production code calls [`KeyRing::seal`].
-    pub fn seal_with_nonce(
         &self,
         session: SessionId,
         issued_at: u64,
@@ -254,12 +243,6 @@ impl fmt::Debug for SessionId {
 }
 
 impl SessionId {
-    pub fn random() -> Result<SessionId, getrandom::Error> {
-        let mut bytes = [0u8; SESSION_LEN];
-        getrandom::fill(&mut bytes)?;
-        Ok(SessionId(bytes))
-    }
-
     /// 32 lowercase hex digits: the session's key in the store.
     pub fn to_hex(&self) -> String {
         self.0
@@ -325,8 +308,6 @@ impl std::error::Error for Rejection {}
 /// Why a token could not be sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealError {
-    /// The system random source failed; no token may be issued without a fresh nonce.
-    Random(getrandom::Error),
     /// AES-GCM refused the input (only possible with absurdly long binding values).
     Encrypt,
 }
@@ -334,7 +315,6 @@ pub enum SealError {
 impl fmt::Display for SealError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SealError::Random(e) => write!(f, "random source failed: {e}"),
             SealError::Encrypt => f.write_str("encryption failed"),
         }
     }
@@ -500,7 +480,7 @@ mod tests {
     }
 
     fn sealed(ring: &KeyRing) -> String {
-        ring.seal_with_nonce(session(), NOW, &binding(), [7; 12])
+        ring.seal(session(), NOW, &binding(), [7; 12])
             .unwrap()
     }
 
@@ -519,7 +499,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let r = ring(&[new()]);
-        let token = r.seal(session(), NOW, &binding()).unwrap();
+        let token = r.seal(session(), NOW, &binding(), [3; 12]).unwrap();
         let opened = open(&r, &token).unwrap();
         assert_eq!(
             opened,
@@ -548,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn seal_with_nonce_is_deterministic() {
+    fn sealing_with_one_nonce_is_deterministic() {
         let r = ring(&[new()]);
         assert_eq!(sealed(&r), sealed(&r));
     }
@@ -556,8 +536,8 @@ mod tests {
     #[test]
     fn two_seals_of_one_session_differ() {
         let r = ring(&[new()]);
-        let a = r.seal(session(), NOW, &binding()).unwrap();
-        let b = r.seal(session(), NOW, &binding()).unwrap();
+        let a = r.seal(session(), NOW, &binding(), [1; 12]).unwrap();
+        let b = r.seal(session(), NOW, &binding(), [2; 12]).unwrap();
         assert_ne!(a, b);
         assert_ne!(
             decoded(&a).get(7..19),
@@ -575,7 +555,7 @@ mod tests {
             user_agent: Some("UA"),
             path: Some("/p"),
         };
-        let token = r.seal_with_nonce(session(), NOW, &base, [1; 12]).unwrap();
+        let token = r.seal(session(), NOW, &base, [1; 12]).unwrap();
         assert!(r.open(&token, &base, NOW, TTL).is_ok());
         let variants = [
             Binding {
@@ -636,7 +616,7 @@ mod tests {
             path: None,
         };
         let token = r
-            .seal_with_nonce(session(), NOW, &unbound, [1; 12])
+            .seal(session(), NOW, &unbound, [1; 12])
             .unwrap();
         assert!(r.open(&token, &unbound, NOW, TTL).is_ok());
         for variant in [
@@ -666,7 +646,7 @@ mod tests {
             ..unbound
         };
         let token = r
-            .seal_with_nonce(session(), NOW, &split_one, [1; 12])
+            .seal(session(), NOW, &split_one, [1; 12])
             .unwrap();
         assert_eq!(
             r.open(&token, &split_two, NOW, TTL),
@@ -681,7 +661,7 @@ mod tests {
             ..unbound
         };
         let token = r
-            .seal_with_nonce(session(), NOW, &ip_only, [1; 12])
+            .seal(session(), NOW, &ip_only, [1; 12])
             .unwrap();
         assert_eq!(r.open(&token, &ua_only, NOW, TTL), Err(Rejection::BadSeal));
     }
@@ -863,10 +843,10 @@ mod tests {
     fn extreme_times_do_not_overflow() {
         let r = ring(&[new()]);
         let b = binding();
-        let late = r.seal_with_nonce(session(), u64::MAX, &b, [1; 12]).unwrap();
+        let late = r.seal(session(), u64::MAX, &b, [1; 12]).unwrap();
         assert!(r.open(&late, &b, u64::MAX, u64::MAX).is_err());
         assert_eq!(r.open(&late, &b, u64::MAX, 1), Err(Rejection::Expired));
-        let early = r.seal_with_nonce(session(), 0, &b, [1; 12]).unwrap();
+        let early = r.seal(session(), 0, &b, [1; 12]).unwrap();
         assert!(r.open(&early, &b, 0, u64::MAX).is_ok());
         assert_eq!(
             r.open(&early, &b, u64::MAX, u64::MAX),
@@ -900,16 +880,12 @@ mod tests {
     }
 
     #[test]
-    fn session_id_hex_and_randomness() {
+    fn session_id_hex() {
         assert_eq!(
             SessionId([0x00, 0x01, 0x7f, 0x80, 0xff, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab])
                 .to_hex(),
             "00017f80ff10000000000000000000ab"
         );
-        let a = SessionId::random().unwrap();
-        let b = SessionId::random().unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.to_hex().len(), 32);
     }
 
     #[test]
@@ -968,7 +944,7 @@ mod tests {
         ) {
             let r = ring(&[Key { id: key_id, secret }]);
             let b = as_binding(&parts);
-            let token = r.seal_with_nonce(SessionId(id), issued_at, &b, nonce).unwrap();
+            let token = r.seal(SessionId(id), issued_at, &b, nonce).unwrap();
             prop_assert!(token.len() <= MAX_TOKEN_LEN);
             let opened = r.open(&token, &b, issued_at, 1).unwrap();
             prop_assert_eq!(opened, Opened { session: SessionId(id), issued_at });
@@ -1000,7 +976,7 @@ mod tests {
         ) {
             let r = ring(&[new()]);
             let (issued, presented) = (as_binding(&issued), as_binding(&presented));
-            let token = r.seal_with_nonce(session(), NOW, &issued, nonce).unwrap();
+            let token = r.seal(session(), NOW, &issued, nonce).unwrap();
             let result = r.open(&token, &presented, NOW, TTL);
             if same_binding(&issued, &presented) {
                 prop_assert!(result.is_ok());

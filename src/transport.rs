@@ -2,36 +2,8 @@
 //! (`application/x-www-form-urlencoded` or `multipart/form-data`), or a header. This module finds
 //! it and removes it, so the upstream never sees a token.
 
+use crate::url::{query_value_in, without_param};
 use memchr::memmem;
-
-/// The value of `param` in the query of `path` (first occurrence), as written.
-pub fn query_value<'a>(path: &'a str, param: &str) -> Option<&'a str> {
-    let (_, query) = path.split_once('?')?;
-    let query = query.split('#').next().unwrap_or(query);
-    pair_value(query.split('&'), param)
-}
-
-/// `path` without any `param=...` pair in its query; `None` when there was none to remove.
-pub fn strip_query_param(path: &str, param: &str) -> Option<String> {
-    let (base, query) = path.split_once('?')?;
-    let kept = without_pairs(query, param)?;
-    Some(if kept.is_empty() { base.to_string() } else { format!("{base}?{kept}") })
-}
-
-fn pair_value<'a>(mut pairs: impl Iterator<Item = &'a str>, param: &str) -> Option<&'a str> {
-    pairs.find_map(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (name == param).then_some(value)
-    })
-}
-
-fn without_pairs(query: &str, param: &str) -> Option<String> {
-    let is_param = |pair: &&str| pair.split('=').next() == Some(param);
-    if !query.split('&').any(|p| is_param(&p)) {
-        return None;
-    }
-    Some(query.split('&').filter(|p| !is_param(p)).collect::<Vec<_>>().join("&"))
-}
 
 /// The two form encodings that can carry the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +53,8 @@ fn take_urlencoded(body: &[u8], param: &str) -> Taken {
         return Taken { token: None, body: None };
     };
     Taken {
-        token: pair_value(text.split('&'), param).map(str::to_string),
-        body: without_pairs(text, param).map(String::into_bytes),
+        token: query_value_in(text, param).map(str::to_string),
+        body: without_param(text, param).map(String::into_bytes),
     }
 }
 
@@ -137,20 +109,6 @@ fn multipart_field_value(part: &[u8], param: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_value_and_strip() {
-        assert_eq!(query_value("/a?x=1&sessionid=TOK&y=2", "sessionid"), Some("TOK"));
-        assert_eq!(query_value("/a?sessionid=TOK#frag", "sessionid"), Some("TOK"));
-        assert_eq!(query_value("/a?xsessionid=TOK", "sessionid"), None);
-        assert_eq!(query_value("/a", "sessionid"), None);
-        assert_eq!(strip_query_param("/a?x=1&sessionid=TOK&y=2", "sessionid").unwrap(), "/a?x=1&y=2");
-        assert_eq!(strip_query_param("/a?sessionid=TOK", "sessionid").unwrap(), "/a");
-        assert_eq!(strip_query_param("/a?sessionid=1&sessionid=2", "sessionid").unwrap(), "/a");
-        assert_eq!(strip_query_param("/a?sessionid", "sessionid").unwrap(), "/a");
-        assert_eq!(strip_query_param("/a?x=1", "sessionid"), None);
-        assert_eq!(strip_query_param("/a", "sessionid"), None);
-    }
 
     #[test]
     fn content_types() {

@@ -1,8 +1,9 @@
 //! The Istio manifests under `envoy/istio/` are checked the way a cluster would check them, and the
 //! filter configuration inside each is checked the way the filter would:
 //!
-//! - every document is validated against its CRD's `openAPIV3Schema`, taken from the Istio CRDs in
-//!   `<repo>/../shared/data/istio` (found by `apiVersion` + `kind`; a missing folder or CRD fails),
+//! - every document is validated against its CRD's `openAPIV3Schema`, taken from the Istio CRDs
+//!   vendored in `tests/data/istio/` (found by `apiVersion` + `kind`; a missing folder or CRD
+//!   fails, never skips; provenance and the refresh command are in that folder's README.md),
 //!   read with Kubernetes' structural-schema rules: unknown fields are errors (the API server prunes
 //!   them, and `kubectl apply` refuses them), `nullable` admits null, and the CEL rules
 //!   (`x-kubernetes-validations`) that these CRDs use are modelled by hand (an unknown rule fails);
@@ -34,9 +35,9 @@ fn manifest_dir() -> PathBuf {
     common::root().join("envoy/istio")
 }
 
-/// The Istio CRDs: data beside the repository, never copied into it.
+/// The Istio CRDs, vendored from istio/api (see `tests/data/istio/README.md`).
 fn schema_dir() -> PathBuf {
-    common::root().join("../shared/data/istio")
+    common::root().join("tests/data/istio")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ fn load_crds(dir: &Path) -> Result<Vec<Crd>, String> {
 
 fn crds() -> Vec<Crd> {
     load_crds(&schema_dir())
-        .unwrap_or_else(|e| panic!("{e} (the Istio CRDs are expected at <repo>/../shared/data/istio)"))
+        .unwrap_or_else(|e| panic!("{e} (the Istio CRDs are vendored in tests/data/istio/)"))
 }
 
 fn crd_for<'a>(crds: &'a [Crd], doc: &Value) -> Result<&'a Crd, String> {

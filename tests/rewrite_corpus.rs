@@ -147,12 +147,24 @@ fn corpus_streaming_equals_one_shot() {
     }
 }
 
+/// With links, forms and placeholder off no token goes into the page, and the only changes left
+/// are the overrides that keep the page's own URL (which may carry a token) from leaving: a
+/// `ping=""` before a foreign `ping`, a safe referrer policy before an unsafe one.
 #[test]
-fn corpus_passes_through_with_everything_off() {
+fn corpus_passes_through_with_everything_off_but_the_referrer_guards() {
+    let guards = [&b" ping=\"\""[..], b" referrerpolicy=\"same-origin\"", b" content=\"same-origin\""];
+    let without_guards = |mut out: Vec<u8>| {
+        for guard in guards {
+            while let Some(at) = out.windows(guard.len()).position(|w| w == guard) {
+                out.drain(at..at + guard.len());
+            }
+        }
+        out
+    };
     for page in corpus() {
         let input = std::fs::read(&page).unwrap();
-        assert!(one_shot(all_off(), &input) == input, "{}", page.display());
-        assert!(in_chunks(all_off(), &input, 1) == input, "{}", page.display());
+        assert!(without_guards(one_shot(all_off(), &input)) == input, "{}", page.display());
+        assert!(without_guards(in_chunks(all_off(), &input, 1)) == input, "{}", page.display());
     }
 }
 

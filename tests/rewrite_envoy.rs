@@ -22,7 +22,7 @@ fn session(envoy: &Envoy, client: &Client) -> String {
 }
 
 const PAGE: &str = r#"<!doctype html><title>href="/title"</title>
-<form method="post" action="/step2"><input name="name"></form>
+<form method="post" action="/step2"><input name="name"><input name="t" value="__COOKIELESS_TOKEN__"></form>
 <form action="https://elsewhere.example/collect"></form>
 <a href="/next?x=1#frag">same</a> <a href='https://elsewhere.example/'>foreign</a>
 <a href="mailto:someone@example.org">mail</a> <img src="/logo.png"> <span href="/no">no</span>
@@ -40,10 +40,14 @@ fn a_session_page_gets_the_token_in_same_origin_forms_and_links_only() {
     assert_eq!(reply.status, 200);
     let fresh = token_of(&reply);
     let body = &reply.body;
-    let hidden = format!(r#"<input type="hidden" name="sessionid" value="{fresh}">"#);
-    assert!(body.contains(&format!(r#"<form method="post" action="/step2">{hidden}"#)), "{body}");
+    // The form gets the page's random id, its input is tied to it, its action is anchored.
+    let id = body.split(r#"<form id=""#).nth(1).and_then(|s| s.split('"').next()).unwrap_or_else(|| panic!("{body}"));
+    let here = format!("//127.0.0.1:{}", envoy.port);
+    let hidden = format!(r#"<input type="hidden" name="sessionid" value="{fresh}" form="{id}">"#);
+    assert!(body.contains(&format!(r#"<form id="{id}" method="post" action="{here}/step2">{hidden}"#)), "{body}");
     assert!(body.contains(r#"<form action="https://elsewhere.example/collect"></form>"#), "{body}");
-    assert!(body.contains(&format!(r#"<a href="/next?x=1&amp;sessionid={fresh}#frag">"#)), "{body}");
+    assert!(body.contains(&format!(r#"<a href="{here}/next?x=1&amp;sessionid={fresh}#frag">"#)), "{body}");
+    assert!(body.contains(&format!(r#"<input name="t" value="{fresh}">"#)), "placeholder not filled: {body}");
     for untouched in [
         r#"<a href='https://elsewhere.example/'>"#,
         r#"<a href="mailto:someone@example.org">"#,
@@ -55,8 +59,9 @@ fn a_session_page_gets_the_token_in_same_origin_forms_and_links_only() {
     ] {
         assert!(body.contains(untouched), "{untouched} was changed:\n{body}");
     }
-    assert!(body.contains(&format!("<p>{fresh}</p>")), "placeholder not filled: {body}");
+    assert!(body.contains("<p>__COOKIELESS_TOKEN__</p>"), "the placeholder in text must stay: {body}");
     assert_eq!(body.matches(&fresh).count(), 3, "{body}");
+    assert_eq!(reply.header("content-security-policy"), Some("base-uri 'self'; form-action 'self'"));
     assert!(reply.header("content-length").is_none_or(|l| l == body.len().to_string()));
     assert!(envoy.counter("cookieless_bodies_rewritten") >= 1);
     envoy.assert_no_panic();

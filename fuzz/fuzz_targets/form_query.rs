@@ -8,7 +8,8 @@
 //! Run: `cargo +nightly fuzz run form_query`.
 #![no_main]
 
-use cookieless::transport::{query_value, strip_query_param, FormEncoding};
+use cookieless::transport::FormEncoding;
+use cookieless::url::{query_value, strip_query_param};
 use libfuzzer_sys::fuzz_target;
 
 const PARAMS: [&str; 4] = ["sessionid", "s", "a.b~c-d_e", "x"];

@@ -42,7 +42,7 @@ fn fixture() -> &'static Fixture {
         ];
         let ring = KeyRing::new(&keys).expect("valid fixed ring");
         let genuine = ring
-            .seal_with_nonce(SessionId([7; 16]), NOW, &BINDING, [9; 12])
+            .seal(SessionId([7; 16]), NOW, &BINDING, [9; 12])
             .expect("sealing the fixture");
         Fixture { ring, genuine }
     })

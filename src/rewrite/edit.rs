@@ -1,161 +1,508 @@
-//! What to change in one complete start tag: which URL gets the token (`a`/`area` href,
-//! `iframe`/`frame` src, meta refresh), whether a form gets the hidden input, and what `<base>`
-//! does to relative URLs.
+//! What to change in one complete HTML start tag, decided on attribute values as the browser reads
+//! them (character references decoded, see `charref`), against the URL the page's relative URLs
+//! resolve to (the [`BaseUrl`]).
 //!
-//! Decisions read attribute values as written. A character reference there can hide a `:`, `/`,
-//! `#`, `?` or `&` from that reading (`http&#58;//evil.example/`), so a value holding any reference
-//! that stands for an ASCII character, except the ubiquitous `&amp;`, is left alone.
+//! The edits, and why each is safe:
+//! - A URL that gets the token (`a`/`area` href, `iframe`/`frame` src, meta refresh) is written
+//!   scheme-relative and absolute (`//host/dir/` + the URL as written), so that no `<base>` the
+//!   browser sees later, or sees where this rewriter does not, can move it to another host. The
+//!   same holds for the non-empty relative `action` of a form that gets the hidden input, the
+//!   same-site `formaction` of its submitters, and any URL attribute the placeholder is put into.
+//! - The placeholder becomes the token only inside a same-site URL attribute (`href`, `src`,
+//!   `action`, `formaction`) and inside the `value` of a control of a form that got the token.
+//! - Attributes that would send the token's page elsewhere are overridden by a duplicate placed
+//!   first (browsers keep an attribute's first occurrence): `referrerpolicy` and
+//!   `<meta name=referrer>` that would send the full URL cross-site, and `ping` to other sites.
+//! - A submit button that would post a token form elsewhere (`formaction`) is `disabled`.
 
+use super::charref::{self, Decoded};
 use super::tag::{is_ws, Attr, Kind};
 use crate::origin::{SameOrigin, UrlTarget};
+use crate::url::{push_with_query_param, QuerySeparator};
 
-/// What the rewriter knows about the page so far.
+/// What relative URLs resolve against: the document's URL, or the page's first `<base href>`.
+#[derive(Debug, Clone)]
+pub(super) struct BaseUrl {
+    /// Authority (`host[:port]`) of the base, as it is written into absolute URLs.
+    pub authority: Vec<u8>,
+    /// The base's path (no query): query-only URLs keep it, path-relative ones its directory.
+    pub path: Vec<u8>,
+    /// The base is another site's, or unknown: relative URLs never get the token.
+    pub foreign: bool,
+}
+
+impl BaseUrl {
+    pub fn document(host: &str, path: &str) -> BaseUrl {
+        let path = if path.starts_with('/') { path } else { "/" };
+        BaseUrl {
+            authority: host.as_bytes().to_vec(),
+            path: path.as_bytes().to_vec(),
+            foreign: false,
+        }
+    }
+
+    fn directory(&self) -> &[u8] {
+        let end = self.path.iter().rposition(|&b| b == b'/').map_or(0, |p| p + 1);
+        self.path.get(..end).unwrap_or(b"/")
+    }
+}
+
+/// Per-page settings the edits need.
+pub(super) struct Settings {
+    pub links: bool,
+    pub forms: bool,
+    /// Param and token as they go into a query string (percent-encoded where needed).
+    pub url_param: Vec<u8>,
+    pub url_token: Vec<u8>,
+    /// The token as it goes into an attribute value.
+    pub attr_token: Vec<u8>,
+    /// `""` = no placeholder.
+    pub placeholder: Vec<u8>,
+    /// `cl-...`: given to token forms without an `id`; `""` = not used.
+    pub form_id: Vec<u8>,
+}
+
+/// An attribute value: as written, where it sits in the tag, and as the browser reads it.
+pub(super) struct Value<'t> {
+    raw: &'t [u8],
+    range: (usize, usize),
+    decoded: Decoded<'t>,
+}
+
+impl Value<'_> {
+    pub fn text(&self) -> &[u8] {
+        &self.decoded.text
+    }
+}
+
+/// A start tag and its attributes.
+pub(super) struct Tag<'t> {
+    pub bytes: &'t [u8],
+    pub attrs: &'t [Attr],
+}
+
+impl<'t> Tag<'t> {
+    /// The first attribute called `name` (browsers ignore later duplicates): `Some(None)` when
+    /// it has no value.
+    pub fn attr(&self, name: &[u8]) -> Option<Option<Value<'t>>> {
+        let a = self
+            .attrs
+            .iter()
+            .find(|a| self.slice(a.name).eq_ignore_ascii_case(name))?;
+        Some(a.value.map(|range| self.value(range)))
+    }
+
+    fn value(&self, range: (usize, usize)) -> Value<'t> {
+        let raw = self.slice(range);
+        Value { raw, range, decoded: charref::decode(raw) }
+    }
+
+    fn slice(&self, (start, end): (usize, usize)) -> &'t [u8] {
+        self.bytes.get(start..end).unwrap_or_default()
+    }
+
+    fn has(&self, name: &[u8]) -> bool {
+        self.attr(name).is_some()
+    }
+
+    /// The decoded value of `name`, trimmed, or `""`.
+    fn text_of(&self, name: &[u8]) -> Vec<u8> {
+        self.attr(name)
+            .flatten()
+            .map(|v| v.text().trim_ascii().to_vec())
+            .unwrap_or_default()
+    }
+}
+
+/// How one tag is written out.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    /// Inserted right after the tag name (overriding attributes, `disabled`, the form id).
+    pub after_name: Vec<u8>,
+    /// Attribute values replaced: `(start, end, new raw value)`, ranges within the tag.
+    pub values: Vec<(usize, usize, Vec<u8>)>,
+    /// Append the hidden input after the tag; `true`: with `form="<id>"`.
+    pub hidden: Option<bool>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.after_name.is_empty() && self.values.is_empty() && self.hidden.is_none()
+    }
+
+    pub fn insert(&mut self, attribute: &[u8]) {
+        self.after_name.push(b' ');
+        self.after_name.extend_from_slice(attribute);
+    }
+
+    fn replace(&mut self, value: &Value<'_>, with: Vec<u8>) {
+        if self.values.iter().all(|(start, _, _)| *start != value.range.0) {
+            self.values.push((value.range.0, value.range.1, with));
+        }
+    }
+
+    /// The tag with the plan applied.
+    pub fn write(&mut self, tag: &[u8], out: &mut Vec<u8>) {
+        let name_end = tag
+            .iter()
+            .skip(1)
+            .position(|&b| is_ws(b) || b == b'/' || b == b'>')
+            .map_or(tag.len(), |p| p + 1);
+        out.extend_from_slice(tag.get(..name_end).unwrap_or_default());
+        out.extend_from_slice(&self.after_name);
+        self.values.sort_by_key(|v| v.0);
+        let mut pos = name_end;
+        for (start, end, with) in &self.values {
+            out.extend_from_slice(tag.get(pos..*start).unwrap_or_default());
+            out.extend_from_slice(with);
+            pos = *end;
+        }
+        out.extend_from_slice(tag.get(pos..).unwrap_or_default());
+    }
+}
+
+/// Where a URL sends the token, as far as this page knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Goes {
+    /// To this site (or an allowed host).
+    Here,
+    /// Nowhere worth a token: a fragment of this page, or an empty URL where that means nothing.
+    Nowhere,
+    Elsewhere,
+}
+
+/// What the rewriter knows about the page so far, for deciding one tag.
 pub(super) struct Page<'a> {
     pub origin: SameOrigin<'a>,
-    /// A `<base href>` pointing elsewhere (or unreadable) was seen: relative URLs are foreign.
-    pub base_foreign: bool,
-}
-
-/// An attribute value as written, and where it sits in the tag.
-struct Value<'t> {
-    text: &'t [u8],
-    range: (usize, usize),
-}
-
-/// The first attribute called `name` (later duplicates are ignored by browsers): `Some(None)`
-/// when it has no value.
-fn attr<'t>(tag: &'t [u8], attrs: &[Attr], name: &[u8]) -> Option<Option<Value<'t>>> {
-    let a = attrs
-        .iter()
-        .find(|a| bytes(tag, a.name).eq_ignore_ascii_case(name))?;
-    Some(a.value.map(|range| Value {
-        text: bytes(tag, range),
-        range,
-    }))
-}
-
-fn bytes(tag: &[u8], (start, end): (usize, usize)) -> &[u8] {
-    tag.get(start..end).unwrap_or_default()
+    pub base: &'a BaseUrl,
+    pub settings: &'a Settings,
 }
 
 impl Page<'_> {
-    /// May the token be added to this link URL? `empty_ok`: an empty URL means the base URL
-    /// (links) rather than nothing (frames, whose empty src is about:blank).
-    fn link_allowed(&self, url: &[u8], empty_ok: bool) -> bool {
-        if has_ascii_char_ref(url) {
-            return false;
-        }
+    fn goes(&self, url: &[u8]) -> Goes {
         match self.origin.classify(url) {
-            UrlTarget::Empty => empty_ok && !self.base_foreign,
-            UrlTarget::Relative => !self.base_foreign,
+            UrlTarget::Absolute(true) => Goes::Here,
+            UrlTarget::Empty | UrlTarget::Fragment | UrlTarget::Relative if self.base.foreign => {
+                Goes::Elsewhere
+            }
+            UrlTarget::Relative => Goes::Here,
+            UrlTarget::Empty | UrlTarget::Fragment => Goes::Nowhere,
+            UrlTarget::Absolute(false) | UrlTarget::Other => Goes::Elsewhere,
+        }
+    }
+
+    /// `url` (the decoded bytes `span` of `value`) written so that no base can move it: the raw
+    /// value with a `//host/...` prefix where it is relative, the placeholder replaced, and the
+    /// token added to its query when `with_token`.
+    fn anchored(&self, value: &Value<'_>, span: (usize, usize), with_token: bool) -> Vec<u8> {
+        let (start, end) = span;
+        let url = value.decoded.text.get(start..end).unwrap_or_default();
+        let raw_start = value.decoded.raw_pos(start);
+        let raw_end = value.decoded.raw_pos(end);
+        let (head, rest) = value.raw.split_at(raw_start.min(value.raw.len()));
+        let (body, tail) = rest.split_at(raw_end.saturating_sub(raw_start).min(rest.len()));
+        let lead = body.iter().take_while(|&&b| b <= b' ').count();
+        let (lead_ws, body) = body.split_at(lead);
+        let mut anchored = Vec::with_capacity(value.raw.len() + 64);
+        anchored.extend_from_slice(lead_ws);
+        if self.origin.classify(url) != UrlTarget::Absolute(true) {
+            self.push_prefix(url, &mut anchored);
+        }
+        anchored.extend_from_slice(body);
+        let anchored = self.with_placeholder(anchored);
+        let mut out = Vec::with_capacity(value.raw.len() + anchored.len() + 64);
+        out.extend_from_slice(head);
+        if with_token {
+            push_with_query_param(
+                &mut out,
+                &anchored,
+                &self.settings.url_param,
+                &self.settings.url_token,
+                QuerySeparator::AmpEntity,
+            );
+        } else {
+            out.extend_from_slice(&anchored);
+        }
+        out.extend_from_slice(tail);
+        out
+    }
+
+    /// `//authority` plus what a relative `url` keeps of the base's path.
+    fn push_prefix(&self, url: &[u8], out: &mut Vec<u8>) {
+        let first = url.iter().copied().find(|&b| b > b' ');
+        out.extend_from_slice(b"//");
+        escape_into(&self.base.authority, out);
+        match first {
+            Some(b'/' | b'\\') => {}
+            Some(b'?' | b'#') | None => escape_into(&self.base.path, out),
+            Some(_) => escape_into(self.base.directory(), out),
+        }
+    }
+
+    fn with_placeholder(&self, value: Vec<u8>) -> Vec<u8> {
+        let needle = &self.settings.placeholder;
+        if needle.is_empty() || memchr::memmem::find(&value, needle).is_none() {
+            return value;
+        }
+        let mut out = Vec::with_capacity(value.len() + self.settings.attr_token.len());
+        let mut pos = 0;
+        for found in memchr::memmem::find_iter(&value, needle) {
+            out.extend_from_slice(value.get(pos..found).unwrap_or_default());
+            out.extend_from_slice(&self.settings.attr_token);
+            pos = found + needle.len();
+        }
+        out.extend_from_slice(value.get(pos..).unwrap_or_default());
+        out
+    }
+
+    fn holds_placeholder(&self, value: &Value<'_>) -> bool {
+        !self.settings.placeholder.is_empty()
+            && memchr::memmem::find(value.raw, &self.settings.placeholder).is_some()
+    }
+
+    /// The link URL of `a`/`area`/`iframe`/`frame`/meta refresh, when it gets the token.
+    pub fn link(&self, kind: Kind, tag: &Tag<'_>, plan: &mut Plan) {
+        let (name, empty_ok) = match kind {
+            Kind::A | Kind::Area => (&b"href"[..], true),
+            Kind::Iframe | Kind::Frame => (&b"src"[..], false),
+            Kind::Meta => return self.refresh(tag, plan),
+            _ => return,
+        };
+        let Some(Some(value)) = tag.attr(name) else {
+            return;
+        };
+        let len = value.text().len();
+        if self.gets_token(value.text(), empty_ok) {
+            let rewritten = self.anchored(&value, (0, len), true);
+            plan.replace(&value, rewritten);
+        }
+    }
+
+    /// May a link to `url` carry the token? `empty_ok`: an empty URL means the base URL (links)
+    /// rather than nothing (frames, whose empty src is about:blank).
+    fn gets_token(&self, url: &[u8], empty_ok: bool) -> bool {
+        match self.origin.classify(url) {
+            UrlTarget::Empty => empty_ok && !self.base.foreign,
+            UrlTarget::Relative => !self.base.foreign,
             UrlTarget::Absolute(same) => same,
             UrlTarget::Fragment | UrlTarget::Other => false,
         }
     }
 
-    /// The range of the URL to rewrite in a link-bearing tag, if any.
-    pub fn link_edit(&self, kind: Kind, tag: &[u8], attrs: &[Attr]) -> Option<(usize, usize)> {
-        let (attr_name, empty_ok) = match kind {
-            Kind::A | Kind::Area => (&b"href"[..], true),
-            Kind::Iframe | Kind::Frame => (&b"src"[..], false),
-            Kind::Meta => return self.refresh_edit(tag, attrs),
-            _ => return None,
+    /// `<meta http-equiv="refresh" content="N; url=...">`.
+    fn refresh(&self, tag: &Tag<'_>, plan: &mut Plan) {
+        if !tag.text_of(b"http-equiv").eq_ignore_ascii_case(b"refresh") {
+            return;
+        }
+        let Some(Some(content)) = tag.attr(b"content") else {
+            return;
         };
-        let url = attr(tag, attrs, attr_name)??;
-        if !self.link_allowed(url.text, empty_ok) {
-            return None;
-        }
-        // `ping` would report the link's URL, token included, to every listed address.
-        if let Some(Some(ping)) = attr(tag, attrs, b"ping") {
-            if !self.pings_allowed(ping.text) {
-                return None;
-            }
-        }
-        Some(url.range)
-    }
-
-    fn pings_allowed(&self, ping: &[u8]) -> bool {
-        !has_ascii_char_ref(ping)
-            && ping
-                .split(|&b| is_ws(b))
-                .filter(|u| !u.is_empty())
-                .all(|u| self.link_allowed(u, false))
-    }
-
-    /// `<meta http-equiv="refresh" content="N; url=...">`: the URL's range inside the tag.
-    fn refresh_edit(&self, tag: &[u8], attrs: &[Attr]) -> Option<(usize, usize)> {
-        let equiv = attr(tag, attrs, b"http-equiv")??;
-        if !equiv.text.eq_ignore_ascii_case(b"refresh") {
-            return None;
-        }
-        let Value {
-            text: content,
-            range: (offset, _),
-        } = attr(tag, attrs, b"content")??;
-        if has_ascii_char_ref(content) {
-            return None;
-        }
-        let (start, end) = refresh_url(content)?;
-        let url = content.get(start..end)?;
-        self.link_allowed(url, false)
-            .then_some((offset + start, offset + end))
-    }
-
-    /// Does a form submit to us? A missing or empty action means the document's own URL (not the
-    /// base URL); anything else resolves against the base URL.
-    pub fn form_allowed(&self, tag: &[u8], attrs: &[Attr]) -> bool {
-        self.submission_allowed(tag, attrs, b"action")
-    }
-
-    /// May this `button` or `input` of a form that carries the token submit it? Not when it is a
-    /// submit button whose `formaction` sends the form, token included, to another site.
-    pub fn submitter_allowed(&self, kind: Kind, tag: &[u8], attrs: &[Attr]) -> bool {
-        !is_submitter(kind, tag, attrs) || self.submission_allowed(tag, attrs, b"formaction")
-    }
-
-    /// Where the URL in attribute `name` sends a form: anywhere but this site is refused. A
-    /// missing or empty URL is the page itself.
-    fn submission_allowed(&self, tag: &[u8], attrs: &[Attr], name: &[u8]) -> bool {
-        let Some(Some(Value { text: action, .. })) = attr(tag, attrs, name) else {
-            return true;
+        let Some((start, end)) = refresh_url(content.text()) else {
+            return;
         };
-        if has_ascii_char_ref(action) {
+        let url = content.text().get(start..end).unwrap_or_default();
+        if self.gets_token(url, false) {
+            let rewritten = self.anchored(&content, (start, end), true);
+            plan.replace(&content, rewritten);
+        }
+    }
+
+    /// A `<form>` that the parser creates: does it get the hidden input? Its relative action is
+    /// anchored, and it is given the page's form id when it has no id of its own (and is not in
+    /// a template, whose forms may be cloned many times).
+    pub fn form(&self, tag: &Tag<'_>, in_template: bool, plan: &mut Plan) -> bool {
+        let action = tag.attr(b"action").flatten();
+        let allowed = match &action {
+            // A missing or empty action is the document's own URL, never the base's.
+            None => true,
+            Some(v) if self.origin.classify(v.text()) == UrlTarget::Empty => true,
+            Some(v) => self.goes(v.text()) != Goes::Elsewhere,
+        };
+        if !allowed {
             return false;
         }
-        match self.origin.classify(action) {
-            UrlTarget::Empty => true,
-            UrlTarget::Fragment | UrlTarget::Relative => !self.base_foreign,
-            UrlTarget::Absolute(same) => same,
-            UrlTarget::Other => false,
+        if let Some(v) = action.filter(|v| self.origin.classify(v.text()) != UrlTarget::Empty) {
+            plan.replace(&v, self.anchored(&v, (0, v.text().len()), false));
+        }
+        let owned = !in_template && !tag.has(b"id") && !self.settings.form_id.is_empty();
+        if owned {
+            plan.insert(&attribute(b"id", &self.settings.form_id));
+        }
+        plan.hidden = Some(owned);
+        true
+    }
+
+    /// A `button` or `input` that may submit a form carrying the token (inside such a form, or
+    /// joined to any form by `form=`): disabled when its `formaction` sends it elsewhere,
+    /// anchored when it stays here.
+    pub fn submitter(&self, kind: Kind, tag: &Tag<'_>, plan: &mut Plan) {
+        if !is_submitter(kind, tag) {
+            return;
+        }
+        let Some(Some(action)) = tag.attr(b"formaction") else {
+            return;
+        };
+        match self.goes(action.text()) {
+            Goes::Elsewhere => plan.insert(b"disabled"),
+            _ if self.origin.classify(action.text()) == UrlTarget::Empty => {}
+            _ => plan.replace(&action, self.anchored(&action, (0, action.text().len()), false)),
         }
     }
 
-    /// `Some(true)` when a `<base>` tag sends relative URLs elsewhere; `None` without href.
-    pub fn base_is_foreign(&self, tag: &[u8], attrs: &[Attr]) -> Option<bool> {
-        let href = attr(tag, attrs, b"href")?.map_or(&b""[..], |v| v.text);
-        Some(
-            has_ascii_char_ref(href)
-                || !matches!(
-                    self.origin.classify(href),
-                    UrlTarget::Empty
-                        | UrlTarget::Fragment
-                        | UrlTarget::Relative
-                        | UrlTarget::Absolute(true)
-                ),
-        )
+    /// The placeholder in the `value` of a control of a form that got the token.
+    pub fn control_value(&self, tag: &Tag<'_>, plan: &mut Plan) {
+        if let Some(Some(value)) = tag.attr(b"value") {
+            if self.holds_placeholder(&value) {
+                plan.replace(&value, self.with_placeholder(value.raw.to_vec()));
+            }
+        }
+    }
+
+    /// The placeholder in a same-site URL attribute of any HTML element (the URL is anchored).
+    pub fn placeholder_urls(&self, tag: &Tag<'_>, plan: &mut Plan) {
+        for a in tag.attrs {
+            let Some(range) = a.value else { continue };
+            let name = tag.slice(a.name);
+            let is_url = [&b"href"[..], b"src", b"action", b"formaction"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n));
+            let value = tag.value(range);
+            // Only the first of duplicate attributes counts for the browser.
+            let first = tag.attr(name).flatten().is_some_and(|f| f.range == range);
+            if is_url && first && self.holds_placeholder(&value) && self.goes(value.text()) == Goes::Here
+            {
+                let anchored = self.anchored(&value, (0, value.text().len()), false);
+                plan.replace(&value, anchored);
+            }
+        }
+    }
+
+    /// Overrides that keep the page's URL (with its token) from being sent elsewhere.
+    pub fn referrer_and_ping(&self, kind: Kind, tag: &Tag<'_>, plan: &mut Plan) {
+        let policy = tag.attr(b"referrerpolicy").flatten();
+        if policy.is_some_and(|p| !is_safe_referrer_policy(p.text())) {
+            plan.insert(b"referrerpolicy=\"same-origin\"");
+        }
+        // `http-equiv="referrer-policy"` is not in the standard, but costs nothing to cover.
+        let sets_policy = tag.text_of(b"name").eq_ignore_ascii_case(b"referrer")
+            || tag.text_of(b"http-equiv").eq_ignore_ascii_case(b"referrer-policy");
+        if kind == Kind::Meta
+            && sets_policy
+            && tag.attr(b"content").flatten().is_some_and(|c| !is_safe_referrer_policy(c.text()))
+        {
+            plan.insert(b"content=\"same-origin\"");
+        }
+        if matches!(kind, Kind::A | Kind::Area) {
+            let pings = tag.attr(b"ping").flatten();
+            if pings.is_some_and(|p| {
+                p.text().split(|&b| is_ws(b)).any(|u| !u.is_empty() && self.goes(u) != Goes::Here)
+            }) {
+                plan.insert(b"ping=\"\"");
+            }
+        }
+    }
+
+    /// A `<base>`: the base it makes for the URLs after it. `None` without href.
+    pub fn base(&self, tag: &Tag<'_>) -> Option<BaseUrl> {
+        let href = tag.attr(b"href")?;
+        let text = href.as_ref().map_or(&b""[..], |v| v.text());
+        let cleaned: Vec<u8> = text.iter().copied().filter(|b| !matches!(b, b'\t' | b'\n' | b'\r')).collect();
+        let url = crate::origin::trim_c0_space(&cleaned);
+        Some(match self.origin.classify(url) {
+            UrlTarget::Empty | UrlTarget::Fragment => self.base.clone(),
+            UrlTarget::Absolute(true) => {
+                let rest = url
+                    .iter()
+                    .position(|&b| b == b':')
+                    .filter(|&p| url.get(..p).is_some_and(|s| s.iter().all(u8::is_ascii_alphabetic)))
+                    .map_or(url, |p| url.get(p + 1..).unwrap_or_default());
+                let rest = skip_slashes(rest);
+                let auth_end = rest
+                    .iter()
+                    .position(|&b| matches!(b, b'/' | b'\\' | b'?' | b'#'))
+                    .unwrap_or(rest.len());
+                let (authority, path) = rest.split_at(auth_end);
+                BaseUrl {
+                    authority: authority.to_vec(),
+                    path: base_path(&[], path),
+                    foreign: false,
+                }
+            }
+            UrlTarget::Relative if url.first() == Some(&b'?') => self.base.clone(),
+            UrlTarget::Relative => BaseUrl {
+                authority: self.base.authority.clone(),
+                path: base_path(self.base.directory(), url),
+                foreign: false,
+            },
+            UrlTarget::Absolute(false) | UrlTarget::Other => BaseUrl { foreign: true, ..self.base.clone() },
+        })
     }
 }
 
+/// The path part of a base URL (query and fragment dropped, `\` read as `/`); a path-relative
+/// one under `directory`.
+fn base_path(directory: &[u8], url: &[u8]) -> Vec<u8> {
+    let end = url.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(url.len());
+    let path = url.get(..end).unwrap_or_default().iter().map(|&b| if b == b'\\' { b'/' } else { b });
+    let mut out: Vec<u8> = Vec::with_capacity(directory.len() + end);
+    if url.first().is_none_or(|&b| b != b'/' && b != b'\\') {
+        out.extend_from_slice(if directory.is_empty() { b"/" } else { directory });
+    }
+    out.extend(path);
+    out
+}
+
+fn skip_slashes(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b'/' || b == b'\\').count();
+    s.get(n..).unwrap_or_default()
+}
+
+/// `name="value"`, the value escaped for a double-quoted attribute.
+fn attribute(name: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = name.to_vec();
+    out.extend_from_slice(b"=\"");
+    escape_into(value, &mut out);
+    out.push(b'"');
+    out
+}
+
+/// Bytes of a URL prefix made safe for any attribute quoting: `&` as `&amp;`, and whitespace,
+/// quotes, `<`, `>`, `=`, `` ` `` and non-ASCII percent-encoded.
+fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        match b {
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'"' | b'\'' | b'<' | b'>' | b'=' | b'`' | 0..=b' ' | 0x7f..=0xff => {
+                out.push(b'%');
+                out.extend(HEX.get(usize::from(b >> 4)));
+                out.extend(HEX.get(usize::from(b & 15)));
+            }
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Referrer policies that never send the page's full URL to another site (unknown values are
+/// refused: browsers may read them as something older and looser).
+fn is_safe_referrer_policy(value: &[u8]) -> bool {
+    const SAFE: &[&[u8]] = &[
+        b"no-referrer", b"never", b"origin", b"same-origin", b"strict-origin",
+        b"strict-origin-when-cross-origin", b"origin-when-cross-origin", b"origin-when-crossorigin",
+        b"",
+    ];
+    let v = value.trim_ascii();
+    SAFE.iter().any(|s| v.eq_ignore_ascii_case(s))
+}
+
 /// A `button` of type submit (the default, and what any unknown type means) or an `input` of type
-/// submit or image. A type hidden behind a character reference counts as a submitter: the browser
-/// decodes it, this scanner does not.
-fn is_submitter(kind: Kind, tag: &[u8], attrs: &[Attr]) -> bool {
-    let ty = attr(tag, attrs, b"type").flatten().map_or(&b""[..], |v| v.text);
-    let behind_a_reference = ty.contains(&b'&');
+/// submit or image.
+fn is_submitter(kind: Kind, tag: &Tag<'_>) -> bool {
+    let ty = tag.text_of(b"type");
     let is = |name: &[u8]| ty.eq_ignore_ascii_case(name);
     match kind {
-        Kind::Button => behind_a_reference || !(is(b"reset") || is(b"button")),
-        Kind::Input => behind_a_reference || is(b"submit") || is(b"image"),
+        Kind::Button => !(is(b"reset") || is(b"button")),
+        Kind::Input => is(b"submit") || is(b"image"),
         _ => false,
     }
 }
@@ -220,106 +567,9 @@ fn url_equals(c: &[u8], p: usize) -> Option<usize> {
     (c.get(q) == Some(&b'=')).then_some(q + 1)
 }
 
-/// Named character references that stand for ASCII characters (all need their `;`).
-const ASCII_REFS: &[&[u8]] = &[
-    b"Tab", b"NewLine", b"excl", b"quot", b"QUOT", b"num", b"dollar", b"percnt", b"amp", b"AMP",
-    b"apos", b"lpar", b"rpar", b"ast", b"midast", b"plus", b"comma", b"period", b"sol", b"colon",
-    b"semi", b"lt", b"LT", b"equals", b"gt", b"GT", b"quest", b"commat", b"lsqb", b"lbrack",
-    b"bsol", b"rsqb", b"rbrack", b"Hat", b"lowbar", b"UnderBar", b"grave", b"DiacriticalGrave",
-    b"lcub", b"lbrace", b"verbar", b"vert", b"VerticalLine", b"rcub", b"rbrace", b"fjlig",
-];
-
-/// Legacy references that browsers also decode without `;` (in attribute values, only when not
-/// followed by an alphanumeric or `=`).
-const LEGACY_ASCII_REFS: &[&[u8]] = &[b"amp", b"AMP", b"lt", b"LT", b"gt", b"GT", b"quot", b"QUOT"];
-
-/// Does `value` hold a character reference, other than `&amp;`, that decodes to ASCII?
-pub(super) fn has_ascii_char_ref(value: &[u8]) -> bool {
-    let mut rest = value;
-    while let Some(k) = memchr::memchr(b'&', rest) {
-        rest = rest.get(k + 1..).unwrap_or_default();
-        if rest.starts_with(b"amp;") {
-            continue;
-        }
-        if let Some(num) = rest.strip_prefix(b"#") {
-            if numeric_ref_is_ascii(num) {
-                return true;
-            }
-            continue;
-        }
-        let name_len = rest
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        let (name, after) = rest.split_at(name_len);
-        let decoded = match after.first() {
-            Some(b';') => ASCII_REFS.contains(&name),
-            Some(b'=') => false,
-            _ => LEGACY_ASCII_REFS.contains(&name),
-        };
-        if decoded {
-            return true;
-        }
-    }
-    false
-}
-
-/// `&#...` (after the `#`): decimal or `x`/`X` hex digits, `;` optional; below 0x80 is ASCII.
-fn numeric_ref_is_ascii(s: &[u8]) -> bool {
-    let (digits, radix) = match s.first() {
-        Some(b'x' | b'X') => (s.get(1..).unwrap_or_default(), 16),
-        _ => (s, 10),
-    };
-    let mut value: u32 = 0;
-    let mut any = false;
-    for &b in digits {
-        let Some(d) = char::from(b).to_digit(radix) else {
-            break;
-        };
-        any = true;
-        value = value.saturating_mul(radix).saturating_add(d);
-    }
-    any && value < 0x80
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ascii_char_refs() {
-        for v in [
-            &b"http&#58;//evil"[..],
-            b"http&#x3a;//evil",
-            b"http&#X3A//evil",
-            b"http&colon;//evil",
-            b"&sol;&sol;evil",
-            b"&num;x",
-            b"a&lt b",
-            b"&#0;",
-            b"&#00000000000000000000000047;",
-            b"&AMP;x",
-            b"&fjlig;",
-        ] {
-            assert!(has_ascii_char_ref(v), "{:?}", String::from_utf8_lossy(v));
-        }
-        for v in [
-            &b"/x?a=1&amp;b=2"[..],
-            b"/x?a=1&b=2",
-            b"/caf&eacute;",
-            b"&#233;",
-            b"&#x80;",
-            b"&ampsessionid=1",
-            b"&lt=1",
-            b"&colon",
-            b"&#;",
-            b"&#x;",
-            b"&",
-            b"&#99999999999999999999999;",
-        ] {
-            assert!(!has_ascii_char_ref(v), "{:?}", String::from_utf8_lossy(v));
-        }
-    }
 
     fn refresh(c: &str) -> Option<&str> {
         refresh_url(c.as_bytes()).map(|(s, e)| &c[s..e])
@@ -341,5 +591,31 @@ mod tests {
         assert_eq!(refresh("url=/x"), None);
         assert_eq!(refresh("0x;url=/x"), None);
         assert_eq!(refresh(""), None);
+    }
+
+    #[test]
+    fn base_paths() {
+        assert_eq!(base_path(b"/dir/", b"sub/"), b"/dir/sub/");
+        assert_eq!(base_path(b"/dir/", b"/abs/x?q#f"), b"/abs/x");
+        assert_eq!(base_path(b"", b""), b"/");
+        assert_eq!(base_path(b"", b"\\x\\y"), b"/x/y");
+        assert_eq!(base_path(b"/dir/", b""), b"/dir/");
+    }
+
+    #[test]
+    fn referrer_policies() {
+        for safe in ["no-referrer", " Same-Origin ", "strict-origin-when-cross-origin", "never", ""] {
+            assert!(is_safe_referrer_policy(safe.as_bytes()), "{safe}");
+        }
+        for unsafe_ in ["unsafe-url", "always", "no-referrer-when-downgrade", "default", "x"] {
+            assert!(!is_safe_referrer_policy(unsafe_.as_bytes()), "{unsafe_}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_escaped_for_any_quoting() {
+        let mut out = Vec::new();
+        escape_into(b"/a b/\"c'&<d>=`\xe9", &mut out);
+        assert_eq!(out, b"/a%20b/%22c%27&amp;%3Cd%3E%3D%60%E9");
     }
 }

@@ -7,11 +7,12 @@
 //! bytes. A tag that is still open after `MAX_CARRY` bytes is passed through as it is, whatever
 //! the chunking, so the limit is on tag length, not on where chunks happen to end.
 
-use super::edit::Page;
+use super::edit::{self, BaseUrl, Page, Plan, Tag};
+use super::foreign::{Foreign, Reading, StartTag};
 use super::raw::{self, Comment, RawEnd, Script};
-use super::tag::{is_ws, Kind, Scan, TagScanner};
+use super::tag::{Kind, Scan, TagScanner};
 use super::MAX_CARRY;
-use crate::origin::{push_with_query_param, QuerySeparator, SameOrigin};
+use crate::origin::SameOrigin;
 
 /// Bytes moved into the carry per step when it is resolved against a new chunk; it grows with
 /// the carry, so long tags are copied a bounded number of times.
@@ -19,14 +20,14 @@ const CARRY_STEP: usize = 256;
 
 /// Per-page settings, fixed when the rewriter is made.
 pub(super) struct Settings {
-    pub links: bool,
-    pub forms: bool,
+    pub edit: edit::Settings,
     pub host: String,
+    /// The request's path: the document URL's path, for the base of relative URLs.
+    pub path: String,
     pub allowed_hosts: Vec<String>,
-    /// Param and token as they go into a query string (percent-encoded where needed).
-    pub url_param: Vec<u8>,
-    pub url_token: Vec<u8>,
-    /// The `<input type="hidden" ...>` inserted into forms.
+    /// The `<input type="hidden" ...>` inserted into forms: tied to the form by `form="<id>"`,
+    /// and without that (for forms that keep their own `id`, and forms in templates).
+    pub owned_hidden_input: Vec<u8>,
     pub hidden_input: Vec<u8>,
 }
 
@@ -105,17 +106,6 @@ enum Step {
     Stop(usize),
 }
 
-/// How a complete tag is written out.
-#[derive(Default)]
-struct Plan {
-    /// Range (in the tag) of a URL that gets the token.
-    url: Option<(usize, usize)>,
-    /// Append the hidden input after the tag.
-    hidden: bool,
-    /// Add `disabled`: a submit button that would send the token to another site.
-    disable: bool,
-}
-
 struct Machine {
     mode: Mode,
     tag: TagScanner,
@@ -125,7 +115,14 @@ struct Machine {
     /// The open form got the hidden input: its submit buttons must not send it elsewhere.
     token_form: bool,
     template_depth: u32,
-    base_foreign: bool,
+    /// Where the page is in `<svg>`/`<math>`.
+    foreign: Foreign,
+    /// What relative URLs resolve against.
+    base: BaseUrl,
+    /// The document's base element (the first HTML `<base href>`) was seen.
+    base_seen: bool,
+    /// A URL was decided on (and written absolute): a base arriving now must not count.
+    urls_decided: bool,
     settings: Settings,
 }
 
@@ -144,7 +141,10 @@ impl HtmlStage {
                 form_open: false,
                 token_form: false,
                 template_depth: 0,
-                base_foreign: false,
+                foreign: Foreign::default(),
+                base: BaseUrl::document(&settings.host, &settings.path),
+                base_seen: false,
+                urls_decided: false,
                 settings,
             },
         }
@@ -235,7 +235,10 @@ impl Machine {
             }
             Lt::EmptyEndTag => (Mode::Data, 3),
             Lt::Comment => (Mode::Comment(Comment::Start), 4),
-            Lt::Cdata => (Mode::Cdata(0), 9),
+            // CDATA sections exist only in foreign content; elsewhere `<![CDATA[` opens a bogus
+            // comment that the first `>` ends.
+            Lt::Cdata if self.foreign.is_open() => (Mode::Cdata(0), 9),
+            Lt::Cdata => (Mode::Bogus, 2),
             Lt::Bogus(n) => (Mode::Bogus, n),
         };
         self.mode = mode;
@@ -251,13 +254,19 @@ impl Machine {
             Scan::Complete(len) => {
                 self.mode = Mode::Data;
                 let tag = window.get(..len).unwrap_or_default();
-                let plan = self.plan(tag);
-                if plan.url.is_some() || plan.hidden || plan.disable {
+                let mut plan = self.on_tag(tag);
+                if !plan.is_empty() {
                     out.extend_from_slice(c.buf.get(c.emitted..c.pos).unwrap_or_default());
-                    self.write_tag(tag, &plan, out);
+                    plan.write(tag, out);
+                    if let Some(owned) = plan.hidden {
+                        out.extend_from_slice(if owned {
+                            &self.settings.owned_hidden_input
+                        } else {
+                            &self.settings.hidden_input
+                        });
+                    }
                     c.emitted = c.pos + len;
                 }
-                self.after_tag();
                 Step::Go(c.pos + len)
             }
             Scan::NeedMore if window.len() < MAX_CARRY => Step::Stop(c.pos),
@@ -274,7 +283,6 @@ impl Machine {
             Scan::Complete(len) => {
                 self.mode = Mode::Data;
                 self.oversized_tag();
-                self.after_tag();
                 Step::Go(c.pos + len)
             }
             Scan::NeedMore => {
@@ -335,92 +343,167 @@ impl Machine {
         }
     }
 
-    fn page(&self) -> Page<'_> {
-        Page {
-            origin: SameOrigin {
-                host: &self.settings.host,
-                allowed_hosts: &self.settings.allowed_hosts,
-            },
-            base_foreign: self.base_foreign,
-        }
-    }
-
-    /// Decides what to do with a complete tag (and notes what it means for later tags).
-    fn plan(&mut self, tag: &[u8]) -> Plan {
+    /// A complete tag: where it puts the page (foreign content, raw text, forms, templates, the
+    /// base) and how it is to be written.
+    fn on_tag(&mut self, tag: &[u8]) -> Plan {
+        let kind = self.tag.kind();
+        let name = self.tag.name().unwrap_or_default();
         if self.tag.end_tag {
+            if self.foreign.end(name) == Reading::Html {
+                self.html_end_tag(kind);
+            }
             return Plan::default();
         }
-        let kind = self.tag.kind();
-        let attrs = &self.tag.attrs;
-        match kind {
-            Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta
-                if self.settings.links =>
-            {
-                Plan {
-                    url: self.page().link_edit(kind, tag, attrs),
-                    ..Plan::default()
-                }
-            }
-            Kind::Form => {
-                let allowed = self.settings.forms && self.page().form_allowed(tag, attrs);
-                let opened = self.open_form();
-                if opened {
-                    self.token_form = allowed;
-                }
-                Plan { hidden: opened && allowed, ..Plan::default() }
-            }
-            Kind::Button | Kind::Input if self.token_form => Plan {
-                disable: !self.page().submitter_allowed(kind, tag, attrs),
-                ..Plan::default()
-            },
-            Kind::Base => {
-                if self.page().base_is_foreign(tag, attrs) == Some(true) {
-                    self.base_foreign = true;
-                }
-                Plan::default()
-            }
-            _ => Plan::default(),
+        let reading = {
+            let t = Tag { bytes: tag, attrs: &self.tag.attrs };
+            self.foreign.start(&StartTag {
+                name,
+                self_closing: self.tag.self_closing,
+                font_breaks_out: kind == Kind::Font
+                    && [&b"color"[..], b"face", b"size"].iter().any(|a| t.attr(a).is_some()),
+                html_annotation: kind == Kind::AnnotationXml && {
+                    let enc = t.attr(b"encoding").flatten();
+                    enc.is_some_and(|e| {
+                        let e = e.text().trim_ascii();
+                        e.eq_ignore_ascii_case(b"text/html") || e.eq_ignore_ascii_case(b"application/xhtml+xml")
+                    })
+                },
+            })
+        };
+        if reading == Reading::Foreign {
+            return Plan::default();
         }
+        let plan = self.plan(kind, tag);
+        self.open_html(kind);
+        plan
     }
 
-    /// The side effects of a tag that is passed through untouched because it is too long.
+    /// Decides the edits of an HTML start tag, and notes what it means for later tags.
+    fn plan(&mut self, kind: Kind, tag: &[u8]) -> Plan {
+        let placeholder = &self.settings.edit.placeholder;
+        let has_placeholder = !placeholder.is_empty() && memchr::memmem::find(tag, placeholder).is_some();
+        // Tags of other kinds are scanned without their attributes; a placeholder needs them.
+        let attrs = if has_placeholder {
+            TagScanner::all_attrs(tag)
+        } else {
+            std::mem::take(&mut self.tag.attrs)
+        };
+        let t = Tag { bytes: tag, attrs: &attrs };
+        let (mut plan, new_base) = self.decide(kind, &t);
+        let page = Page {
+            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
+            base: &self.base,
+            settings: &self.settings.edit,
+        };
+        if has_placeholder {
+            page.placeholder_urls(&t, &mut plan);
+        }
+        page.referrer_and_ping(kind, &t, &mut plan);
+        if let Some(base) = new_base {
+            self.base = base;
+        }
+        if !has_placeholder {
+            self.tag.attrs = attrs;
+        }
+        plan
+    }
+
+    /// The edits a tag gets for what it is (link, form, control, base), and the base it sets.
+    fn decide(&mut self, kind: Kind, t: &Tag<'_>) -> (Plan, Option<BaseUrl>) {
+        let mut plan = Plan::default();
+        let mut new_base = None;
+        let page = Page {
+            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
+            base: &self.base,
+            settings: &self.settings.edit,
+        };
+        let forms = self.settings.edit.forms;
+        match kind {
+            Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta if self.settings.edit.links => {
+                self.urls_decided = true;
+                page.link(kind, t, &mut plan);
+            }
+            Kind::Form => {
+                self.urls_decided |= forms;
+                let in_template = self.template_depth > 0;
+                // The parser's form element pointer: a `<form>` while one is open is ignored
+                // (outside templates), so is an input placed after it.
+                let opened = in_template || !std::mem::replace(&mut self.form_open, true);
+                if opened {
+                    self.token_form = forms && page.form(t, in_template, &mut plan);
+                }
+            }
+            Kind::Button | Kind::Input => {
+                // `form="..."` joins the control to any form of the page, a token form maybe.
+                let joined = t.attr(b"form").is_some();
+                if forms && (joined || self.token_form) {
+                    page.submitter(kind, t, &mut plan);
+                }
+                if self.token_form && !joined {
+                    page.control_value(t, &mut plan);
+                }
+            }
+            Kind::Base if self.template_depth == 0 && !self.base_seen => {
+                if let Some(base) = page.base(t) {
+                    self.base_seen = true;
+                    if self.urls_decided {
+                        // Too late to resolve what was written: the document URL stays the base.
+                        plan.insert(b"href=\"\"");
+                    } else {
+                        new_base = Some(base);
+                    }
+                }
+            }
+            _ => {}
+        }
+        (plan, new_base)
+    }
+
+    /// A tag passed through untouched because it is too long: what it still means for the page.
     fn oversized_tag(&mut self) {
+        let kind = self.tag.kind();
+        let name = self.tag.name().unwrap_or_default();
         if self.tag.end_tag {
+            if self.foreign.end(name) == Reading::Html {
+                self.html_end_tag(kind);
+            }
             return;
         }
-        match self.tag.kind() {
+        let start = StartTag { name, self_closing: self.tag.self_closing, font_breaks_out: false, html_annotation: false };
+        if self.foreign.start(&start) == Reading::Foreign {
+            return;
+        }
+        match kind {
             // Its action is unknown: no hidden input went in, so nothing to guard.
-            Kind::Form if self.open_form() => self.token_form = false,
+            Kind::Form if self.template_depth > 0 || !std::mem::replace(&mut self.form_open, true) => {
+                self.token_form = false;
+            }
             // Its href is unknown: relative URLs may point anywhere.
-            Kind::Base => self.base_foreign = true,
+            Kind::Base if self.template_depth == 0 && !self.base_seen => {
+                self.base_seen = true;
+                self.base.foreign = true;
+            }
+            _ => {}
+        }
+        self.open_html(kind);
+    }
+
+    /// An HTML end tag: what it closes among forms and templates.
+    fn html_end_tag(&mut self, kind: Kind) {
+        match kind {
+            Kind::Form => {
+                self.token_form = false;
+                if self.template_depth == 0 {
+                    self.form_open = false;
+                }
+            }
+            Kind::Template => self.template_depth = self.template_depth.saturating_sub(1),
             _ => {}
         }
     }
 
-    /// A `<form>` start tag: does it create a form (true) or is it ignored as nested?
-    fn open_form(&mut self) -> bool {
-        if self.template_depth > 0 {
-            return true;
-        }
-        !std::mem::replace(&mut self.form_open, true)
-    }
-
-    /// What the tag opens or closes: raw-text content, forms, templates.
-    fn after_tag(&mut self) {
-        let kind = self.tag.kind();
-        if self.tag.end_tag {
-            match kind {
-                Kind::Form => {
-                    self.token_form = false;
-                    if self.template_depth == 0 {
-                        self.form_open = false;
-                    }
-                }
-                Kind::Template => self.template_depth = self.template_depth.saturating_sub(1),
-                _ => {}
-            }
-            return;
-        }
+    /// What an HTML start tag opens: raw-text content, templates.
+    fn open_html(&mut self, kind: Kind) {
         self.mode = match kind {
             Kind::Script => Mode::Script(Script::Data),
             Kind::RawText(name) => Mode::RawText(name),
@@ -433,39 +516,5 @@ impl Machine {
             }
             _ => Mode::Data,
         };
-    }
-
-    fn write_tag(&self, tag: &[u8], plan: &Plan, out: &mut Vec<u8>) {
-        match plan.url.and_then(|(s, e)| Some((tag.get(..s)?, tag.get(s..e)?, tag.get(e..)?))) {
-            Some((before, url, after)) => {
-                out.extend_from_slice(before);
-                push_with_query_param(
-                    out,
-                    url,
-                    &self.settings.url_param,
-                    &self.settings.url_token,
-                    QuerySeparator::AmpEntity,
-                );
-                out.extend_from_slice(after);
-            }
-            None if plan.disable => Self::write_disabled(tag, out),
-            None => out.extend_from_slice(tag),
-        }
-        if plan.hidden {
-            out.extend_from_slice(&self.settings.hidden_input);
-        }
-    }
-
-    /// The tag with ` disabled` right after its name, where no attribute value can be touched.
-    fn write_disabled(tag: &[u8], out: &mut Vec<u8>) {
-        let name_end = tag
-            .iter()
-            .skip(1)
-            .position(|&b| is_ws(b) || b == b'/' || b == b'>')
-            .map_or(tag.len(), |p| p + 1);
-        let (name, rest) = tag.split_at(name_end);
-        out.extend_from_slice(name);
-        out.extend_from_slice(b" disabled");
-        out.extend_from_slice(rest);
     }
 }

@@ -11,7 +11,7 @@ pub(super) fn is_ws(b: u8) -> bool {
 }
 
 /// Lowercased tag names are kept up to this length: every name we act on is shorter.
-const NAME_CAP: usize = 10;
+const NAME_CAP: usize = 16;
 
 /// The tags the rewriter acts on, by name; everything else is `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,12 @@ pub(super) enum Kind {
     Meta,
     Base,
     Script,
+    /// Read for `referrerpolicy` only.
+    Img,
+    Link,
+    /// Read for what decides foreign content: `encoding`, and `color`/`face`/`size`.
+    AnnotationXml,
+    Font,
     /// RAWTEXT and RCDATA elements: their content ends only at their own end tag.
     RawText(&'static [u8]),
     Plaintext,
@@ -47,6 +53,12 @@ impl Kind {
             b"meta" => Kind::Meta,
             b"base" => Kind::Base,
             b"script" => Kind::Script,
+            b"img" => Kind::Img,
+            b"link" => Kind::Link,
+            b"annotation-xml" => Kind::AnnotationXml,
+            b"font" => Kind::Font,
+            // Scripting is on in the browsers this serves: `<noscript>` holds raw text.
+            b"noscript" => Kind::RawText(b"noscript"),
             b"style" => Kind::RawText(b"style"),
             b"xmp" => Kind::RawText(b"xmp"),
             b"noembed" => Kind::RawText(b"noembed"),
@@ -72,6 +84,11 @@ impl Kind {
                 | Kind::Input
                 | Kind::Meta
                 | Kind::Base
+                | Kind::Script
+                | Kind::Img
+                | Kind::Link
+                | Kind::AnnotationXml
+                | Kind::Font
         )
     }
 }
@@ -111,6 +128,8 @@ pub(super) struct TagScanner {
     /// Next byte to look at, relative to the tag's `<` (or to the slice in oversized mode).
     pos: usize,
     pub end_tag: bool,
+    /// The tag ended in `/>`.
+    pub self_closing: bool,
     name: [u8; NAME_CAP],
     name_len: usize,
     kind: Kind,
@@ -124,6 +143,7 @@ impl TagScanner {
             state: State::TagName,
             pos: 0,
             end_tag: false,
+            self_closing: false,
             name: [0; NAME_CAP],
             name_len: 0,
             kind: Kind::Other,
@@ -138,6 +158,7 @@ impl TagScanner {
         self.state = State::TagName;
         self.pos = if end_tag { 2 } else { 1 };
         self.end_tag = end_tag;
+        self.self_closing = false;
         self.name_len = 0;
         self.kind = Kind::Other;
         self.record = false;
@@ -157,9 +178,30 @@ impl TagScanner {
         self.kind
     }
 
+    /// The lowercased name, when it is at most `NAME_CAP` bytes long.
+    pub fn name(&self) -> Option<&[u8]> {
+        if self.name_len <= NAME_CAP {
+            self.name.get(..self.name_len)
+        } else {
+            None
+        }
+    }
+
+    /// Every attribute of a complete start tag, whatever its kind.
+    pub fn all_attrs(tag: &[u8]) -> Vec<Attr> {
+        let mut scanner = TagScanner::new();
+        scanner.begin(false);
+        let _ = scanner.scan_with(tag, true);
+        scanner.attrs
+    }
+
     /// Scans `tag` (the tag's bytes so far, from its `<`; in oversized mode, the next slice) from
     /// where the previous call stopped.
     pub fn scan(&mut self, tag: &[u8]) -> Scan {
+        self.scan_with(tag, false)
+    }
+
+    fn scan_with(&mut self, tag: &[u8], record_all: bool) -> Scan {
         let mut p = self.pos;
         let mut state = self.state;
         if state == State::TagName {
@@ -170,6 +212,7 @@ impl TagScanner {
                 return Scan::NeedMore;
             }
             self.name_done();
+            self.record |= record_all;
             state = State::BeforeAttrName;
         }
         loop {
@@ -243,7 +286,10 @@ impl TagScanner {
                 // After a quoted value or `/`, anything but `>` (and, after a value, `/`) is
                 // looked at again as the start of another attribute.
                 State::AfterValueQuoted | State::SelfClosing => match b {
-                    b'>' => return self.complete(p),
+                    b'>' => {
+                        self.self_closing = state == State::SelfClosing;
+                        return self.complete(p);
+                    }
                     b'/' if state == State::AfterValueQuoted => State::SelfClosing,
                     _ if is_ws(b) => State::BeforeAttrName,
                     _ => {

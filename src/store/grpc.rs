@@ -2,104 +2,148 @@
 //!
 //! Calls go through Envoy's own gRPC client (`Host::dispatch_grpc`); messages are the prost types
 //! of `proto/cookieless/session/v1/session.proto`. A load is one `Get`. An update reads with `Get`,
-//! applies the changes, and writes with `Put` guarded by the version it read; when another Envoy
+//! merges the changes ([`Jar::merge`]), and writes with `Put` guarded by the version it read (an
+//! unchanged jar is not written: the `Get` already refreshed its idle timeout); when another Envoy
 //! wrote in between, it reads again (bounded), so concurrent requests lose no cookie.
+//!
+//! While a call is out, its [`LoadCall`] or [`UpdateCall`] holds everything the next step needs.
 
-use super::{CallReply, Loaded, Outcome, Pending, Progress, Request, SessionStore, Stage, StoreError};
+use super::{CallReply, Loaded, Loading, StoreError, Updating};
+use crate::cookies::JarChange;
 use crate::host::Host;
 use crate::jar::Jar;
 use crate::proto;
 use crate::token::SessionId;
 use prost::Message;
+use std::rc::Rc;
 
 const MAX_ATTEMPTS: u8 = 4;
 const GRPC_OK: u32 = 0;
 
+#[derive(Debug)]
 pub struct GrpcStore {
     pub cluster: String,
     pub timeout_ms: u32,
     pub idle_timeout_seconds: u32,
 }
 
+/// A load whose `Get` is out.
+#[derive(Debug)]
+pub struct LoadCall {
+    call: u32,
+}
+
+/// An update whose `Get`, `Put` or `Delete` is out.
+#[derive(Debug)]
+pub struct UpdateCall {
+    call: u32,
+    store: Rc<GrpcStore>,
+    id: SessionId,
+    changes: Vec<JarChange>,
+    attempt: u8,
+    /// `None` while reading; the jar being written otherwise.
+    writing: Option<Jar>,
+}
+
 impl GrpcStore {
-    fn call(&self, host: &mut dyn Host, request: Request, stage: Stage, method: &str, message: Vec<u8>) -> Progress {
-        match host.dispatch_grpc(&self.cluster, proto::SERVICE, method, &message, self.timeout_ms) {
-            Some(call) => Progress::Waiting(Pending { request, call, stage }),
-            None => Progress::Done(request.failed(StoreError::Unavailable)),
+    fn dispatch(&self, host: &mut dyn Host, method: &str, message: &[u8]) -> Option<u32> {
+        host.dispatch_grpc(&self.cluster, proto::SERVICE, method, message, self.timeout_ms)
+    }
+
+    fn get(&self, host: &mut dyn Host, id: SessionId) -> Option<u32> {
+        let message = proto::GetRequest { session_id: id.to_hex() }.encode_to_vec();
+        self.dispatch(host, proto::METHOD_GET, &message)
+    }
+
+    pub(super) fn load(store: &Rc<GrpcStore>, host: &mut dyn Host, id: SessionId) -> Loading {
+        match store.get(host, id) {
+            Some(call) => Loading::Waiting(LoadCall { call }),
+            None => Loading::Done(Err(StoreError::Unavailable)),
         }
     }
 
-    fn get(&self, host: &mut dyn Host, request: Request, attempt: u8) -> Progress {
-        let id = match &request {
-            Request::Load(id) | Request::Update(id, _) => id.to_hex(),
-        };
-        let message = proto::GetRequest { session_id: id }.encode_to_vec();
-        self.call(host, request, Stage::Reading { attempt }, proto::METHOD_GET, message)
-    }
-
-    /// Writes the updated jar; an empty jar ends the session.
-    fn write(&self, host: &mut dyn Host, request: Request, id: SessionId, found: proto::GetResponse, attempt: u8) -> Progress {
-        let Request::Update(_, changes) = &request else {
-            return Progress::Done(request.failed(StoreError::Unavailable));
-        };
-        let mut jar = if found.found { Jar::decode(&found.jar).unwrap_or_default() } else { Jar::default() };
-        for change in changes {
-            jar.apply(change.clone());
-        }
-        if !jar.fits() {
-            return Progress::Done(Outcome::Updated(Err(StoreError::TooLarge)));
-        }
-        let (method, message) = if jar.is_empty() {
-            (proto::METHOD_DELETE, proto::DeleteRequest { session_id: id.to_hex() }.encode_to_vec())
-        } else {
-            let put = proto::PutRequest {
-                session_id: id.to_hex(),
-                jar: jar.encode(),
-                idle_timeout_seconds: self.idle_timeout_seconds,
-                expected_version: if found.found { found.version } else { 0 },
-            };
-            (proto::METHOD_PUT, put.encode_to_vec())
-        };
-        self.call(host, request, Stage::Writing { attempt, jar }, method, message)
+    pub(super) fn update(store: &Rc<GrpcStore>, host: &mut dyn Host, id: SessionId, changes: Vec<JarChange>) -> Updating {
+        let call = UpdateCall { call: 0, store: Rc::clone(store), id, changes, attempt: 0, writing: None };
+        call.read(host)
     }
 }
 
-impl SessionStore for GrpcStore {
-    fn start(&self, host: &mut dyn Host, request: Request) -> Progress {
-        self.get(host, request, 0)
+/// The jar a `Get` found: `Ok(None)` when there is none.
+fn found_jar(reply: &CallReply) -> Result<Option<(Jar, u64)>, StoreError> {
+    if reply.status != GRPC_OK {
+        return Err(StoreError::Unavailable);
+    }
+    let found = proto::GetResponse::decode(reply.body.as_slice()).map_err(|_| StoreError::Unavailable)?;
+    if !found.found {
+        return Ok(None);
+    }
+    let jar = Jar::decode(&found.jar).ok_or(StoreError::Corrupt)?;
+    Ok(Some((jar, found.version)))
+}
+
+impl LoadCall {
+    /// The host's id of the call: replies to other calls are not this one's.
+    pub fn id(&self) -> u32 {
+        self.call
     }
 
-    fn on_reply(&self, host: &mut dyn Host, pending: Pending, reply: CallReply) -> Progress {
-        let Pending { request, stage, .. } = pending;
-        if reply.status != GRPC_OK {
-            return Progress::Done(request.failed(StoreError::Unavailable));
-        }
-        match (stage, &request) {
-            (Stage::Reading { .. }, Request::Load(_)) => match proto::GetResponse::decode(reply.body.as_slice()) {
-                Ok(found) if found.found => {
-                    Progress::Done(Outcome::Loaded(Ok(Jar::decode(&found.jar).map_or(Loaded::Missing, Loaded::Found))))
-                }
-                Ok(_) => Progress::Done(Outcome::Loaded(Ok(Loaded::Missing))),
-                Err(_) => Progress::Done(request.failed(StoreError::Unavailable)),
+    pub fn on_reply(self, reply: &CallReply) -> Loading {
+        Loading::Done(found_jar(reply).map(|found| found.map_or(Loaded::Missing, |(jar, _)| Loaded::Found(jar))))
+    }
+}
+
+impl UpdateCall {
+    pub fn id(&self) -> u32 {
+        self.call
+    }
+
+    pub fn on_reply(self, host: &mut dyn Host, reply: &CallReply) -> Updating {
+        match self.writing {
+            None => match found_jar(reply) {
+                Ok(found) => self.write(host, found),
+                Err(e) => Updating::Done(Err(e)),
             },
-            (Stage::Reading { attempt }, Request::Update(id, _)) => {
-                let id = *id;
-                match proto::GetResponse::decode(reply.body.as_slice()) {
-                    Ok(found) => self.write(host, request, id, found, attempt),
-                    Err(_) => Progress::Done(request.failed(StoreError::Unavailable)),
-                }
-            }
-            (Stage::Writing { attempt, jar }, _) => {
-                if jar.is_empty() {
-                    return Progress::Done(Outcome::Updated(Ok(jar)));
-                }
-                match proto::PutResponse::decode(reply.body.as_slice()) {
-                    Ok(put) if put.stored => Progress::Done(Outcome::Updated(Ok(jar))),
-                    Ok(_) if attempt + 1 < MAX_ATTEMPTS => self.get(host, request, attempt + 1),
-                    Ok(_) => Progress::Done(request.failed(StoreError::Contended)),
-                    Err(_) => Progress::Done(request.failed(StoreError::Unavailable)),
-                }
-            }
+            Some(_) if reply.status != GRPC_OK => Updating::Done(Err(StoreError::Unavailable)),
+            Some(jar) if jar.is_empty() => Updating::Done(Ok(jar)),
+            Some(jar) => match proto::PutResponse::decode(reply.body.as_slice()) {
+                Ok(put) if put.stored => Updating::Done(Ok(jar)),
+                Ok(_) if self.attempt + 1 < MAX_ATTEMPTS => UpdateCall { attempt: self.attempt + 1, writing: None, ..self }.read(host),
+                Ok(_) => Updating::Done(Err(StoreError::Contended)),
+                Err(_) => Updating::Done(Err(StoreError::Unavailable)),
+            },
+        }
+    }
+
+    fn read(self, host: &mut dyn Host) -> Updating {
+        match self.store.get(host, self.id) {
+            Some(call) => Updating::Waiting(UpdateCall { call, ..self }),
+            None => Updating::Done(Err(StoreError::Unavailable)),
+        }
+    }
+
+    /// Writes the merged jar, guarded by the version read; an empty jar ends the session.
+    fn write(self, host: &mut dyn Host, found: Option<(Jar, u64)>) -> Updating {
+        let exists = found.is_some();
+        let (stored, version) = found.unwrap_or_default();
+        let (jar, changed) = Jar::merge(stored, &self.changes);
+        if !changed {
+            return Updating::Done(Ok(jar));
+        }
+        if !jar.fits() {
+            return Updating::Done(Err(StoreError::TooLarge));
+        }
+        let id = self.id.to_hex();
+        let (method, message) = if jar.is_empty() {
+            (proto::METHOD_DELETE, proto::DeleteRequest { session_id: id }.encode_to_vec())
+        } else {
+            let idle_timeout_seconds = self.store.idle_timeout_seconds;
+            let expected_version = if exists { version } else { 0 };
+            let put = proto::PutRequest { session_id: id, jar: jar.encode(), idle_timeout_seconds, expected_version };
+            (proto::METHOD_PUT, put.encode_to_vec())
+        };
+        match self.store.dispatch(host, method, &message) {
+            Some(call) => Updating::Waiting(UpdateCall { call, writing: Some(jar), ..self }),
+            None => Updating::Done(Err(StoreError::Unavailable)),
         }
     }
 }
@@ -107,17 +151,23 @@ impl SessionStore for GrpcStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cookies::JarChange;
     use crate::host::mock::MockHost;
 
-    fn store() -> GrpcStore {
-        GrpcStore { cluster: "sessiond".into(), timeout_ms: 200, idle_timeout_seconds: 600 }
+    fn store() -> Rc<GrpcStore> {
+        Rc::new(GrpcStore { cluster: "sessiond".into(), timeout_ms: 200, idle_timeout_seconds: 600 })
     }
 
-    fn waiting(progress: Progress) -> Pending {
+    fn loading(progress: Loading) -> LoadCall {
         match progress {
-            Progress::Waiting(p) => p,
-            Progress::Done(o) => panic!("expected a call, got {o:?}"),
+            Loading::Waiting(p) => p,
+            Loading::Done(o) => panic!("expected a call, got {o:?}"),
+        }
+    }
+
+    fn updating(progress: Updating) -> UpdateCall {
+        match progress {
+            Updating::Waiting(p) => p,
+            Updating::Done(o) => panic!("expected a call, got {o:?}"),
         }
     }
 
@@ -131,46 +181,58 @@ mod tests {
         jar
     }
 
+    fn set(name: &str, value: &str) -> Vec<JarChange> {
+        vec![JarChange::Set { name: name.into(), value: value.into() }]
+    }
+
     #[test]
     fn a_load_is_one_get() {
         let (store, mut host) = (store(), MockHost::default());
-        let pending = waiting(store.start(&mut host, Request::Load(SessionId([7; 16]))));
+        let call = loading(GrpcStore::load(&store, &mut host, SessionId([7; 16])));
         let (cluster, method, message) = host.grpc_calls.borrow().last().cloned().unwrap();
         assert_eq!((cluster.as_str(), method.as_str()), ("sessiond", "Get"));
         assert_eq!(proto::GetRequest::decode(message.as_slice()).unwrap().session_id, "07".repeat(16));
         let found = proto::GetResponse { found: true, jar: jar_with("a", "1").encode(), version: 3 };
-        let done = store.on_reply(&mut host, pending, ok(found));
-        assert!(matches!(done, Progress::Done(Outcome::Loaded(Ok(Loaded::Found(j)))) if j == jar_with("a", "1")));
+        let done = call.on_reply(&ok(found));
+        assert!(matches!(done, Loading::Done(Ok(Loaded::Found(j))) if j == jar_with("a", "1")));
     }
 
     #[test]
     fn an_update_reads_then_writes_with_the_version_it_read() {
         let (store, mut host) = (store(), MockHost::default());
-        let change = vec![JarChange::Set { name: "b".into(), value: "2".into() }];
-        let pending = waiting(store.start(&mut host, Request::Update(SessionId([1; 16]), change)));
+        let call = updating(GrpcStore::update(&store, &mut host, SessionId([1; 16]), set("b", "2")));
         let found = proto::GetResponse { found: true, jar: jar_with("a", "1").encode(), version: 9 };
-        let pending = waiting(store.on_reply(&mut host, pending, ok(found)));
+        let call = updating(call.on_reply(&mut host, &ok(found)));
         let (_, method, message) = host.grpc_calls.borrow().last().cloned().unwrap();
         assert_eq!(method, "Put");
         let put = proto::PutRequest::decode(message.as_slice()).unwrap();
         assert_eq!((put.expected_version, put.idle_timeout_seconds), (9, 600));
         let written = Jar::decode(&put.jar).unwrap();
         assert_eq!((written.get("a"), written.get("b")), (Some("1"), Some("2")));
-        let done = store.on_reply(&mut host, pending, ok(proto::PutResponse { stored: true, version: 10 }));
-        assert!(matches!(done, Progress::Done(Outcome::Updated(Ok(j))) if j == written));
+        let done = call.on_reply(&mut host, &ok(proto::PutResponse { stored: true, version: 10 }));
+        assert!(matches!(done, Updating::Done(Ok(j)) if j == written));
+    }
+
+    #[test]
+    fn an_unchanged_jar_is_not_written_again() {
+        let (store, mut host) = (store(), MockHost::default());
+        let call = updating(GrpcStore::update(&store, &mut host, SessionId([1; 16]), set("a", "1")));
+        let found = proto::GetResponse { found: true, jar: jar_with("a", "1").encode(), version: 4 };
+        let done = call.on_reply(&mut host, &ok(found));
+        assert!(matches!(done, Updating::Done(Ok(j)) if j == jar_with("a", "1")));
+        assert_eq!(host.grpc_calls.borrow().len(), 1, "only the Get");
     }
 
     #[test]
     fn a_lost_compare_and_set_reads_again_then_gives_up() {
         let (store, mut host) = (store(), MockHost::default());
-        let change = vec![JarChange::Set { name: "b".into(), value: "2".into() }];
-        let mut pending = waiting(store.start(&mut host, Request::Update(SessionId([1; 16]), change)));
+        let mut call = updating(GrpcStore::update(&store, &mut host, SessionId([1; 16]), set("b", "2")));
         for _ in 0..MAX_ATTEMPTS {
-            pending = waiting(store.on_reply(&mut host, pending, ok(proto::GetResponse::default())));
-            match store.on_reply(&mut host, pending, ok(proto::PutResponse { stored: false, version: 0 })) {
-                Progress::Waiting(p) => pending = p,
-                Progress::Done(outcome) => {
-                    assert_eq!(outcome, Outcome::Updated(Err(StoreError::Contended)));
+            call = updating(call.on_reply(&mut host, &ok(proto::GetResponse::default())));
+            match call.on_reply(&mut host, &ok(proto::PutResponse { stored: false, version: 0 })) {
+                Updating::Waiting(p) => call = p,
+                Updating::Done(outcome) => {
+                    assert_eq!(outcome, Err(StoreError::Contended));
                     assert_eq!(host.grpc_calls.borrow().len(), 2 * usize::from(MAX_ATTEMPTS));
                     return;
                 }
@@ -183,25 +245,27 @@ mod tests {
     fn deleting_the_last_cookie_deletes_the_session() {
         let (store, mut host) = (store(), MockHost::default());
         let change = vec![JarChange::Delete { name: "a".into() }];
-        let pending = waiting(store.start(&mut host, Request::Update(SessionId([1; 16]), change)));
+        let call = updating(GrpcStore::update(&store, &mut host, SessionId([1; 16]), change));
         let found = proto::GetResponse { found: true, jar: jar_with("a", "1").encode(), version: 2 };
-        let pending = waiting(store.on_reply(&mut host, pending, ok(found)));
+        let call = updating(call.on_reply(&mut host, &ok(found)));
         assert_eq!(host.grpc_calls.borrow().last().unwrap().1, "Delete");
-        let done = store.on_reply(&mut host, pending, ok(proto::DeleteResponse {}));
-        assert!(matches!(done, Progress::Done(Outcome::Updated(Ok(j))) if j.is_empty()));
+        let done = call.on_reply(&mut host, &ok(proto::DeleteResponse {}));
+        assert!(matches!(done, Updating::Done(Ok(j)) if j.is_empty()));
     }
 
     #[test]
-    fn errors_and_garbage_are_unavailable() {
+    fn errors_and_garbage_are_unavailable_and_a_corrupt_jar_is_corrupt() {
         let (store, mut host) = (store(), MockHost::default());
-        let pending = waiting(store.start(&mut host, Request::Load(SessionId([1; 16]))));
-        let failed = store.on_reply(&mut host, pending, CallReply { status: 14, body: vec![] });
-        assert!(matches!(failed, Progress::Done(Outcome::Loaded(Err(StoreError::Unavailable)))));
-        let pending = waiting(store.start(&mut host, Request::Load(SessionId([1; 16]))));
-        let garbage = store.on_reply(&mut host, pending, CallReply { status: 0, body: vec![0xff; 7] });
-        assert!(matches!(garbage, Progress::Done(Outcome::Loaded(Err(StoreError::Unavailable)))));
+        let call = loading(GrpcStore::load(&store, &mut host, SessionId([1; 16])));
+        assert!(matches!(call.on_reply(&CallReply { status: 14, body: vec![] }), Loading::Done(Err(StoreError::Unavailable))));
+        let call = loading(GrpcStore::load(&store, &mut host, SessionId([1; 16])));
+        assert!(matches!(call.on_reply(&CallReply { status: 0, body: vec![0xff; 7] }), Loading::Done(Err(StoreError::Unavailable))));
+        let corrupt = proto::GetResponse { found: true, jar: vec![0xff, 0xfe], version: 1 };
+        let call = loading(GrpcStore::load(&store, &mut host, SessionId([1; 16])));
+        assert!(matches!(call.on_reply(&ok(corrupt.clone())), Loading::Done(Err(StoreError::Corrupt))));
+        let call = updating(GrpcStore::update(&store, &mut host, SessionId([1; 16]), set("a", "1")));
+        assert!(matches!(call.on_reply(&mut host, &ok(corrupt)), Updating::Done(Err(StoreError::Corrupt))));
         host.grpc_refuse = true;
-        let refused = store.start(&mut host, Request::Load(SessionId([1; 16])));
-        assert!(matches!(refused, Progress::Done(Outcome::Loaded(Err(StoreError::Unavailable)))));
+        assert!(matches!(GrpcStore::load(&store, &mut host, SessionId([1; 16])), Loading::Done(Err(StoreError::Unavailable))));
     }
 }

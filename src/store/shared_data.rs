@@ -6,7 +6,7 @@
 //! evicts an idle session first, else the least recently used one. Writes use compare-and-set and
 //! retry, so concurrent workers never lose an update.
 
-use super::{Loaded, Outcome, Progress, Request, SessionStore, StoreError};
+use super::{Loaded, StoreError};
 use crate::cookies::JarChange;
 use crate::host::{Host, SharedDataError};
 use crate::jar::Jar;
@@ -88,15 +88,6 @@ impl SharedDataStore {
     }
 }
 
-impl SessionStore for SharedDataStore {
-    fn start(&self, host: &mut dyn Host, request: Request) -> Progress {
-        Progress::Done(match request {
-            Request::Load(id) => Outcome::Loaded(self.load(host, id)),
-            Request::Update(id, changes) => Outcome::Updated(self.update(host, id, &changes)),
-        })
-    }
-}
-
 impl SharedDataStore {
     pub fn load(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
         let now = host.now();
@@ -111,7 +102,7 @@ impl SharedDataStore {
                 entries.remove(pos);
                 return Ok((Loaded::Expired, true));
             }
-            let jar = Jar::decode(&entry.jar).unwrap_or_default();
+            let jar = Jar::decode(&entry.jar).ok_or(StoreError::Corrupt)?;
             // Touch at most once a second: a read need not be a write.
             let touch = entry.last_seen < now;
             entry.last_seen = now;
@@ -123,11 +114,11 @@ impl SharedDataStore {
         let now = host.now();
         self.modify(host, &id, |entries| {
             let current = entries.iter().find(|e| e.id == id.0 && !self.is_idle(e, now));
-            let mut jar = current.and_then(|e| Jar::decode(&e.jar)).unwrap_or_default();
-            let mut changed = false;
-            for change in changes {
-                changed |= jar.apply(change.clone());
-            }
+            let stored = match current {
+                Some(entry) => Jar::decode(&entry.jar).ok_or(StoreError::Corrupt)?,
+                None => Jar::default(),
+            };
+            let (jar, changed) = Jar::merge(stored, changes);
             // An app that sends the same cookies again on every page changes nothing: no write,
             // unless the entry's last-seen time is due (as in `load`).
             if !changed && current.is_some_and(|e| e.last_seen >= now) {
@@ -246,14 +237,19 @@ mod tests {
     }
 
     #[test]
-    fn a_concurrent_write_is_retried_not_lost() {
+    fn a_concurrent_write_is_retried_and_neither_write_is_lost() {
         let store = SharedDataStore::new(100, 60);
         let host = host_at(1000);
         store.update(&host, id(1), &[set("a", "1")]).unwrap();
-        *host.shared.conflicts.borrow_mut() = 3;
+        // Another worker adds a cookie to the same session between this update's read and write.
+        *host.shared.competing.borrow_mut() = Some(Box::new(|shared| {
+            let other = MockHost { now: 1000, shared: shared.clone(), ..Default::default() };
+            SharedDataStore::new(100, 60).update(&other, id(1), &[set("c", "3")]).unwrap();
+        }));
         store.update(&host, id(1), &[set("b", "2")]).unwrap();
+        assert!(host.shared.competing.borrow().is_none(), "the competing write ran");
         let Loaded::Found(jar) = store.load(&host, id(1)).unwrap() else { panic!() };
-        assert_eq!((jar.get("a"), jar.get("b")), (Some("1"), Some("2")));
+        assert_eq!((jar.get("a"), jar.get("b"), jar.get("c")), (Some("1"), Some("2"), Some("3")));
     }
 
     #[test]
@@ -294,6 +290,18 @@ mod tests {
         bytes.extend_from_slice(&[9; 20]);
         assert_eq!(decode_bucket(&bytes), vec![e]);
         assert!(decode_bucket(&[0xff; 3]).is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_jar_is_an_error_on_load_and_update() {
+        let store = SharedDataStore::new(100, 60);
+        let host = host_at(1000);
+        store.update(&host, id(1), &[set("a", "1")]).unwrap();
+        let key = store.bucket_key(&id(1));
+        let bad = encode_bucket(&[Entry { id: id(1).0, last_seen: 1000, jar: vec![0xff, 0xfe] }]);
+        host.shared.map.borrow_mut().insert(key, (bad, 99));
+        assert_eq!(store.load(&host, id(1)), Err(StoreError::Corrupt));
+        assert_eq!(store.update(&host, id(1), &[set("b", "2")]), Err(StoreError::Corrupt));
     }
 
     #[test]

@@ -1,0 +1,253 @@
+//! Foreign content: where a page is inside `<svg>` or `<math>`, as the HTML standard's tree
+//! construction decides it, reduced to what matters for the token.
+//!
+//! Inside foreign content no element is an HTML one: `<a>`, `<form>`, `<base>`, `<template>` are
+//! SVG or MathML elements that carry no token and move no form pointer, `<style>`, `<title>`,
+//! `<script>`, `<noscript>` hold markup rather than raw text, and `<![CDATA[` is a CDATA section
+//! (elsewhere it is a bogus comment that ends at the first `>`). The HTML integration points (SVG
+//! `foreignObject`, `desc`, `title`; MathML `mi`, `mo`, `mn`, `ms`, `mtext`, and `annotation-xml`
+//! whose `encoding` is HTML) switch back to HTML for the tags inside them, and the breakout tags
+//! (`<p>`, `<div>`, `<img>`, `<table>`, ... and `<font>` with `color`, `face` or `size`) close
+//! foreign content altogether.
+//!
+//! What is kept is the stack of open foreign elements. HTML elements opened inside an integration
+//! point are not tracked: while the innermost foreign element is an integration point, tags are
+//! read as HTML. The stack is bounded; elements nested deeper than [`MAX_DEPTH`] are not recorded,
+//! so their end tags match nothing (they only ever close foreign content later than a browser).
+
+/// Open foreign elements kept at most.
+pub(super) const MAX_DEPTH: usize = 64;
+
+/// Names are compared on their first bytes and their length.
+const NAME_BYTES: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Namespace {
+    Svg,
+    MathMl,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    namespace: Namespace,
+    name: [u8; NAME_BYTES],
+    name_len: usize,
+    /// Start tags inside are read as HTML.
+    integration_point: bool,
+}
+
+impl Frame {
+    fn named(&self, name: &[u8]) -> bool {
+        self.name_len == name.len() && self.name.iter().zip(name).all(|(a, b)| a == b)
+    }
+}
+
+/// The open foreign elements, innermost last.
+#[derive(Debug, Default)]
+pub(super) struct Foreign {
+    frames: Vec<Frame>,
+}
+
+/// A start tag as far as foreign content cares: its lowercased name and what decides a breakout.
+pub(super) struct StartTag<'a> {
+    pub name: &'a [u8],
+    pub self_closing: bool,
+    /// `font` with a `color`, `face` or `size` attribute.
+    pub font_breaks_out: bool,
+    /// `annotation-xml` whose `encoding` is `text/html` or `application/xhtml+xml`.
+    pub html_annotation: bool,
+}
+
+/// How a tag is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reading {
+    /// As an HTML tag (it may open or close HTML elements, raw text, forms, links).
+    Html,
+    /// As a foreign element's tag: it changes nothing for the token.
+    Foreign,
+}
+
+impl Foreign {
+    /// Is the page inside `<svg>`/`<math>` (so that `<![CDATA[` opens a CDATA section)?
+    pub fn is_open(&self) -> bool {
+        !self.frames.is_empty()
+    }
+
+    /// Are tags read as HTML here: outside foreign content, or right inside an integration point?
+    fn html_here(&self) -> bool {
+        self.frames.last().is_none_or(|f| f.integration_point)
+    }
+
+    /// A start tag: opens foreign content (`svg`, `math` read as HTML), nests in it, or breaks
+    /// out of it; says how the tag itself is to be read.
+    pub fn start(&mut self, tag: &StartTag<'_>) -> Reading {
+        if self.html_here() {
+            let namespace = match tag.name {
+                b"svg" => Namespace::Svg,
+                b"math" => Namespace::MathMl,
+                _ => return Reading::Html,
+            };
+            self.push(namespace, tag);
+            return Reading::Foreign;
+        }
+        if breaks_out(tag) {
+            self.close_to_html();
+            return Reading::Html;
+        }
+        let namespace = self.frames.last().map_or(Namespace::Svg, |f| f.namespace);
+        self.push(namespace, tag);
+        Reading::Foreign
+    }
+
+    /// An end tag: closes the foreign element it names (and everything inside it), or is read as
+    /// HTML. `</p>` and `</br>` in foreign content break out of it first; an HTML `</form>` closes
+    /// the form and every foreign element inside it.
+    pub fn end(&mut self, name: &[u8]) -> Reading {
+        if !self.is_open() {
+            return Reading::Html;
+        }
+        if !self.html_here() && matches!(name, b"p" | b"br") {
+            self.close_to_html();
+            return Reading::Html;
+        }
+        if let Some(at) = self.frames.iter().rposition(|f| f.named(name)) {
+            self.frames.truncate(at);
+            return Reading::Foreign;
+        }
+        if name == b"form" {
+            self.close_to_html();
+        }
+        Reading::Html
+    }
+
+    fn push(&mut self, namespace: Namespace, tag: &StartTag<'_>) {
+        if tag.self_closing || self.frames.len() >= MAX_DEPTH {
+            return;
+        }
+        let mut name = [0; NAME_BYTES];
+        for (slot, &b) in name.iter_mut().zip(tag.name) {
+            *slot = b;
+        }
+        let integration_point = match namespace {
+            Namespace::Svg => matches!(tag.name, b"foreignobject" | b"desc" | b"title"),
+            Namespace::MathMl => {
+                matches!(tag.name, b"mi" | b"mo" | b"mn" | b"ms" | b"mtext") || tag.html_annotation
+            }
+        };
+        self.frames.push(Frame {
+            namespace,
+            name,
+            name_len: tag.name.len(),
+            integration_point,
+        });
+    }
+
+    /// Pops foreign elements until an integration point is innermost, or none is left.
+    fn close_to_html(&mut self) {
+        while self.frames.last().is_some_and(|f| !f.integration_point) {
+            self.frames.pop();
+        }
+    }
+}
+
+/// The start tags that end foreign content (HTML standard, "rules for parsing tokens in foreign
+/// content").
+fn breaks_out(tag: &StartTag<'_>) -> bool {
+    const BREAKOUT: &[&[u8]] = &[
+        b"b", b"big", b"blockquote", b"body", b"br", b"center", b"code", b"dd", b"div", b"dl",
+        b"dt", b"em", b"embed", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"head", b"hr", b"i",
+        b"img", b"li", b"listing", b"menu", b"meta", b"nobr", b"ol", b"p", b"pre", b"ruby", b"s",
+        b"small", b"span", b"strong", b"strike", b"sub", b"sup", b"table", b"tt", b"u", b"ul",
+        b"var",
+    ];
+    BREAKOUT.contains(&tag.name) || (tag.name == b"font" && tag.font_breaks_out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(f: &mut Foreign, name: &str) -> Reading {
+        f.start(&StartTag {
+            name: name.as_bytes(),
+            self_closing: false,
+            font_breaks_out: false,
+            html_annotation: false,
+        })
+    }
+
+    #[test]
+    fn svg_and_math_open_foreign_content_and_their_end_tags_close_it() {
+        let mut f = Foreign::default();
+        assert_eq!(start(&mut f, "a"), Reading::Html);
+        assert_eq!(start(&mut f, "svg"), Reading::Foreign);
+        assert!(f.is_open());
+        assert_eq!(start(&mut f, "a"), Reading::Foreign);
+        assert_eq!(start(&mut f, "template"), Reading::Foreign);
+        assert_eq!(f.end(b"svg"), Reading::Foreign);
+        assert!(!f.is_open());
+        assert_eq!(start(&mut f, "form"), Reading::Html);
+    }
+
+    #[test]
+    fn integration_points_read_tags_as_html_until_they_close() {
+        let mut f = Foreign::default();
+        start(&mut f, "svg");
+        start(&mut f, "title");
+        assert_eq!(start(&mut f, "base"), Reading::Html);
+        assert_eq!(start(&mut f, "svg"), Reading::Foreign);
+        assert_eq!(start(&mut f, "base"), Reading::Foreign);
+        f.end(b"svg");
+        assert_eq!(start(&mut f, "form"), Reading::Html);
+        f.end(b"title");
+        assert_eq!(start(&mut f, "form"), Reading::Foreign);
+        let mut m = Foreign::default();
+        start(&mut m, "math");
+        start(&mut m, "mtext");
+        assert_eq!(start(&mut m, "a"), Reading::Html);
+    }
+
+    #[test]
+    fn breakout_tags_leave_foreign_content() {
+        for tag in ["p", "div", "img", "table", "meta", "h1"] {
+            let mut f = Foreign::default();
+            start(&mut f, "svg");
+            start(&mut f, "g");
+            assert_eq!(start(&mut f, tag), Reading::Html, "{tag}");
+            assert!(!f.is_open(), "{tag}");
+        }
+        let mut f = Foreign::default();
+        start(&mut f, "svg");
+        assert_eq!(start(&mut f, "font"), Reading::Foreign);
+        let font = StartTag { name: b"font", self_closing: false, font_breaks_out: true, html_annotation: false };
+        assert_eq!(f.start(&font), Reading::Html);
+        let mut f = Foreign::default();
+        start(&mut f, "svg");
+        assert_eq!(f.end(b"p"), Reading::Html);
+        assert!(!f.is_open());
+    }
+
+    #[test]
+    fn self_closing_and_unmatched_tags() {
+        let mut f = Foreign::default();
+        start(&mut f, "svg");
+        let closed = StartTag { name: b"style", self_closing: true, font_breaks_out: false, html_annotation: false };
+        f.start(&closed);
+        assert_eq!(start(&mut f, "a"), Reading::Foreign);
+        assert_eq!(f.end(b"a"), Reading::Foreign);
+        assert_eq!(f.end(b"div"), Reading::Html);
+        assert!(f.is_open());
+        assert_eq!(f.end(b"form"), Reading::Html);
+        assert!(!f.is_open());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let mut f = Foreign::default();
+        for _ in 0..10 * MAX_DEPTH {
+            start(&mut f, "svg");
+            start(&mut f, "g");
+        }
+        assert_eq!(f.frames.len(), MAX_DEPTH);
+    }
+}
