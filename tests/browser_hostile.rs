@@ -6,10 +6,19 @@
 //!   app=1` (so the filter opens a session) and a 303 to the page, which the filter gives the token:
 //!   the browser lands on `/hostile/NAME?sessionid=TOKEN`, the worst case for `Referer` and
 //!   `Ping-From`. The page is the corpus file with `http://EVIL/` and `EVILHOST` replaced by the
-//!   other origin, `http://127.0.0.2:PORT/` and `127.0.0.2:PORT`;
+//!   other origin, `http://127.0.0.2:PORT/` and `127.0.0.2:PORT`, and `SELFHOST` by its own Host;
+//!   `charset-meta-*` pages are served as plain `text/html` (their meta names the encoding),
+//!   `charset-header-*` ones as `text/html; charset=iso-2022-jp`, the others as UTF-8;
+//!   `encoding-gzip-*` pages come gzip-compressed. The site
+//!   also has an open redirect, `/redirect?status=&to=[&policy=]`, as apps do;
 //! * the other origin ("EVIL", an axum server bound to 127.0.0.2) logs every request it gets: method,
 //!   URL, every header, body; it answers with a tiny page, a 1x1 GIF, empty CSS or empty JS as the
 //!   request's `Sec-Fetch-Dest` asks.
+//!
+//! The corpus runs twice, in parallel, each pass with its own site, EVIL, Envoy and browser: `default`
+//! (the filter as deployed: rewriter, Content-Security-Policy, Referrer-Policy) and `no-csp` (the
+//! filter's CSP header off: with it, Chromium would itself ignore a foreign `<base>` and refuse to
+//! submit forms elsewhere, which would hide a rewriter that misreads the page).
 //!
 //! A token is recognised by its shape, not by value (every response seals a fresh one): the first
 //! four characters (format version and key id) and the length of the token the browser's URL
@@ -17,8 +26,8 @@
 //!
 //! 1. (dom) after the load, every node of Chromium's DOM (template contents included) that holds a
 //!    token is an element whose `href`/`src`/`action`/`formaction` holding it resolves
-//!    (`new URL(v, document.baseURI)`) to the page's origin, or an `input`/`button` whose `value`
-//!    holds it and whose form owner's `action` is the page's origin;
+//!    (`new URL(v, document.baseURI)`) to the page's origin, a meta refresh whose URL does, or an
+//!    `input`/`button` whose `value` holds it and whose form owner's `action` is the page's origin;
 //! 2. (form) every form whose controls hold a token posts to the page's origin, and so does each of
 //!    its enabled submitters (those joined with `form=` included);
 //! 3. (benign) the page's `<a id=benign href=/benign>` got the token: the defence did not just turn
@@ -28,12 +37,13 @@
 //!    submitters, or with `requestSubmit()` when it has none.
 //!
 //! Two control pages prove the harness sees what it judges: `control-observed` (EVIL must see its
-//! image, link and form requests, none with a token) and `control-leak` (a page script leaks the URL
+//! image and link requests, and its form too unless the CSP forbids it, none with a token) and `control-leak` (a page script leaks the URL
 //! in an image URL, adds a ping elsewhere to a local link and writes the URL's query into a data
 //! attribute: all three must be caught). Every failure names the page, the check, the element
 //! or request; the DOM and the body Envoy served of each failing page, and the whole report, go to
-//! `test-artifacts/hostile-*`. `HOSTILE_PAGES=a,b` runs only those pages (and the controls);
-//! `HOSTILE_ARTIFACTS=all` keeps the artifacts of passing pages too.
+//! `test-artifacts/hostile-*`. `HOSTILE_PAGES=a,b` runs only those pages (and the controls),
+//! `HOSTILE_PASSES=no-csp` only that pass; `HOSTILE_ARTIFACTS=all` keeps the artifacts of passing
+//! pages too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
@@ -46,6 +56,7 @@ use common::browser::{ensure_cookie_policy, find_binary, save_artifact, Browser}
 use common::{filter_config, root, Client, Envoy};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -55,6 +66,8 @@ const PARAM: &str = "sessionid";
 /// How corpus pages name the other origin: as a URL prefix, and as `host:port`.
 const EVIL_URL: &str = "http://EVIL/";
 const EVIL_HOST: &str = "EVILHOST";
+/// How corpus pages name their own origin's `host:port` (the Host the site gets through Envoy).
+const SELF_HOST: &str = "SELFHOST";
 /// At least this many hostile pages (the control pages not counted).
 const MIN_PAGES: usize = 40;
 /// How long EVIL's log must stay unchanged before a load or an action counts as over, and the most
@@ -66,6 +79,25 @@ const REFRESH_LIMIT: Duration = Duration::from_secs(3);
 
 const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
 
+/// One run of the corpus: its own site, EVIL, Envoy (with this filter configuration) and browser.
+struct Pass {
+    name: &'static str,
+    /// Merged into the test filter configuration.
+    config: Value,
+    /// Whether the filter sends its Content-Security-Policy (`form-action 'self'` keeps forms
+    /// from reaching EVIL at all).
+    csp: bool,
+}
+
+/// What a pass found.
+struct Outcome {
+    pass: &'static str,
+    results: Vec<PageResult>,
+    /// Control pages that did not behave: the harness cannot be trusted then.
+    harness: Vec<String>,
+    elapsed: Duration,
+}
+
 #[test]
 fn no_hostile_page_gets_the_token_out_of_its_origin_in_chromium() {
     let started = Instant::now();
@@ -74,73 +106,111 @@ fn no_hostile_page_gets_the_token_out_of_its_origin_in_chromium() {
     let chromedriver = find_binary("CHROMEDRIVER_BIN", &["chromedriver"]);
     let (pages, controls) = corpus();
     assert!(pages.len() >= MIN_PAGES, "tests/hostile/ holds {} hostile pages, fewer than {MIN_PAGES}", pages.len());
-    // HOSTILE_PAGES=name,name runs only those pages (and the controls): for working on a few.
-    let only: Option<Vec<String>> = std::env::var("HOSTILE_PAGES").ok().map(|v| v.split(',').map(str::to_string).collect());
-    let pages: Vec<String> = pages.into_iter().filter(|p| only.as_ref().is_none_or(|o| o.contains(p))).collect();
+    // HOSTILE_PAGES=name,name runs only those pages (and the controls); HOSTILE_PASSES=name only
+    // those passes: for working on a few.
+    let pick = |var: &str| std::env::var(var).ok().map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>());
+    let (only_pages, only_passes) = (pick("HOSTILE_PAGES"), pick("HOSTILE_PASSES"));
+    let pages: Vec<String> = pages.into_iter().filter(|p| only_pages.as_ref().is_none_or(|o| o.contains(p))).collect();
 
-    let servers = Servers::start();
-    let envoy = Envoy::start(filter_config(json!({})), servers.site_port);
-    let browser = Browser::start(&chromium, &chromedriver);
-    eprintln!(
-        "site, EVIL ({}), Envoy and {} ready in {:?}",
-        servers.evil_host,
-        browser.version,
-        started.elapsed()
-    );
-    let run = Run { browser: &browser, envoy: &envoy, servers: &servers };
+    // The filter as deployed (rewriter + CSP + Referrer-Policy), and the rewriter without the CSP
+    // (the browser would otherwise ignore a foreign base and refuse foreign form actions for it).
+    let passes = [
+        Pass { name: "default", config: json!({}), csp: true },
+        Pass { name: "no-csp", config: json!({"response_headers": {"content_security_policy": ""}}), csp: false },
+    ];
+    let passes: Vec<&Pass> = passes.iter().filter(|p| only_passes.as_ref().is_none_or(|o| o.iter().any(|n| n == p.name))).collect();
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let running: Vec<_> = passes
+            .iter()
+            .map(|pass| scope.spawn(|| pass.run(&chromium, &chromedriver, &pages, &controls)))
+            .collect();
+        running.into_iter().map(|r| r.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
 
-    // The controls first: a harness that cannot see requests or leaks would pass everything.
-    for name in &controls {
-        let result = run.page(name);
-        eprintln!("{}", result.line());
-        match name.as_str() {
+    let harness: Vec<String> = outcomes.iter().flat_map(|o| o.harness.iter().map(move |h| format!("[{}] {h}", o.pass))).collect();
+    assert!(harness.is_empty(), "the harness does not see what it judges:\n{}", harness.join("\n"));
+    let report = summary(&outcomes);
+    let timing: Vec<String> = outcomes
+        .iter()
+        .map(|o| format!("{}: {} pages, {} actions in {:?}", o.pass, o.results.len(), actions(&o.results), o.elapsed))
+        .collect();
+    eprintln!("{report}\n{}; whole test {:?}", timing.join("; "), started.elapsed());
+    let failed: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| o.results.iter().filter(|r| !r.failures.is_empty()).map(move |r| format!("[{}] {}", o.pass, r.report())))
+        .collect();
+    if !failed.is_empty() {
+        let text = format!("{report}\n\n{}", failed.join("\n\n"));
+        let path = save_artifact("hostile-report.txt", text.as_bytes());
+        panic!(
+            "{} page runs let the token out or lost it (report: {}; DOM and served HTML of each: \
+             test-artifacts/hostile-PASS-NAME.*):\n\n{text}",
+            failed.len(),
+            path.display()
+        );
+    }
+}
+
+impl Pass {
+    fn run(&self, chromium: &std::path::Path, chromedriver: &std::path::Path, pages: &[String], controls: &[String]) -> Outcome {
+        let started = Instant::now();
+        let servers = Servers::start();
+        let envoy = Envoy::start(filter_config(self.config.clone()), servers.site_port);
+        let browser = Browser::start(chromium, chromedriver);
+        eprintln!("[{}] site, EVIL ({}), Envoy and {} ready in {:?}", self.name, servers.evil_host, browser.version, started.elapsed());
+        let run = Run { pass: self.name, browser: &browser, envoy: &envoy, servers: &servers };
+
+        // The controls first: a harness that cannot see requests or leaks would pass everything.
+        let mut harness = Vec::new();
+        for name in controls {
+            let result = run.page(name);
+            eprintln!("[{}] {}", self.name, result.line());
+            harness.extend(self.control_problems(&result));
+        }
+        let mut results = Vec::new();
+        for name in pages {
+            let result = run.page(name);
+            eprintln!("[{}] {}", self.name, result.line());
+            results.push(result);
+        }
+        envoy.assert_no_panic();
+        Outcome { pass: self.name, results, harness, elapsed: started.elapsed() }
+    }
+
+    fn control_problems(&self, result: &PageResult) -> Vec<String> {
+        let mut problems = Vec::new();
+        let seen = |path: &str| result.evil_paths.iter().any(|p| p.starts_with(path));
+        match result.name.as_str() {
             "control-observed" => {
-                assert!(result.failures.is_empty(), "control-observed must pass:\n{}", result.report());
-                let seen = result.evil_paths.join(" ");
-                for path in ["/control-img.gif", "/control-link", "/control-form"] {
-                    assert!(
-                        result.evil_paths.iter().any(|p| p.starts_with(path)),
-                        "the harness did not see EVIL get {path} from control-observed; EVIL got: {seen}"
-                    );
+                if !result.failures.is_empty() {
+                    problems.push(format!("control-observed must pass:\n{}", result.report()));
+                }
+                // With the CSP, form-action 'self' keeps the form from reaching EVIL at all.
+                let mut expected = vec!["/control-img.gif", "/control-link"];
+                if !self.csp {
+                    expected.push("/control-form");
+                } else if seen("/control-form") {
+                    problems.push("control-observed: the CSP is on, yet its form reached EVIL".to_string());
+                }
+                for path in expected.into_iter().filter(|p| !seen(p)) {
+                    problems.push(format!("control-observed: EVIL did not get {path}; it got {:?}", result.evil_paths));
                 }
             }
             "control-leak" => {
                 let caught = |check: &str, text: &str| {
                     result.failures.iter().any(|f| f.starts_with(&format!("[{check}]")) && f.contains(text))
                 };
-                assert!(
-                    caught("dom", "data-leak") && caught("leak", "/control-leak.gif") && caught("leak", "in the ping-from header"),
-                    "control-leak leaks on purpose (a data attribute, an image URL, a Ping-From header) \
-                     and the harness missed some:\n{}",
-                    result.report()
-                );
+                if !(caught("dom", "data-leak") && caught("leak", "/control-leak.gif") && caught("leak", "in the ping-from header")) {
+                    problems.push(format!(
+                        "control-leak leaks on purpose (a data attribute, an image URL, a Ping-From header) \
+                         and the harness missed some:\n{}",
+                        result.report()
+                    ));
+                }
             }
-            other => panic!("unknown control page {other}"),
+            other => problems.push(format!("unknown control page {other}")),
         }
-    }
-
-    let mut results = Vec::new();
-    for name in &pages {
-        let result = run.page(name);
-        eprintln!("{}", result.line());
-        results.push(result);
-    }
-    envoy.assert_no_panic();
-
-    let report = summary(&results);
-    let failed: Vec<&PageResult> = results.iter().filter(|r| !r.failures.is_empty()).collect();
-    eprintln!("{report}\n{} pages, {} actions, whole test {:?}", results.len(), actions(&results), started.elapsed());
-    if !failed.is_empty() {
-        let details: Vec<String> = failed.iter().map(|r| r.report()).collect();
-        let text = format!("{report}\n\n{}", details.join("\n\n"));
-        let path = save_artifact("hostile-report.txt", text.as_bytes());
-        panic!(
-            "{} of {} hostile pages let the token out or lost it (report: {}; DOM and served HTML of each: \
-             test-artifacts/hostile-NAME.*):\n\n{text}",
-            failed.len(),
-            results.len(),
-            path.display()
-        );
+        problems
     }
 }
 
@@ -176,22 +246,25 @@ fn class_of(name: &str) -> &str {
     name.split('-').next().unwrap_or(name)
 }
 
-/// Pass/fail per attack class, and the failing pages with the checks that failed.
-fn summary(results: &[PageResult]) -> String {
-    let mut classes: BTreeMap<&str, (usize, Vec<&PageResult>)> = BTreeMap::new();
-    for r in results {
-        let entry = classes.entry(class_of(&r.name)).or_default();
-        entry.0 += 1;
-        if !r.failures.is_empty() {
-            entry.1.push(r);
+/// Pass/fail per attack class and pass, and the failing pages with the checks that failed.
+fn summary(outcomes: &[Outcome]) -> String {
+    let mut out = String::from("hostile pages per attack class (passed/total per pass; failing pages with their failed checks):");
+    for o in outcomes {
+        let mut classes: BTreeMap<&str, (usize, Vec<&PageResult>)> = BTreeMap::new();
+        for r in &o.results {
+            let entry = classes.entry(class_of(&r.name)).or_default();
+            entry.0 += 1;
+            if !r.failures.is_empty() {
+                entry.1.push(r);
+            }
         }
-    }
-    let mut out = String::from("hostile pages per attack class (passed/total; failing pages with their failed checks):");
-    for (class, (total, failed)) in &classes {
-        out += &format!("\n  {class:<12} {}/{total}", total - failed.len());
-        for r in failed {
-            let checks: Vec<&str> = r.checks_failed().into_iter().collect();
-            out += &format!("\n      {} [{}]", r.name, checks.join(","));
+        let passed = o.results.iter().filter(|r| r.failures.is_empty()).count();
+        out += &format!("\n pass {}: {passed}/{} pages", o.pass, o.results.len());
+        for (class, (total, failed)) in &classes {
+            out += &format!("\n  {class:<12} {}/{total}", total - failed.len());
+            for r in failed {
+                out += &format!("\n      {} [{}]", r.name, r.checks_failed().join(","));
+            }
         }
     }
     out
@@ -317,17 +390,42 @@ async fn site_handler(
             .body(Body::empty())
             .unwrap();
     }
+    let get = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    if path == "/redirect" {
+        // An open redirect of the app: `status`, `to`, and optionally its own Referrer-Policy.
+        let status = get("status").and_then(|s| s.parse().ok()).unwrap_or(302);
+        let mut reply = Response::builder().status(StatusCode::from_u16(status).unwrap()).header("location", get("to").unwrap_or("/"));
+        if let Some(policy) = get("policy") {
+            reply = reply.header("referrer-policy", policy);
+        }
+        return reply.body(Body::empty()).unwrap();
+    }
     if let Some(name) = path.strip_prefix("/hostile/").filter(|n| valid_name(n)) {
         let file = corpus_dir().join(format!("{name}.html"));
         let Ok(page) = std::fs::read_to_string(file) else {
             return Response::builder().status(StatusCode::NOT_FOUND).body(Body::from("no such page")).unwrap();
         };
-        let page = page.replace(EVIL_URL, &format!("http://{}/", state.evil_host)).replace(EVIL_HOST, &state.evil_host);
-        return Response::builder()
-            .header("content-type", "text/html; charset=utf-8")
-            .header("set-cookie", "app=1; Path=/")
-            .body(Body::from(page))
-            .unwrap();
+        let own_host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let page = page
+            .replace(EVIL_URL, &format!("http://{}/", state.evil_host))
+            .replace(EVIL_HOST, &state.evil_host)
+            .replace(SELF_HOST, own_host);
+        // charset-meta-* pages declare their encoding in a meta only; charset-header-* in the header.
+        let content_type = if name.starts_with("charset-meta-") {
+            "text/html"
+        } else if name.starts_with("charset-header-") {
+            "text/html; charset=iso-2022-jp"
+        } else {
+            "text/html; charset=utf-8"
+        };
+        let reply = Response::builder().header("content-type", content_type).header("set-cookie", "app=1; Path=/");
+        // encoding-gzip-* pages come compressed (which the filter does not rewrite).
+        if name.starts_with("encoding-gzip-") {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(page.as_bytes()).unwrap();
+            return reply.header("content-encoding", "gzip").body(Body::from(gz.finish().unwrap())).unwrap();
+        }
+        return reply.body(Body::from(page)).unwrap();
     }
     reply_for(&headers, "local")
 }
@@ -421,6 +519,7 @@ struct Landed {
 }
 
 struct Run<'a> {
+    pass: &'static str,
     browser: &'a Browser,
     envoy: &'a Envoy,
     servers: &'a Servers,
@@ -445,8 +544,8 @@ impl Run<'_> {
         }
         // HOSTILE_ARTIFACTS=all keeps the DOM and served HTML of passing pages too.
         if !result.failures.is_empty() || std::env::var("HOSTILE_ARTIFACTS").is_ok_and(|v| v == "all") {
-            save_artifact(&format!("hostile-{name}.dom.html"), dom_html.as_bytes());
-            save_artifact(&format!("hostile-{name}.served.html"), self.served(name).as_bytes());
+            save_artifact(&format!("hostile-{}-{name}.dom.html", self.pass), dom_html.as_bytes());
+            save_artifact(&format!("hostile-{}-{name}.served.html", self.pass), self.served(name).as_bytes());
         }
         result.elapsed = started.elapsed();
         result
@@ -462,10 +561,12 @@ impl Run<'_> {
             }
         }
         let refresh = found["refresh"] == json!(true);
+        // What the page loads blocks its load event, which the navigation waited for; only a
+        // refresh comes later.
         if refresh {
             self.wait_for_navigation_from(&landed.url, REFRESH_LIMIT);
+            self.settle();
         }
-        self.settle();
         self.check_evil(&landed, "on load", result, reported);
 
         let mut actions = Vec::new();
@@ -586,6 +687,15 @@ const same = (v) => { const u = resolve(v); return u !== null && /^https?:$/.tes
 const show = (n) => { const h = n.outerHTML ?? n.nodeName; return h.length > 300 ? h.slice(0, 300) + '...' : h; };
 const URL_ATTRS = ['href', 'src', 'action', 'formaction'];
 const isControl = (el) => el instanceof HTMLInputElement || el instanceof HTMLButtonElement;
+// The URL of a meta refresh's content, as the HTML spec's refresh parsing finds it.
+const refreshUrl = (content) => {
+  let rest = content.replace(/^\s*[\d.]*\s*[;,]?\s*/, '');
+  rest = rest.replace(/^url\s*=\s*/i, '');
+  const quote = rest[0];
+  if (quote === '"' || quote === "'") { const end = rest.indexOf(quote, 1); rest = rest.slice(1, end < 0 ? undefined : end); }
+  return rest.trim();
+};
+const isRefresh = (el) => el instanceof HTMLMetaElement && el.httpEquiv.trim().toLowerCase() === 'refresh';
 const KINDS = {3: 'text', 4: 'CDATA section', 7: 'processing instruction', 8: 'comment'};
 const dom = [], form = [], benign = [];
 const visit = (root, where) => {
@@ -597,6 +707,7 @@ const visit = (root, where) => {
         const isUrl = URL_ATTRS.includes(a.localName);
         if (isUrl && same(a.value)) continue;
         if (a.localName === 'value' && isControl(n) && n.form !== null && same(n.form.action)) continue;
+        if (a.localName === 'content' && isRefresh(n) && same(refreshUrl(a.value))) continue;
         let why = `${where}the ${a.name} attribute of ${show(n)}`;
         if (isUrl) why += ` resolves to ${resolve(a.value)} (base ${document.baseURI})`;
         if (isControl(n)) why += ` (form owner: ${n.form ? n.form.outerHTML.slice(0, 160) + ' posting to ' + n.form.action : 'none'})`;
