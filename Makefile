@@ -39,12 +39,17 @@ run: build
 		./envoy/run-demo.sh
 
 # Debian packages the integration tests use: Redis (session service), Chromium + ChromeDriver
-# (the browser proof). Installed when missing, as root; otherwise named.
-TEST_PACKAGES := redis-server:redis-server chromium:chromium chromedriver:chromium-driver
+# (the browser proof), HTML manuals (tests/rewrite_differential.rs). Each is COMMAND:PACKAGE or
+# /FILE:PACKAGE; installed when missing, as root; otherwise named.
+TEST_PACKAGES := redis-server:redis-server chromium:chromium chromedriver:chromium-driver \
+	/usr/share/doc/python3.11/html/index.html:python3.11-doc \
+	/usr/share/doc/postgresql-doc-15/html/index.html:postgresql-doc-15 \
+	/usr/share/doc/git-doc/git.html:git-doc
 
 test-deps:
-	@missing=""; for pair in $(TEST_PACKAGES); do \
-		command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	@missing=""; for pair in $(TEST_PACKAGES); do have="$${pair%%:*}"; \
+		if [ "$${have#/}" != "$$have" ]; then [ -e "$$have" ]; else command -v "$$have" >/dev/null; fi \
+			|| missing="$$missing $${pair##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "make test needs the Debian packages:$$missing" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -114,9 +119,10 @@ bench: build
 	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --release --test grpc_store -- --ignored --nocapture bench_
 
 # cargo-fuzz on nightly, each target for FUZZ_SECONDS; a crash stops with its input saved under
-# fuzz/artifacts/TARGET/ (commit it with a regression test).
+# fuzz/artifacts/TARGET/ (commit it with a regression test). differential also reads the pages of
+# tests/corpus as seeds.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := open_token rewrite_html set_cookie form_query config
+FUZZ_TARGETS := open_token rewrite_html set_cookie form_query config differential
 
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -124,7 +130,8 @@ fuzz:
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
 		dict=""; [ -f "$$t.dict" ] && dict="-dict=$(CURDIR)/fuzz/$$t.dict"; \
-		$(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) $$dict || exit 1; done
+		seeds=""; [ $$t = differential ] && mkdir -p corpus/$$t && seeds="corpus/$$t $(CURDIR)/tests/corpus"; \
+		$(CARGO) +nightly fuzz run $$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) $$dict || exit 1; done
 
 soak: build
 	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --release --test soak -- --ignored --nocapture

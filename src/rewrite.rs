@@ -77,10 +77,14 @@ impl Rewriter {
                 url_token: percent_encode(opts.token.as_bytes()),
                 attr_token,
                 placeholder: opts.placeholder.into_bytes(),
-                form_id: opts.form_id.clone().into_bytes(),
+                // Written into attributes as it is: only the characters an id of ours has.
+                form_id: if opts.form_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    opts.form_id.into_bytes()
+                } else {
+                    Vec::new()
+                },
             },
-            owned_hidden_input: hidden_input(&opts.param, &opts.token, &opts.form_id),
-            hidden_input: hidden_input(&opts.param, &opts.token, ""),
+            hidden_input: hidden_input(&opts.param, &opts.token),
             host: opts.host,
             path: opts.path,
             allowed_hosts: opts.allowed_hosts,
@@ -182,18 +186,14 @@ fn html_escape(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The hidden input; with `form="<form_id>"` unless `form_id` is empty.
-fn hidden_input(param: &str, token: &str, form_id: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(param.len() + token.len() + form_id.len() + 56);
+/// The hidden input up to its closing `>` (the form it belongs to may follow).
+fn hidden_input(param: &str, token: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(param.len() + token.len() + 48);
     out.extend_from_slice(b"<input type=\"hidden\" name=\"");
     html_escape(param, &mut out);
     out.extend_from_slice(b"\" value=\"");
     html_escape(token, &mut out);
-    if !form_id.is_empty() {
-        out.extend_from_slice(b"\" form=\"");
-        html_escape(form_id, &mut out);
-    }
-    out.extend_from_slice(b"\">");
+    out.push(b'"');
     out
 }
 
@@ -278,8 +278,8 @@ mod tests {
     }
 
     /// The hidden input tied to its form, and the id such a form gets.
-    const HIDDEN: &str = r#"<input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef">"#;
-    const ID: &str = r#" id="cl-0123456789abcdef""#;
+    const HIDDEN: &str = r#"<input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef-1">"#;
+    const ID: &str = r#" id="cl-0123456789abcdef-1""#;
     /// The hidden input of a form that keeps its own id (or sits in a template).
     const LOOSE: &str = r#"<input type="hidden" name="sessionid" value="TOKEN">"#;
 
@@ -555,6 +555,37 @@ mod tests {
     }
 
     #[test]
+    fn what_the_differential_test_found() {
+        let id = |n: u32| format!(" id=\"cl-0123456789abcdef-{n}\"");
+        let hidden = |n: u32| format!(r#"<input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef-{n}">"#);
+        // Every form gets an id of its own, so each input belongs to its form.
+        assert_eq!(
+            rewrite("<form></form><form></form>"),
+            format!("<form{}>{}</form><form{}>{}</form>", id(1), hidden(1), id(2), hidden(2))
+        );
+        for (page, want) in [
+            // Tags that write no URL do not make a later base too late.
+            ("<meta charset=utf-8><a name=top><base href=/app/><a href=x>", "<meta charset=utf-8><a name=top><base href=/app/><a href=//www.example.com/app/x?sessionid=TOKEN>"),
+            // Under a base of another scheme, `//host/x` is not ours.
+            ("<base href=\"web+x:/\"><a href=\"//www.example.com/x\"><a href=\"http://www.example.com/y\">", "<base href=\"web+x:/\"><a href=\"//www.example.com/x\"><a href=\"http://www.example.com/y?sessionid=TOKEN\">"),
+            // Under a base element a fragment link leaves the page: it gets the token.
+            ("<base href=/other/><a href=#top>", "<base href=/other/><a href=//www.example.com/other/?sessionid=TOKEN#top>"),
+            // `</form>` with no form open leaves svg open; `</template>` closes it.
+            ("<svg></form><a href=/x></svg>", "<svg></form><a href=/x></svg>"),
+            ("<template><math></template><a href=x>", "<template><math></template><a href=//www.example.com/dir/x?sessionid=TOKEN>"),
+            // An HTML element inside svg:title keeps `</title>` from closing it.
+            ("<svg><title><my-el></title><script>x='<p><a href=/x>'</script></svg>", "<svg><title><my-el></title><script>x='<p><a href=/x>'</script></svg>"),
+            // A form in a select gets no input (it would close the select).
+            ("<select><b><form action=/f></form></b></select>", "<select><b><form action=/f></form></b></select>"),
+        ] {
+            assert_eq!(rewrite(page), want, "{page}");
+        }
+        // After the select, forms get their input again.
+        assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
+        assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));
+    }
+
+    #[test]
     fn nothing_inside_non_markup() {
         for input in [
             "<!-- <a href=/x> <form> -->",
@@ -650,7 +681,7 @@ mod tests {
         };
         assert_eq!(
             rewrite_with(o, "<form><a href=x>"),
-            "<form id=\"cl-0123456789abcdef\"><input type=\"hidden\" name=\"a b&quot;&lt;\" value=\"T&amp;1\" form=\"cl-0123456789abcdef\"><a href=//www.example.com/a%20b/%22&amp;/x?a%20b%22%3C=T%261>"
+            "<form id=\"cl-0123456789abcdef-1\"><input type=\"hidden\" name=\"a b&quot;&lt;\" value=\"T&amp;1\" form=\"cl-0123456789abcdef-1\"><a href=//www.example.com/a%20b/&quot;&amp;/x?a%20b%22%3C=T%261>"
         );
     }
 

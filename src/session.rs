@@ -822,7 +822,7 @@ mod tests {
         let body = String::from_utf8(host.response_body.clone()).unwrap();
         // The form gets a random id of its own, and the hidden input belongs to it by that id.
         let id = body.split("<form id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
-        assert!(id.len() == 19 && id.starts_with("cl-") && id[3..].bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert!(id.len() == 21 && id.starts_with("cl-") && id.ends_with("-1") && id[3..19].bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
         assert!(body.contains(&format!(r#"name="sessionid" value="{token}" form="{id}""#)), "{body}");
         // The placeholder: in the control of the token form, not in text.
         assert!(body.contains(&format!("<input name=t value={token}>")), "{body}");

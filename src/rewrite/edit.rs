@@ -29,6 +29,11 @@ pub(super) struct BaseUrl {
     pub path: Vec<u8>,
     /// The base is another site's, or unknown: relative URLs never get the token.
     pub foreign: bool,
+    /// The base's scheme is http(s) (or the document's): scheme-relative URLs keep their host
+    /// there. Under another scheme (`<base href="web+x:/">`) they go nowhere of ours.
+    pub http: bool,
+    /// Set by a `<base>` element: even a fragment-only URL then leaves the document.
+    pub element: bool,
 }
 
 impl BaseUrl {
@@ -38,6 +43,8 @@ impl BaseUrl {
             authority: host.as_bytes().to_vec(),
             path: path.as_bytes().to_vec(),
             foreign: false,
+            http: true,
+            element: false,
         }
     }
 
@@ -121,8 +128,9 @@ pub(super) struct Plan {
     pub after_name: Vec<u8>,
     /// Attribute values replaced: `(start, end, new raw value)`, ranges within the tag.
     pub values: Vec<(usize, usize, Vec<u8>)>,
-    /// Append the hidden input after the tag; `true`: with `form="<id>"`.
-    pub hidden: Option<bool>,
+    /// Append the hidden input after the tag: `Some(id)` with `form="<id>"`, `None` owned by
+    /// position only.
+    pub hidden: Option<Option<Vec<u8>>>,
 }
 
 impl Plan {
@@ -181,6 +189,7 @@ pub(super) struct Page<'a> {
 impl Page<'_> {
     fn goes(&self, url: &[u8]) -> Goes {
         match self.origin.classify(url) {
+            UrlTarget::Absolute(true) if !self.base.http && is_scheme_relative(url) => Goes::Elsewhere,
             UrlTarget::Absolute(true) => Goes::Here,
             UrlTarget::Empty | UrlTarget::Fragment | UrlTarget::Relative if self.base.foreign => {
                 Goes::Elsewhere
@@ -284,8 +293,10 @@ impl Page<'_> {
         match self.origin.classify(url) {
             UrlTarget::Empty => empty_ok && !self.base.foreign,
             UrlTarget::Relative => !self.base.foreign,
-            UrlTarget::Absolute(same) => same,
-            UrlTarget::Fragment | UrlTarget::Other => false,
+            UrlTarget::Absolute(_) => self.goes(url) == Goes::Here,
+            // Under a base element a fragment link leaves the document (for the base's page).
+            UrlTarget::Fragment => self.base.element && !self.base.foreign,
+            UrlTarget::Other => false,
         }
     }
 
@@ -308,9 +319,9 @@ impl Page<'_> {
     }
 
     /// A `<form>` that the parser creates: does it get the hidden input? Its relative action is
-    /// anchored, and it is given the page's form id when it has no id of its own (and is not in
-    /// a template, whose forms may be cloned many times).
-    pub fn form(&self, tag: &Tag<'_>, in_template: bool, plan: &mut Plan) -> bool {
+    /// anchored, and it is given the page's form id plus `-number` when it has no id of its own
+    /// (and is not in a template, whose forms may be cloned many times).
+    pub fn form(&self, tag: &Tag<'_>, in_template: bool, number: u32, plan: &mut Plan) -> bool {
         let action = tag.attr(b"action").flatten();
         let allowed = match &action {
             // A missing or empty action is the document's own URL, never the base's.
@@ -325,10 +336,11 @@ impl Page<'_> {
             plan.replace(&v, self.anchored(&v, (0, v.text().len()), false));
         }
         let owned = !in_template && !tag.has(b"id") && !self.settings.form_id.is_empty();
-        if owned {
-            plan.insert(&attribute(b"id", &self.settings.form_id));
-        }
-        plan.hidden = Some(owned);
+        plan.hidden = Some(owned.then(|| {
+            let id = [&self.settings.form_id[..], b"-", number.to_string().as_bytes()].concat();
+            plan.insert(&attribute(b"id", &id));
+            id
+        }));
         true
     }
 
@@ -409,7 +421,7 @@ impl Page<'_> {
         let cleaned: Vec<u8> = text.iter().copied().filter(|b| !matches!(b, b'\t' | b'\n' | b'\r')).collect();
         let url = crate::origin::trim_c0_space(&cleaned);
         Some(match self.origin.classify(url) {
-            UrlTarget::Empty | UrlTarget::Fragment => self.base.clone(),
+            UrlTarget::Empty | UrlTarget::Fragment => BaseUrl { element: true, ..self.base.clone() },
             UrlTarget::Absolute(true) => {
                 let rest = url
                     .iter()
@@ -426,15 +438,20 @@ impl Page<'_> {
                     authority: authority.to_vec(),
                     path: base_path(&[], path),
                     foreign: false,
+                    http: true,
+                    element: true,
                 }
             }
-            UrlTarget::Relative if url.first() == Some(&b'?') => self.base.clone(),
+            UrlTarget::Relative if url.first() == Some(&b'?') => BaseUrl { element: true, ..self.base.clone() },
             UrlTarget::Relative => BaseUrl {
                 authority: self.base.authority.clone(),
                 path: base_path(self.base.directory(), url),
                 foreign: false,
+                http: true,
+                element: true,
             },
-            UrlTarget::Absolute(false) | UrlTarget::Other => BaseUrl { foreign: true, ..self.base.clone() },
+            UrlTarget::Absolute(false) => BaseUrl { foreign: true, element: true, ..self.base.clone() },
+            UrlTarget::Other => BaseUrl { foreign: true, http: false, element: true, ..self.base.clone() },
         })
     }
 }
@@ -452,6 +469,14 @@ fn base_path(directory: &[u8], url: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `//host/...` (any mix of `/` and `\\`, after what the URL parser strips): its scheme is the
+/// base's.
+fn is_scheme_relative(url: &[u8]) -> bool {
+    let mut significant = url.iter().copied().filter(|b| !matches!(b, b'\t' | b'\n' | b'\r')).skip_while(|&b| b <= b' ');
+    let slash = |b: Option<u8>| matches!(b, Some(b'/' | b'\\'));
+    slash(significant.next()) && slash(significant.next())
+}
+
 fn skip_slashes(s: &[u8]) -> &[u8] {
     let n = s.iter().take_while(|&&b| b == b'/' || b == b'\\').count();
     s.get(n..).unwrap_or_default()
@@ -466,14 +491,21 @@ fn attribute(name: &[u8], value: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Bytes of a URL prefix made safe for any attribute quoting: `&` as `&amp;`, and whitespace,
-/// quotes, `<`, `>`, `=`, `` ` `` and non-ASCII percent-encoded.
+/// Bytes of a URL prefix made safe for any attribute quoting: the characters that could end or
+/// confuse a value as character references (the browser reads them back as they were), and
+/// whitespace, controls and non-ASCII percent-encoded (as the URL parser would encode them).
 fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
         match b {
             b'&' => out.extend_from_slice(b"&amp;"),
-            b'"' | b'\'' | b'<' | b'>' | b'=' | b'`' | 0..=b' ' | 0x7f..=0xff => {
+            b'"' => out.extend_from_slice(b"&quot;"),
+            b'\'' => out.extend_from_slice(b"&#39;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            b'=' => out.extend_from_slice(b"&#61;"),
+            b'`' => out.extend_from_slice(b"&#96;"),
+            0..=b' ' | 0x7f..=0xff => {
                 out.push(b'%');
                 out.extend(HEX.get(usize::from(b >> 4)));
                 out.extend(HEX.get(usize::from(b & 15)));
@@ -616,6 +648,6 @@ mod tests {
     fn prefixes_are_escaped_for_any_quoting() {
         let mut out = Vec::new();
         escape_into(b"/a b/\"c'&<d>=`\xe9", &mut out);
-        assert_eq!(out, b"/a%20b/%22c%27&amp;%3Cd%3E%3D%60%E9");
+        assert_eq!(out, b"/a%20b/&quot;c&#39;&amp;&lt;d&gt;&#61;&#96;%E9");
     }
 }

@@ -27,18 +27,42 @@ pub(super) enum Namespace {
     MathMl,
 }
 
+/// A tag name, kept as its first bytes and its length.
 #[derive(Debug, Clone, Copy)]
+struct Name {
+    bytes: [u8; NAME_BYTES],
+    len: usize,
+}
+
+impl Name {
+    fn new(name: &[u8]) -> Name {
+        let mut bytes = [0; NAME_BYTES];
+        for (slot, &b) in bytes.iter_mut().zip(name) {
+            *slot = b;
+        }
+        Name { bytes, len: name.len() }
+    }
+
+    fn is(&self, name: &[u8]) -> bool {
+        self.len == name.len() && self.bytes.iter().zip(name).all(|(a, b)| a == b)
+    }
+}
+
+#[derive(Debug, Clone)]
 struct Frame {
     namespace: Namespace,
-    name: [u8; NAME_BYTES],
-    name_len: usize,
+    name: Name,
     /// Start tags inside are read as HTML.
     integration_point: bool,
+    /// HTML elements open inside this integration point (at most `MAX_DEPTH`): an end tag that
+    /// names none of them closes nothing here, as the parser stops at the special integration
+    /// point.
+    html_open: Vec<Name>,
 }
 
 impl Frame {
     fn named(&self, name: &[u8]) -> bool {
-        self.name_len == name.len() && self.name.iter().zip(name).all(|(a, b)| a == b)
+        self.name.is(name)
     }
 }
 
@@ -85,7 +109,13 @@ impl Foreign {
             let namespace = match tag.name {
                 b"svg" => Namespace::Svg,
                 b"math" => Namespace::MathMl,
-                _ => return Reading::Html,
+                _ => {
+                    let opens = !is_void(tag.name);
+                    if let Some(point) = self.frames.last_mut().filter(|p| opens && p.html_open.len() < MAX_DEPTH) {
+                        point.html_open.push(Name::new(tag.name));
+                    }
+                    return Reading::Html;
+                }
             };
             self.push(namespace, tag);
             return Reading::Foreign;
@@ -100,10 +130,15 @@ impl Foreign {
     }
 
     /// An end tag: closes the foreign element it names (and everything inside it), or is read as
-    /// HTML. `</p>` and `</br>` in foreign content break out of it first; an HTML `</form>` closes
-    /// the form and every foreign element inside it.
+    /// HTML. `</p>` and `</br>` in foreign content break out of it first.
     pub fn end(&mut self, name: &[u8]) -> Reading {
         if !self.is_open() {
+            return Reading::Html;
+        }
+        if let Some(point) = self.frames.last_mut().filter(|f| f.integration_point && !f.html_open.is_empty()) {
+            if let Some(at) = point.html_open.iter().rposition(|n| n.is(name)) {
+                point.html_open.truncate(at);
+            }
             return Reading::Html;
         }
         if !self.html_here() && matches!(name, b"p" | b"br") {
@@ -114,9 +149,6 @@ impl Foreign {
             self.frames.truncate(at);
             return Reading::Foreign;
         }
-        if name == b"form" {
-            self.close_to_html();
-        }
         Reading::Html
     }
 
@@ -124,30 +156,30 @@ impl Foreign {
         if tag.self_closing || self.frames.len() >= MAX_DEPTH {
             return;
         }
-        let mut name = [0; NAME_BYTES];
-        for (slot, &b) in name.iter_mut().zip(tag.name) {
-            *slot = b;
-        }
         let integration_point = match namespace {
             Namespace::Svg => matches!(tag.name, b"foreignobject" | b"desc" | b"title"),
             Namespace::MathMl => {
                 matches!(tag.name, b"mi" | b"mo" | b"mn" | b"ms" | b"mtext") || tag.html_annotation
             }
         };
-        self.frames.push(Frame {
-            namespace,
-            name,
-            name_len: tag.name.len(),
-            integration_point,
-        });
+        self.frames.push(Frame { namespace, name: Name::new(tag.name), integration_point, html_open: Vec::new() });
     }
 
     /// Pops foreign elements until an integration point is innermost, or none is left.
-    fn close_to_html(&mut self) {
+    pub fn close_to_html(&mut self) {
         while self.frames.last().is_some_and(|f| !f.integration_point) {
             self.frames.pop();
         }
     }
+}
+
+/// HTML elements that have no end tag (they never stay open).
+fn is_void(name: &[u8]) -> bool {
+    const VOID: &[&[u8]] = &[
+        b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta",
+        b"param", b"source", b"track", b"wbr", b"keygen", b"basefont", b"bgsound", b"frame",
+    ];
+    VOID.contains(&name)
 }
 
 /// The start tags that end foreign content (HTML standard, "rules for parsing tokens in foreign
@@ -199,6 +231,11 @@ mod tests {
         assert_eq!(start(&mut f, "base"), Reading::Foreign);
         f.end(b"svg");
         assert_eq!(start(&mut f, "form"), Reading::Html);
+        // The form is open inside the title: `</title>` closes nothing until it is closed.
+        f.end(b"title");
+        assert_eq!(start(&mut f, "form"), Reading::Html);
+        f.end(b"form");
+        f.end(b"form");
         f.end(b"title");
         assert_eq!(start(&mut f, "form"), Reading::Foreign);
         let mut m = Foreign::default();
@@ -238,7 +275,25 @@ mod tests {
         assert_eq!(f.end(b"div"), Reading::Html);
         assert!(f.is_open());
         assert_eq!(f.end(b"form"), Reading::Html);
+        assert!(f.is_open(), "an HTML </form> is html.rs's to judge");
+        f.close_to_html();
         assert!(!f.is_open());
+    }
+
+    #[test]
+    fn an_html_element_inside_an_integration_point_keeps_it_open() {
+        let mut f = Foreign::default();
+        start(&mut f, "svg");
+        start(&mut f, "title");
+        assert_eq!(start(&mut f, "my-el"), Reading::Html);
+        start(&mut f, "br");
+        // The parser stops at the special svg title: this </title> closes nothing.
+        assert_eq!(f.end(b"title"), Reading::Html);
+        assert_eq!(start(&mut f, "script"), Reading::Html, "still inside the title, in HTML");
+        assert_eq!(f.end(b"script"), Reading::Html);
+        assert_eq!(f.end(b"my-el"), Reading::Html);
+        assert_eq!(f.end(b"title"), Reading::Foreign);
+        assert_eq!(start(&mut f, "script"), Reading::Foreign);
     }
 
     #[test]

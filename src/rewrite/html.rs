@@ -25,9 +25,8 @@ pub(super) struct Settings {
     /// The request's path: the document URL's path, for the base of relative URLs.
     pub path: String,
     pub allowed_hosts: Vec<String>,
-    /// The `<input type="hidden" ...>` inserted into forms: tied to the form by `form="<id>"`,
-    /// and without that (for forms that keep their own `id`, and forms in templates).
-    pub owned_hidden_input: Vec<u8>,
+    /// The `<input type="hidden" name=... value=...` inserted into forms, without its `>`: a
+    /// form's own input also gets `form="<id>"`.
     pub hidden_input: Vec<u8>,
 }
 
@@ -123,6 +122,10 @@ struct Machine {
     base_seen: bool,
     /// A URL was decided on (and written absolute): a base arriving now must not count.
     urls_decided: bool,
+    /// A `<select>` is open: a form in it gets no hidden input.
+    select_open: bool,
+    /// Forms given the page's form id so far (each gets its own number).
+    forms_tied: u32,
     settings: Settings,
 }
 
@@ -145,6 +148,8 @@ impl HtmlStage {
                 base: BaseUrl::document(&settings.host, &settings.path),
                 base_seen: false,
                 urls_decided: false,
+                select_open: false,
+                forms_tied: 0,
                 settings,
             },
         }
@@ -258,12 +263,14 @@ impl Machine {
                 if !plan.is_empty() {
                     out.extend_from_slice(c.buf.get(c.emitted..c.pos).unwrap_or_default());
                     plan.write(tag, out);
-                    if let Some(owned) = plan.hidden {
-                        out.extend_from_slice(if owned {
-                            &self.settings.owned_hidden_input
-                        } else {
-                            &self.settings.hidden_input
-                        });
+                    if let Some(owner) = &plan.hidden {
+                        out.extend_from_slice(&self.settings.hidden_input);
+                        if let Some(id) = owner {
+                            out.extend_from_slice(b" form=\"");
+                            out.extend_from_slice(id);
+                            out.push(b'"');
+                        }
+                        out.push(b'>');
                     }
                     c.emitted = c.pos + len;
                 }
@@ -399,6 +406,9 @@ impl Machine {
             page.placeholder_urls(&t, &mut plan);
         }
         page.referrer_and_ping(kind, &t, &mut plan);
+        // A URL written absolute now was resolved against the current base: a later one must
+        // not count.
+        self.urls_decided |= !plan.values.is_empty();
         if let Some(base) = new_base {
             self.base = base;
         }
@@ -420,20 +430,27 @@ impl Machine {
         let forms = self.settings.edit.forms;
         match kind {
             Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta if self.settings.edit.links => {
-                self.urls_decided = true;
                 page.link(kind, t, &mut plan);
             }
             Kind::Form => {
-                self.urls_decided |= forms;
                 let in_template = self.template_depth > 0;
                 // The parser's form element pointer: a `<form>` while one is open is ignored
                 // (outside templates), so is an input placed after it.
                 let opened = in_template || !std::mem::replace(&mut self.form_open, true);
-                if opened {
-                    self.token_form = forms && page.form(t, in_template, &mut plan);
+                // In a `<select>` the hidden input would close the select (and land elsewhere).
+                if opened && self.select_open {
+                    self.token_form = false;
+                } else if opened {
+                    self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, &mut plan);
+                    if matches!(plan.hidden, Some(Some(_))) {
+                        self.forms_tied += 1;
+                    }
                 }
             }
+            Kind::Select => self.select_open = true,
             Kind::Button | Kind::Input => {
+                // An input closes an open select, as the parser does.
+                self.select_open &= kind != Kind::Input;
                 // `form="..."` joins the control to any form of the page, a token form maybe.
                 let joined = t.attr(b"form").is_some();
                 if forms && (joined || self.token_form) {
@@ -488,16 +505,21 @@ impl Machine {
         self.open_html(kind);
     }
 
-    /// An HTML end tag: what it closes among forms and templates.
+    /// An HTML end tag: what it closes among forms, templates and selects. A form or template
+    /// that closes takes any foreign content inside it along.
     fn html_end_tag(&mut self, kind: Kind) {
         match kind {
             Kind::Form => {
                 self.token_form = false;
-                if self.template_depth == 0 {
-                    self.form_open = false;
+                if self.template_depth == 0 && std::mem::replace(&mut self.form_open, false) {
+                    self.foreign.close_to_html();
                 }
             }
-            Kind::Template => self.template_depth = self.template_depth.saturating_sub(1),
+            Kind::Template if self.template_depth > 0 => {
+                self.template_depth -= 1;
+                self.foreign.close_to_html();
+            }
+            Kind::Select => self.select_open = false,
             _ => {}
         }
     }
@@ -506,7 +528,11 @@ impl Machine {
     fn open_html(&mut self, kind: Kind) {
         self.mode = match kind {
             Kind::Script => Mode::Script(Script::Data),
-            Kind::RawText(name) => Mode::RawText(name),
+            Kind::RawText(name) => {
+                // A textarea closes an open select, as the parser does.
+                self.select_open &= name != b"textarea";
+                Mode::RawText(name)
+            }
             // An iframe's content is raw text too (its src was handled as a link).
             Kind::Iframe => Mode::RawText(b"iframe"),
             Kind::Plaintext => Mode::Plaintext,

@@ -27,6 +27,8 @@ pub(super) enum Kind {
     Meta,
     Base,
     Script,
+    /// A form inside it gets no hidden input (the input would close the select).
+    Select,
     /// Read for `referrerpolicy` only.
     Img,
     Link,
@@ -54,6 +56,7 @@ impl Kind {
             b"base" => Kind::Base,
             b"script" => Kind::Script,
             b"img" => Kind::Img,
+            b"select" => Kind::Select,
             b"link" => Kind::Link,
             b"annotation-xml" => Kind::AnnotationXml,
             b"font" => Kind::Font,
