@@ -8,17 +8,18 @@
 //!   `Ping-From`. The page is the corpus file with `http://EVIL/` and `EVILHOST` replaced by the
 //!   other origin, `http://127.0.0.2:PORT/` and `127.0.0.2:PORT`, and `SELFHOST` by its own Host;
 //!   `charset-meta-*` pages are served as plain `text/html` (their meta names the encoding),
-//!   `charset-header-*` ones as `text/html; charset=iso-2022-jp`, the others as UTF-8;
-//!   `encoding-gzip-*` pages come gzip-compressed. The site
-//!   also has an open redirect, `/redirect?status=&to=[&policy=]`, as apps do;
+//!   `charset-header-*` ones as `text/html; charset=iso-2022-jp`, `encoding-gzip-*` ones
+//!   gzip-compressed, the others as UTF-8. The site also has an open redirect,
+//!   `/redirect?status=&to=[&policy=]`, as apps do;
 //! * the other origin ("EVIL", an axum server bound to 127.0.0.2) logs every request it gets: method,
 //!   URL, every header, body; it answers with a tiny page, a 1x1 GIF, empty CSS or empty JS as the
 //!   request's `Sec-Fetch-Dest` asks.
 //!
-//! The corpus runs twice, in parallel, each pass with its own site, EVIL, Envoy and browser: `default`
-//! (the filter as deployed: rewriter, Content-Security-Policy, Referrer-Policy) and `no-csp` (the
-//! filter's CSP header off: with it, Chromium would itself ignore a foreign `<base>` and refuse to
-//! submit forms elsewhere, which would hide a rewriter that misreads the page).
+//! Each page file starts with a comment saying what it tries; its class is its name up to the first
+//! `-`. The corpus runs twice, in parallel, each pass with its own site, EVIL, Envoy and browser:
+//! `default` (the filter as deployed: rewriter, Content-Security-Policy, Referrer-Policy) and
+//! `no-csp` (the filter's CSP header off: with it, Chromium would itself ignore a foreign `<base>`
+//! and refuse to submit forms elsewhere, which would hide a rewriter that misreads the page).
 //!
 //! A token is recognised by its shape, not by value (every response seals a fresh one): the first
 //! four characters (format version and key id) and the length of the token the browser's URL
@@ -37,9 +38,9 @@
 //!    submitters, or with `requestSubmit()` when it has none.
 //!
 //! Two control pages prove the harness sees what it judges: `control-observed` (EVIL must see its
-//! image and link requests, and its form too unless the CSP forbids it, none with a token) and `control-leak` (a page script leaks the URL
-//! in an image URL, adds a ping elsewhere to a local link and writes the URL's query into a data
-//! attribute: all three must be caught). Every failure names the page, the check, the element
+//! image and link requests, and its form too unless the CSP forbids it, none with a token) and
+//! `control-leak` (a page script leaks the URL in an image URL, adds a ping elsewhere to a local
+//! link and writes the URL's query into a data attribute: all three must be caught). Every failure names the page, the check, the element
 //! or request; the DOM and the body Envoy served of each failing page, and the whole report, go to
 //! `test-artifacts/hostile-*`. `HOSTILE_PAGES=a,b` runs only those pages (and the controls),
 //! `HOSTILE_PASSES=no-csp` only that pass; `HOSTILE_ARTIFACTS=all` keeps the artifacts of passing
