@@ -129,7 +129,6 @@ fn no_hostile_page_gets_the_token_out_of_its_origin_in_chromium() {
     });
 
     let harness: Vec<String> = outcomes.iter().flat_map(|o| o.harness.iter().map(move |h| format!("[{}] {h}", o.pass))).collect();
-    assert!(harness.is_empty(), "the harness does not see what it judges:\n{}", harness.join("\n"));
     let report = summary(&outcomes);
     let timing: Vec<String> = outcomes
         .iter()
@@ -140,13 +139,19 @@ fn no_hostile_page_gets_the_token_out_of_its_origin_in_chromium() {
         .iter()
         .flat_map(|o| o.results.iter().filter(|r| !r.failures.is_empty()).map(move |r| format!("[{}] {}", o.pass, r.report())))
         .collect();
-    if !failed.is_empty() {
-        let text = format!("{report}\n\n{}", failed.join("\n\n"));
+    if !failed.is_empty() || !harness.is_empty() {
+        let untrusted = if harness.is_empty() {
+            String::new()
+        } else {
+            format!("THE HARNESS DOES NOT SEE WHAT IT JUDGES (the results below cannot be trusted):\n{}\n\n", harness.join("\n"))
+        };
+        let text = format!("{untrusted}{report}\n\n{}", failed.join("\n\n"));
         let path = save_artifact("hostile-report.txt", text.as_bytes());
         panic!(
-            "{} page runs let the token out or lost it (report: {}; DOM and served HTML of each: \
-             test-artifacts/hostile-PASS-NAME.*):\n\n{text}",
+            "{} page runs let the token out or lost it, {} control problems (report: {}; DOM and served HTML \
+             of each failing page: test-artifacts/hostile-PASS-NAME.*):\n\n{text}",
             failed.len(),
+            harness.len(),
             path.display()
         );
     }
