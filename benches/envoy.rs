@@ -21,10 +21,12 @@
 //! Also measured: Envoy start-up time (spawn to `/ready` answering 200, polled every 5 ms) with and
 //! without the filter, the native rewriter on the same 100 KB page, and the size of the `.wasm`.
 //! Results go into `BENCHMARKS.md` (between the generated-section markers; prose around them is
-//! kept) and `docs/bench-throughput.svg`; with `BENCH_WRITE=0` only to stdout. The filter is the
-//! `.wasm` the harness finds (`$CARGO_TARGET_DIR`, else `target/`), so a build variant can be
-//! measured by pointing `CARGO_TARGET_DIR` at its target directory. `BENCH_ONLY=session,nofilter`
-//! runs only the named scenarios (and their baselines); `BENCH_STARTUP=0` skips start-up times.
+//! kept) and `docs/bench-throughput.svg`; with `BENCH_WRITE=0` only to stdout. This file measures;
+//! `tools/bench-report` (crate `cookieless-bench-report`) writes the report from the measurements.
+//! The filter is the `.wasm` the harness finds (`$CARGO_TARGET_DIR`, else `target/`), so a build
+//! variant can be measured by pointing `CARGO_TARGET_DIR` at its target directory.
+//! `BENCH_ONLY=session,nofilter` runs only the named scenarios (and their baselines);
+//! `BENCH_STARTUP=0` skips start-up times.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 #[path = "../tests/common/mod.rs"]
@@ -35,17 +37,13 @@ mod cpu;
 mod page;
 
 use common::{filter_config, Client, Envoy, EnvoyOptions, Proc};
+use cookieless_bench_report::{envoy_version, replace_generated, Kind, Measurement, Report, StartupTime, WrkRun, PAGE_SIZES, USER_AGENT};
 use serde_json::json;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const USER_AGENT: &str = "cookieless-bench/1";
-const PAGE_SIZES: [(&str, usize); 3] = [("4 KB", 4 * 1024), ("100 KB", 100 * 1024), ("1 MB", 1024 * 1024)];
 const FORM_FIELDS: &str = "name=Ada+Lovelace&email=ada%40example.org&comment=Hello%2C+world&csrfmiddlewaretoken=Zk9vYmFy";
-const BEGIN: &str = "<!-- BEGIN GENERATED: `make bench` (benches/envoy.rs) rewrites everything up to END -->";
-const END: &str = "<!-- END GENERATED -->";
 
 fn main() {
     let seconds: u32 = env_or("BENCH_SECONDS", 5);
@@ -59,11 +57,7 @@ fn main() {
     let upstream = fast::Upstream::start();
 
     eprintln!("start-up times ...");
-    let startup = if std::env::var("BENCH_STARTUP").as_deref() == Ok("0") {
-        Startup { rows: Vec::new() }
-    } else {
-        Startup::measure(upstream.port)
-    };
+    let startup = if std::env::var("BENCH_STARTUP").as_deref() == Ok("0") { Vec::new() } else { measure_startup(upstream.port) };
 
     eprintln!("native rewriter ...");
     let native_gbps = native_rewrite_gbps(100 * 1024);
@@ -95,8 +89,8 @@ fn main() {
     scenarios.push(Scenario::new(Kind::PostNoFilter, "4 KB", 4096, form.clone(), Some(FORM_FIELDS.to_string())));
     scenarios.push(Scenario::new(Kind::PostSession, "4 KB", 4096, form, Some(format!("{FORM_FIELDS}&sessionid={token}"))));
     // `BENCH_ONLY=session,routedisabled`: only those (and their baselines, for the ratios).
-    let kinds: Vec<Kind> = scenarios.iter().map(|s| s.kind).filter(|k| wanted(*k)).collect();
-    scenarios.retain(|s| kinds.iter().any(|k| *k == s.kind || k.baseline() == s.kind));
+    let kinds: Vec<Kind> = scenarios.iter().map(|s| s.measured.kind).filter(|k| wanted(*k)).collect();
+    scenarios.retain(|s| kinds.iter().any(|k| *k == s.measured.kind || k.baseline() == s.measured.kind));
 
     for s in &scenarios {
         s.check(s.envoy(&plain, &filtered));
@@ -113,22 +107,26 @@ fn main() {
     let load_after = loadavg();
 
     let report = Report {
+        measured_at: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        cpus,
+        cpu_model: cpu_model(),
+        load: (load_before, load_after),
+        envoy_version: envoy_version(&command_output(common::envoy_bin().to_str().unwrap_or("envoy"), &["--version"])),
+        wasm_bytes: std::fs::metadata(common::wasm_path()).map(|m| m.len()).unwrap_or(0),
         seconds,
         rounds,
-        scenarios: &scenarios,
-        startup: &startup,
-        native_gbps,
-        idle_rss,
-        load: (load_before, load_after),
-        wasm_bytes: std::fs::metadata(common::wasm_path()).map(|m| m.len()).unwrap_or(0),
-        cpus,
         envoy_cpus,
+        measurements: scenarios.into_iter().map(|s| s.measured).collect(),
+        idle_rss_kib: idle_rss,
+        startup,
+        native_gbps,
     };
     let markdown = report.markdown();
     println!("{markdown}");
     if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
         let md_path = common::root().join("BENCHMARKS.md");
-        write_generated(&md_path, &markdown);
+        let old = std::fs::read_to_string(&md_path).unwrap_or_default();
+        std::fs::write(&md_path, replace_generated(&old, &markdown)).unwrap();
         let svg_path = common::root().join("docs/bench-throughput.svg");
         std::fs::create_dir_all(svg_path.parent().unwrap()).unwrap();
         std::fs::write(&svg_path, report.svg()).unwrap();
@@ -177,62 +175,22 @@ fn post_lua(body: &str) -> String {
     )
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    NoFilter,
-    NotCookieless,
-    RouteDisabled,
-    NoSession,
-    Session,
-    PostNoFilter,
-    PostSession,
-}
-
-impl Kind {
-    fn describe(self) -> &'static str {
-        match self {
-            Kind::NoFilter => "Envoy without the filter",
-            Kind::NotCookieless => "filter, route not cookieless",
-            Kind::RouteDisabled => "filter disabled on the route by Envoy",
-            Kind::NoSession => "cookieless route, no session",
-            Kind::Session => "cookieless route, session resumed",
-            Kind::PostNoFilter => "POST form, Envoy without the filter",
-            Kind::PostSession => "POST form, token in the body",
-        }
-    }
-
-    /// The run this one is compared with.
-    fn baseline(self) -> Kind {
-        match self {
-            Kind::PostNoFilter | Kind::PostSession => Kind::PostNoFilter,
-            _ => Kind::NoFilter,
-        }
-    }
-}
-
 struct Scenario {
-    kind: Kind,
-    page: &'static str,
+    /// What the report gets: kind, page, best round, highest RSS, lowest CPU time per request.
+    measured: Measurement,
     size: usize,
     filtered: bool,
     path: String,
     /// A POST form body, sent by wrk through a Lua script.
     body: Option<String>,
     script: Option<TempFile>,
-    /// Best round so far.
-    best: Option<WrkRun>,
-    /// Highest Envoy RSS seen right after a round of this scenario.
-    rss_kib: u64,
-    /// Lowest Envoy CPU time per request over the rounds, in µs: what the request costs Envoy,
-    /// whatever else the machine does.
-    cpu_us: Option<f64>,
 }
 
 impl Scenario {
     fn new(kind: Kind, page: &'static str, size: usize, path: String, body: Option<String>) -> Scenario {
         let filtered = !matches!(kind, Kind::NoFilter | Kind::PostNoFilter);
         let script = body.as_ref().map(|b| TempFile::new(&format!("{kind:?}.lua"), &post_lua(b)));
-        Scenario { kind, page, size, filtered, path, body, script, best: None, rss_kib: 0, cpu_us: None }
+        Scenario { measured: Measurement::new(kind, page), size, filtered, path, body, script }
     }
 
     fn envoy<'a>(&self, plain: &'a Envoy, filtered: &'a Envoy) -> &'a Envoy {
@@ -244,7 +202,7 @@ impl Scenario {
     }
 
     fn title(&self) -> String {
-        format!("{} ({})", self.kind.describe(), self.page)
+        format!("{} ({})", self.measured.kind.describe(), self.measured.page)
     }
 
     /// One request by hand before any load: the scenario does what it says.
@@ -258,7 +216,7 @@ impl Scenario {
         };
         assert_eq!(reply.status, 200, "{}: {reply:?}", self.title());
         let token = reply.header("x-cookieless-token");
-        match self.kind {
+        match self.measured.kind {
             Kind::Session | Kind::PostSession => {
                 assert!(token.is_some(), "{}: the session did not resume", self.title());
                 assert!(reply.body.contains("sessionid="), "{}: the page was not rewritten", self.title());
@@ -282,38 +240,26 @@ impl Scenario {
             // wrk's count misses the requests cut off at the end: a few in 10^4.
             run.cpu_us_per_request = (b - a) as f64 * 1e6 / TICKS_PER_SECOND / run.requests.max(1) as f64;
         }
-        self.cpu_us = match self.cpu_us {
-            Some(c) if c <= run.cpu_us_per_request => Some(c),
-            _ if run.cpu_us_per_request > 0.0 => Some(run.cpu_us_per_request),
-            keep => keep,
-        };
         assert_eq!(run.non_2xx, 0, "{}: {} answers were not 2xx/3xx", self.title(), run.non_2xx);
         assert_eq!(run.socket_errors, 0, "{}: socket errors", self.title());
-        if matches!(self.kind, Kind::Session | Kind::PostSession) {
+        if matches!(self.measured.kind, Kind::Session | Kind::PostSession) {
             // wrk counts only completed responses; requests cut off at the end still resumed.
             assert!(resumed >= run.requests, "{}: {resumed} resumed for {} requests", self.title(), run.requests);
         } else {
             assert_eq!(resumed, 0, "{}: sessions resumed", self.title());
         }
-        self.rss_kib = self.rss_kib.max(envoy.rss_kib());
-        if self.best.as_ref().is_none_or(|b| run.rps > b.rps) {
-            self.best = Some(run.clone());
+        let m = &mut self.measured;
+        m.cpu_us = match m.cpu_us {
+            Some(c) if c <= run.cpu_us_per_request => Some(c),
+            _ if run.cpu_us_per_request > 0.0 => Some(run.cpu_us_per_request),
+            keep => keep,
+        };
+        m.rss_kib = m.rss_kib.max(envoy.rss_kib());
+        if m.best.as_ref().is_none_or(|b| run.rps > b.rps) {
+            m.best = Some(run.clone());
         }
         run
     }
-}
-
-#[derive(Clone, Debug, Default)]
-struct WrkRun {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    requests: u64,
-    non_2xx: u64,
-    socket_errors: u64,
-    bytes_per_s: f64,
-    /// Envoy's CPU time (all threads, user + system) per request during the run.
-    cpu_us_per_request: f64,
 }
 
 /// Linux's USER_HZ, the unit of utime and stime in /proc/PID/stat.
@@ -388,29 +334,22 @@ fn size_bytes(v: &str) -> f64 {
     }
 }
 
-/// Envoy start-up, spawn to `/ready`: median of several starts.
-struct Startup {
-    /// (concurrency, without filter ms, with filter ms)
-    rows: Vec<(u32, f64, f64)>,
-}
-
-impl Startup {
-    fn measure(upstream_port: u16) -> Startup {
-        let runs = 5;
-        let mut rows = Vec::new();
-        for concurrency in [1, 2] {
-            let median = |filter_enabled: bool| {
-                let opts = EnvoyOptions { concurrency, trust_xff: false, filter_enabled, ..EnvoyOptions::default() };
-                let mut times: Vec<f64> = (0..runs).map(|_| start_once(upstream_port, &opts)).collect();
-                times.sort_by(f64::total_cmp);
-                times[times.len() / 2]
-            };
-            let without = median(false);
-            let with = median(true);
-            rows.push((concurrency, without, with));
-        }
-        Startup { rows }
+/// Envoy start-up, spawn to `/ready`, at concurrency 1 and 2: the median of 5 starts each.
+fn measure_startup(upstream_port: u16) -> Vec<StartupTime> {
+    let runs = 5;
+    let mut rows = Vec::new();
+    for concurrency in [1, 2] {
+        let median = |filter_enabled: bool| {
+            let opts = EnvoyOptions { concurrency, trust_xff: false, filter_enabled, ..EnvoyOptions::default() };
+            let mut times: Vec<f64> = (0..runs).map(|_| start_once(upstream_port, &opts)).collect();
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        };
+        let without_ms = median(false);
+        let with_ms = median(true);
+        rows.push(StartupTime { concurrency, without_ms, with_ms });
     }
+    rows
 }
 
 /// Milliseconds from spawning Envoy to its admin `/ready` answering 200.
@@ -507,272 +446,6 @@ fn cpu_model() -> String {
         .lines()
         .find_map(|l| l.strip_prefix("model name").and_then(|v| v.split_once(':')).map(|(_, v)| v.trim().to_string()))
         .unwrap_or_else(|| "unknown".into())
-}
-
-struct Report<'a> {
-    seconds: u32,
-    rounds: u32,
-    scenarios: &'a [Scenario],
-    startup: &'a Startup,
-    native_gbps: (f64, f64),
-    idle_rss: (u64, u64),
-    load: (String, String),
-    wasm_bytes: u64,
-    cpus: usize,
-    envoy_cpus: Option<String>,
-}
-
-impl Report<'_> {
-    fn best(&self, kind: Kind, page: &str) -> Option<&WrkRun> {
-        self.scenarios.iter().find(|s| s.kind == kind && s.page == page).and_then(|s| s.best.as_ref())
-    }
-
-    fn cpu_ratio(&self, s: &Scenario) -> Option<f64> {
-        let base = self.scenarios.iter().find(|b| b.kind == s.kind.baseline() && b.page == s.page)?;
-        Some(base.cpu_us? / s.cpu_us?)
-    }
-
-    fn ratio(&self, s: &Scenario) -> Option<f64> {
-        let base = self.best(s.kind.baseline(), s.page)?;
-        Some(s.best.as_ref()?.rps / base.rps)
-    }
-
-    fn markdown(&self) -> String {
-        let mut md = String::new();
-        let envoy_version = command_output(common::envoy_bin().to_str().unwrap_or("envoy"), &["--version"]);
-        let envoy_version = envoy_version
-            .split("version:")
-            .nth(1)
-            .and_then(|v| v.trim().split('/').nth(1))
-            .unwrap_or("?")
-            .to_string();
-        let _ = writeln!(md, "## Results\n");
-        let _ = writeln!(
-            md,
-            "Measured {} on {} × {}, load average {} before and {} after (1, 5, 15 min). \
-             Envoy {}, `cookieless.wasm` {} bytes.\n",
-            command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-            self.cpus,
-            cpu_model(),
-            self.load.0,
-            self.load.1,
-            envoy_version,
-            self.wasm_bytes,
-        );
-        let _ = writeln!(
-            md,
-            "Command: `make bench` (`ENVOY_BIN=.venv/bin/envoy cargo bench --bench envoy`). Load: \
-             `wrk -t1 -c8 -d{}s --latency -H 'User-Agent: {USER_AGENT}'` (POSTs with `-s` and a Lua \
-             script setting method and body) after a 1 s warm-up; Envoy `--concurrency 1`; {}. \
-             Best of {} interleaved rounds. Ratios are to Envoy without the filter on the same page \
-             (the POST to the same POST without the filter).\n",
-            self.seconds,
-            match &self.envoy_cpus {
-                Some(cpus) => format!("Envoy on CPU {cpus} (`taskset`), wrk and the upstream on CPU 0"),
-                None => "wrk, Envoy and the upstream share the machine".to_string(),
-            },
-            self.rounds,
-        );
-        let _ = writeln!(
-            md,
-            "| scenario | page | req/s | × no filter | p50 ms | p99 ms | MB/s | Envoy CPU µs/req | × no filter (CPU) | Envoy RSS MiB |"
-        );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for s in self.scenarios {
-            let Some(run) = &s.best else { continue };
-            let _ = writeln!(
-                md,
-                "| {} | {} | {:.0} | {} | {:.3} | {:.3} | {:.1} | {} | {} | {:.1} |",
-                s.kind.describe(),
-                s.page,
-                run.rps,
-                self.ratio(s).map_or("-".into(), |r| format!("{r:.2}")),
-                run.p50_ms,
-                run.p99_ms,
-                run.bytes_per_s / 1e6,
-                s.cpu_us.map_or("-".into(), |c| format!("{c:.0}")),
-                self.cpu_ratio(s).map_or("-".into(), |r| format!("{r:.2}")),
-                s.rss_kib as f64 / 1024.0,
-            );
-        }
-        let _ = writeln!(
-            md,
-            "\n\"× no filter (CPU)\" is Envoy's CPU time per request without the filter divided by that with \
-             it: the throughput ratio an Envoy with a CPU of its own would show. It depends much less on \
-             what else the machine runs than req/s does."
-        );
-        let _ = writeln!(
-            md,
-            "\nEnvoy RSS when idle after start: {:.1} MiB without the filter, {:.1} MiB with it.\n",
-            self.idle_rss.0 as f64 / 1024.0,
-            self.idle_rss.1 as f64 / 1024.0
-        );
-        let _ = writeln!(md, "Start-up, spawn to `/ready` (median of 5):\n");
-        let _ = writeln!(md, "| `--concurrency` | without the filter | with the filter |");
-        let _ = writeln!(md, "|---:|---:|---:|");
-        for (c, without, with) in &self.startup.rows {
-            let _ = writeln!(md, "| {c} | {without:.0} ms | {with:.0} ms |");
-        }
-        let _ = writeln!(md, "\n### Goals\n");
-        let _ = writeln!(md, "| goal | target | measured | met |");
-        let _ = writeln!(md, "|---|---|---|---|");
-        let find = |kind: Kind, page: &str| self.scenarios.iter().find(|s| s.kind == kind && s.page == page);
-        let mut goal = |name: &str, target: &str, measured: String, met: bool| {
-            let _ = writeln!(md, "| {name} | {target} | {measured} | {} |", if met { "yes" } else { "**no**" });
-        };
-        let ratios = |kind: Kind| {
-            let s = find(kind, "4 KB")?;
-            let r = self.ratio(s)?;
-            let c = self.cpu_ratio(s);
-            let text = match c {
-                Some(c) => format!("{r:.2} (by CPU time {c:.2})"),
-                None => format!("{r:.2}"),
-            };
-            Some((r.max(c.unwrap_or(0.0)), text))
-        };
-        if let Some((r, text)) = ratios(Kind::NotCookieless) {
-            goal("route not cookieless, 4 KB", "≥ 0.97 × no filter", text, r >= 0.97);
-        }
-        if let Some((r, text)) = ratios(Kind::RouteDisabled) {
-            goal("… excluded in Envoy's route table instead (per-route `disabled: true`)", "≥ 0.97 × no filter", text, r >= 0.97);
-        }
-        if let Some((r, text)) = ratios(Kind::Session) {
-            goal("cookieless 4 KB page with session", "≥ 0.80 × no filter", text, r >= 0.80);
-        }
-        let (wall, cpu) = self.native_gbps;
-        goal(
-            "rewriter, native, 100 KB page (this bench's page, one piece)",
-            "≥ 1 GB/s",
-            format!("{cpu:.2} GB/s of CPU time ({wall:.2} GB/s wall clock)"),
-            cpu.max(wall) >= 1.0,
-        );
-        goal(
-            "`cookieless.wasm` size",
-            "< 1 MiB (1,048,576 bytes)",
-            format!("{} bytes", self.wasm_bytes),
-            self.wasm_bytes < 1 << 20,
-        );
-        for (c, without, with) in &self.startup.rows {
-            let limit = 2.0 * without + 300.0;
-            goal(
-                &format!("start-up with the filter, concurrency {c}"),
-                &format!("< 2 × without + 0.3 s = {limit:.0} ms"),
-                format!("{with:.0} ms"),
-                *with < limit,
-            );
-        }
-        let _ = writeln!(md, "\n![Throughput with the filter, as a fraction of Envoy without it](docs/bench-throughput.svg)");
-        md
-    }
-
-    /// Bars: throughput ratio to no filter, by page size.
-    fn svg(&self) -> String {
-        let series = [
-            (Kind::NotCookieless, "#4c78a8", "filter, route not cookieless"),
-            (Kind::RouteDisabled, "#54a24b", "filter disabled on the route (Envoy)"),
-            (Kind::Session, "#f58518", "cookieless, session resumed"),
-        ];
-        let groups: Vec<(&str, Vec<(Kind, f64)>)> = PAGE_SIZES
-            .iter()
-            .map(|(page, _)| {
-                let bars = series
-                    .iter()
-                    .filter_map(|(kind, _, _)| {
-                        let s = self.scenarios.iter().find(|s| s.kind == *kind && s.page == *page)?;
-                        Some((*kind, self.ratio(s)?))
-                    })
-                    .collect();
-                (*page, bars)
-            })
-            .chain(std::iter::once((
-                "POST form 4 KB",
-                self.scenarios
-                    .iter()
-                    .find(|s| s.kind == Kind::PostSession)
-                    .and_then(|s| self.ratio(s))
-                    .map(|r| vec![(Kind::Session, r)])
-                    .unwrap_or_default(),
-            )))
-            .collect();
-        let (w, h, left, top, bottom) = (720.0, 380.0, 60.0, 40.0, 70.0);
-        let plot_h = h - top - bottom;
-        let y = |v: f64| top + plot_h * (1.0 - v / 1.2);
-        let mut svg = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">Envoy throughput with cookieless ÷ without the filter (wrk -c8, --concurrency 1)</text>\n",
-            w / 2.0
-        );
-        for tick in [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2] {
-            let _ = writeln!(
-                svg,
-                "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{tick:.1}</text>",
-                w - 20.0,
-                left - 6.0,
-                y(tick) + 4.0,
-                y = y(tick)
-            );
-        }
-        for (goal, label) in [(0.97, "goal 0.97 (not cookieless)"), (0.80, "goal 0.80 (4 KB session)")] {
-            let _ = writeln!(
-                svg,
-                "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#c00\" stroke-dasharray=\"5,4\"/><text x=\"{}\" y=\"{:.1}\" fill=\"#c00\" text-anchor=\"end\" font-size=\"10\">{label}</text>",
-                w - 20.0,
-                w - 22.0,
-                y(goal) - 3.0,
-                y = y(goal)
-            );
-        }
-        let group_w = (w - left - 20.0) / groups.len() as f64;
-        for (i, (name, bars)) in groups.iter().enumerate() {
-            let x0 = left + group_w * i as f64;
-            for (kind, ratio) in bars {
-                let slot = series.iter().position(|(k, _, _)| k == kind).unwrap_or(0) as f64;
-                let color = series.iter().find(|(k, _, _)| k == kind).map_or("#888", |(_, c, _)| c);
-                let bar_w = group_w * 0.22;
-                let x = x0 + group_w * 0.12 + slot * (bar_w + 6.0);
-                let top_y = y(ratio.min(1.2));
-                let _ = writeln!(
-                    svg,
-                    "<rect x=\"{x:.1}\" y=\"{top_y:.1}\" width=\"{bar_w:.1}\" height=\"{:.1}\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{ratio:.2}</text>",
-                    y(0.0) - top_y,
-                    x + bar_w / 2.0,
-                    top_y - 4.0
-                );
-            }
-            let _ = writeln!(
-                svg,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{name}</text>",
-                x0 + group_w / 2.0,
-                y(0.0) + 18.0
-            );
-        }
-        for (i, (_, color, label)) in series.iter().enumerate() {
-            let x = left + 10.0 + 215.0 * i as f64;
-            let _ = writeln!(
-                svg,
-                "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\">{label}</text>",
-                h - 28.0,
-                x + 18.0,
-                h - 18.0
-            );
-        }
-        svg.push_str("</svg>\n");
-        svg
-    }
-}
-
-/// Replaces the generated section of `path`, keeping everything around it; creates the file
-/// when missing.
-fn write_generated(path: &Path, generated: &str) {
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let section = format!("{BEGIN}\n{generated}{END}");
-    let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if e > b => format!("{}{section}{}", &old[..b], &old[e + END.len()..]),
-        _ if old.is_empty() => format!("# Benchmarks\n\n{section}\n"),
-        _ => format!("{old}\n{section}\n"),
-    };
-    std::fs::write(path, new).unwrap();
 }
 
 struct TempFile(PathBuf);

@@ -4,8 +4,7 @@
 use crate::cookies::{parse_cookie_header, JarChange};
 use std::collections::BTreeMap;
 
-/// Bounds what one session may hold, so a misbehaving upstream cannot grow the store without limit.
-pub const MAX_JAR_BYTES: usize = 16 * 1024;
+pub use cookieless_proto::MAX_JAR_BYTES;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Jar {

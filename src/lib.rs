@@ -22,7 +22,8 @@ pub mod host;
 pub mod jar;
 pub mod metrics;
 pub mod origin;
-pub mod proto;
+/// The session service protocol (messages, names, limits): the `cookieless-proto` crate.
+pub use cookieless_proto as proto;
 pub mod routes;
 pub mod session;
 pub mod rewrite;

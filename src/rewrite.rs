@@ -401,6 +401,7 @@ mod tests {
             ("<A HREF=\"?q\">", "<A HREF=\"//www.example.com/dir/page?q&amp;sessionid=TOKEN\">"),
             ("<a href=\"\">", "<a href=\"//www.example.com/dir/page?sessionid=TOKEN\">"),
             ("<a href=>", "<a href=//www.example.com/dir/page?sessionid=TOKEN>"),
+            ("<a href>", "<a href=\"//www.example.com/dir/page?sessionid=TOKEN\" href>"),
             ("<a href=\" /x \">", "<a href=\" //www.example.com/x?sessionid=TOKEN \">"),
             ("<a href=\"../up\">", "<a href=\"//www.example.com/dir/../up?sessionid=TOKEN\">"),
             ("<area href=\"/map\" shape=rect>", "<area href=\"//www.example.com/map?sessionid=TOKEN\" shape=rect>"),
@@ -412,8 +413,9 @@ mod tests {
             ("<a href=\"https://partner.example/\">", "<a href=\"https://partner.example/?sessionid=TOKEN\">"),
             ("<a href=\"/caf&eacute;\">", "<a href=\"//www.example.com/caf&eacute;?sessionid=TOKEN\">"),
             // Character references are read as the browser reads them.
-            ("<a href=\"git-fsmonitor&#45;&#45;daemon.html\">", "<a href=\"//www.example.com/dir/git-fsmonitor&#45;&#45;daemon.html?sessionid=TOKEN\">"),
-            ("<a href=\"&#47;x\">", "<a href=\"//www.example.com&#47;x?sessionid=TOKEN\">"),
+            ("<a href=\"git-fsmonitor&#45;&#45;daemon.html\">", "<a href=\"//www.example.com/dir/git-fsmonitor--daemon.html?sessionid=TOKEN\">"),
+            ("<a href=\"/num?x=&#x26;sessionid=OLD\">", "<a href=\"//www.example.com/num?x=&amp;sessionid=TOKEN\">"),
+            ("<a href=\"&#47;x\">", "<a href=\"//www.example.com/x?sessionid=TOKEN\">"),
         ];
         for (input, want) in cases {
             assert_eq!(rewrite(input), want, "{input}");
@@ -438,7 +440,6 @@ mod tests {
             "<a href=\"http&#58;//evil.example/\">",
             "<a href=\"&#x2F;/evil.example/\">",
             "<a href=\"&sol;&sol;evil.example/\">",
-            "<a href>",
             "<a data-href=\"/x\">",
             "<span href=\"/x\">",
             "<abbr href=\"/x\">",
@@ -510,7 +511,7 @@ mod tests {
             ),
             (
                 "<meta http-equiv=refresh content=\"0&#59;url=next\">",
-                "<meta http-equiv=refresh content=\"0&#59;url=//www.example.com/dir/next?sessionid=TOKEN\">",
+                "<meta http-equiv=refresh content=\"0;url=//www.example.com/dir/next?sessionid=TOKEN\">",
             ),
         ];
         for (input, want) in cases {
@@ -580,6 +581,14 @@ mod tests {
         ] {
             assert_eq!(rewrite(page), want, "{page}");
         }
+        // In a frameset only frames count: svg and everything else is dropped by the parser.
+        assert_eq!(
+            rewrite("<frameset><svg><noframes><meta><a href=x></noframes><frame src=f>"),
+            "<frameset><svg><noframes><meta><a href=x></noframes><frame src=//www.example.com/dir/f?sessionid=TOKEN>"
+        );
+        // A frameset after visible content is dropped by the parser: the page stays a page.
+        assert_eq!(rewrite("x<frameset><a href=/y>"), "x<frameset><a href=//www.example.com/y?sessionid=TOKEN>");
+        assert_eq!(rewrite("<img><frameset><a href=/y>"), "<img><frameset><a href=//www.example.com/y?sessionid=TOKEN>");
         // After the select, forms get their input again.
         assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
         assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));

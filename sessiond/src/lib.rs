@@ -25,11 +25,9 @@ pub mod server;
 pub mod service;
 pub mod store;
 
-/// Generated protobuf messages, server and client for `cookieless.session.v1`.
-#[allow(clippy::all, clippy::pedantic, missing_docs)]
-pub mod pb {
-    tonic::include_proto!("cookieless.session.v1");
-}
+/// The protocol crate: protobuf messages, names, limits, and the tonic server and client for
+/// `cookieless.session.v1`.
+pub use cookieless_proto as pb;
 
 pub use config::Args;
 pub use server::run;

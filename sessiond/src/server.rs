@@ -14,8 +14,9 @@ use tracing::{info, warn};
 use crate::config::{Args, BackendKind};
 use crate::memory::MemoryStore;
 use crate::pb::session_store_server::SessionStoreServer;
+use crate::pb::SERVICE;
 use crate::redis_store::RedisStore;
-use crate::service::{SessionService, SERVICE_NAME};
+use crate::service::SessionService;
 use crate::store::Store;
 
 /// Largest request message the server decodes. Above the 64 KiB jar limit so that an oversized jar
@@ -103,7 +104,7 @@ pub async fn run(args: Args) -> Result<(), String> {
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
     reporter.set_service_status("", status).await;
-    reporter.set_service_status(SERVICE_NAME, status).await;
+    reporter.set_service_status(SERVICE, status).await;
 }
 
 /// Memory: drop expired sessions every second (they are also dropped lazily on each call).

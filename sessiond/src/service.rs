@@ -7,11 +7,8 @@ use tracing::debug;
 
 use crate::config::Args;
 use crate::pb::session_store_server::SessionStore;
-use crate::pb::{DeleteRequest, DeleteResponse, GetRequest, GetResponse, PutRequest, PutResponse};
-use crate::store::{valid_session_id, PutOutcome, Store, StoreError, MAX_JAR_BYTES};
-
-/// Fully qualified gRPC service name (also its name in the health service).
-pub const SERVICE_NAME: &str = "cookieless.session.v1.SessionStore";
+use crate::pb::{DeleteRequest, DeleteResponse, GetRequest, GetResponse, PutRequest, PutResponse, SERVICE_MAX_JAR_BYTES};
+use crate::store::{valid_session_id, PutOutcome, Store, StoreError};
 
 /// Serves `SessionStore` from a [`Store`].
 pub struct SessionService {
@@ -65,9 +62,9 @@ impl SessionStore for SessionService {
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         let req = request.into_inner();
         check_session_id(&req.session_id)?;
-        if req.jar.len() > MAX_JAR_BYTES {
+        if req.jar.len() > SERVICE_MAX_JAR_BYTES {
             return Err(Status::invalid_argument(format!(
-                "jar is {} bytes; the limit is {MAX_JAR_BYTES}",
+                "jar is {} bytes; the limit is {SERVICE_MAX_JAR_BYTES}",
                 req.jar.len()
             )));
         }

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::memory::MemoryStore;
+use crate::pb::MAX_SESSION_ID_BYTES;
 use crate::redis_store::RedisStore;
 
 /// A session as read back.
@@ -117,11 +118,6 @@ pub fn clock_micros() -> u64 {
         .unwrap_or(1)
         .max(1)
 }
-
-/// Largest jar the service stores (bytes).
-pub const MAX_JAR_BYTES: usize = 64 * 1024;
-/// Longest session id (bytes).
-pub const MAX_SESSION_ID_BYTES: usize = 64;
 
 /// A session id is 1 to 64 bytes of lowercase hex.
 pub fn valid_session_id(id: &str) -> bool {

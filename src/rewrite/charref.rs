@@ -28,19 +28,24 @@ const ASCII_REFS: &[(&[u8], &[u8])] = &[
 /// Legacy references that browsers also decode without `;`.
 const LEGACY_ASCII_REFS: &[&[u8]] = &[b"amp", b"AMP", b"lt", b"LT", b"gt", b"GT", b"quot", b"QUOT"];
 
-/// An attribute value after decoding, with where each decoded byte came from in the raw value.
+/// An attribute value after decoding, and the same value written so that every decoded
+/// character has a place of its own (`written`): what a rewrite edits and writes back.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Decoded<'r> {
     pub text: Cow<'r, [u8]>,
-    /// `raw_at[i]`: offset in the raw value of the reference or byte that gave `text[i]`;
-    /// `raw_at[text.len()]` is the raw length. `None`: nothing was decoded, offsets are equal.
-    raw_at: Option<Vec<usize>>,
+    /// The value as written, with each decoded reference written again one character at a time
+    /// (`&amp;` for `&`, `&#NN;` for what could end or confuse a value): it reads as `text`, and
+    /// a `&` hidden as `&#38;` is now a visible separator. Bytes that were not references stay.
+    pub written: Cow<'r, [u8]>,
+    /// `written_at[i]`: where decoded byte `i` starts in `written`; one more entry for the end.
+    /// `None`: nothing was decoded, positions are equal.
+    written_at: Option<Vec<usize>>,
 }
 
 impl Decoded<'_> {
-    /// Where decoded position `i` (0..=len) starts in the raw value.
-    pub fn raw_pos(&self, i: usize) -> usize {
-        match &self.raw_at {
+    /// Where decoded position `i` (0..=len) starts in `written`.
+    pub fn written_pos(&self, i: usize) -> usize {
+        match &self.written_at {
             None => i.min(self.text.len()),
             Some(at) => at.get(i).or(at.last()).copied().unwrap_or(0),
         }
@@ -50,10 +55,11 @@ impl Decoded<'_> {
 /// The value as the browser reads it. Without any `&`, it is the raw value itself.
 pub(super) fn decode(raw: &[u8]) -> Decoded<'_> {
     if memchr::memchr(b'&', raw).is_none() {
-        return Decoded { text: Cow::Borrowed(raw), raw_at: None };
+        return Decoded { text: Cow::Borrowed(raw), written: Cow::Borrowed(raw), written_at: None };
     }
     let mut text = Vec::with_capacity(raw.len());
-    let mut raw_at = Vec::with_capacity(raw.len() + 1);
+    let mut written = Vec::with_capacity(raw.len() + 8);
+    let mut written_at = Vec::with_capacity(raw.len() + 1);
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         let found = if b == b'&' { reference(raw.get(i + 1..).unwrap_or_default()) } else { None };
@@ -61,19 +67,33 @@ pub(super) fn decode(raw: &[u8]) -> Decoded<'_> {
             Some((len, chars)) => {
                 for &c in chars.as_slice() {
                     text.push(c);
-                    raw_at.push(i);
+                    written_at.push(written.len());
+                    write_char(c, &mut written);
                 }
                 i += 1 + len;
             }
             None => {
                 text.push(b);
-                raw_at.push(i);
+                written_at.push(written.len());
+                written.push(b);
                 i += 1;
             }
         }
     }
-    raw_at.push(raw.len());
-    Decoded { text: Cow::Owned(text), raw_at: Some(raw_at) }
+    written_at.push(written.len());
+    Decoded { text: Cow::Owned(text), written: Cow::Owned(written), written_at: Some(written_at) }
+}
+
+/// A decoded ASCII character written back: as itself where it cannot end or confuse a value in
+/// any quoting and is no reference, else as `&amp;` or `&#NN;`.
+fn write_char(c: u8, out: &mut Vec<u8>) {
+    if c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$()*+,;%".contains(&c) {
+        out.push(c);
+    } else if c == b'&' {
+        out.extend_from_slice(b"&amp;");
+    } else {
+        out.extend_from_slice(format!("&#{c};").as_bytes());
+    }
 }
 
 /// Up to two ASCII bytes a reference stands for.
@@ -186,14 +206,17 @@ mod tests {
     }
 
     #[test]
-    fn positions_map_back_to_the_raw_value() {
-        let d = decode(b"a&#47;b&amp;c");
-        assert_eq!(&d.text[..], b"a/b&c");
-        assert_eq!(
-            (0..=d.text.len()).map(|i| d.raw_pos(i)).collect::<Vec<_>>(),
-            vec![0, 1, 6, 7, 12, 13]
-        );
+    fn references_are_written_back_one_character_each() {
+        let d = decode(b"a&#47;b&amp;c&#38;sessionid=OLD&#32;&eacute;");
+        assert_eq!(&d.text[..], b"a/b&c&sessionid=OLD &eacute;");
+        assert_eq!(&d.written[..], b"a/b&amp;c&amp;sessionid=OLD&#32;&eacute;");
+        let at: Vec<usize> = (0..=3).map(|i| d.written_pos(i)).collect();
+        assert_eq!(at, vec![0, 1, 2, 3]);
+        assert_eq!(d.written_pos(4), 8, "after `&amp;`");
+        assert_eq!(d.written_pos(d.text.len()), d.written.len());
         let d = decode(b"&fjlig;x");
-        assert_eq!((d.raw_pos(0), d.raw_pos(1), d.raw_pos(2)), (0, 0, 7));
+        assert_eq!((&d.written[..], d.written_pos(2)), (&b"fjx"[..], 2));
+        let plain = decode(b"/x?a=1");
+        assert!(matches!(plain.written, Cow::Borrowed(_)) && plain.written_pos(3) == 3);
     }
 }

@@ -200,16 +200,18 @@ impl Page<'_> {
         }
     }
 
-    /// `url` (the decoded bytes `span` of `value`) written so that no base can move it: the raw
-    /// value with a `//host/...` prefix where it is relative, the placeholder replaced, and the
-    /// token added to its query when `with_token`.
+    /// `url` (the decoded bytes `span` of `value`) written so that no base can move it: the value
+    /// as written (references spelled out one character each, see `charref`) with a `//host/...`
+    /// prefix where it is relative, the placeholder replaced, and the token added to its query
+    /// (replacing an old one) when `with_token`.
     fn anchored(&self, value: &Value<'_>, span: (usize, usize), with_token: bool) -> Vec<u8> {
         let (start, end) = span;
         let url = value.decoded.text.get(start..end).unwrap_or_default();
-        let raw_start = value.decoded.raw_pos(start);
-        let raw_end = value.decoded.raw_pos(end);
-        let (head, rest) = value.raw.split_at(raw_start.min(value.raw.len()));
-        let (body, tail) = rest.split_at(raw_end.saturating_sub(raw_start).min(rest.len()));
+        let written = &value.decoded.written;
+        let written_start = value.decoded.written_pos(start);
+        let written_end = value.decoded.written_pos(end);
+        let (head, rest) = written.split_at(written_start.min(written.len()));
+        let (body, tail) = rest.split_at(written_end.saturating_sub(written_start).min(rest.len()));
         let lead = body.iter().take_while(|&&b| b <= b' ').count();
         let (lead_ws, body) = body.split_at(lead);
         let mut anchored = Vec::with_capacity(value.raw.len() + 64);
@@ -219,7 +221,7 @@ impl Page<'_> {
         }
         anchored.extend_from_slice(body);
         let anchored = self.with_placeholder(anchored);
-        let mut out = Vec::with_capacity(value.raw.len() + anchored.len() + 64);
+        let mut out = Vec::with_capacity(written.len() + anchored.len() + 64);
         out.extend_from_slice(head);
         if with_token {
             push_with_query_param(
@@ -277,8 +279,19 @@ impl Page<'_> {
             Kind::Meta => return self.refresh(tag, plan),
             _ => return,
         };
-        let Some(Some(value)) = tag.attr(name) else {
-            return;
+        let value = match tag.attr(name) {
+            Some(Some(value)) => value,
+            // `<a href>` is `href=""`: the base URL. The value goes in first, where it counts.
+            Some(None) if empty_ok && !self.base.foreign => {
+                let mut href = b"href=\"".to_vec();
+                let mut url = Vec::new();
+                self.push_prefix(b"", &mut url);
+                push_with_query_param(&mut href, &url, &self.settings.url_param, &self.settings.url_token, QuerySeparator::AmpEntity);
+                href.push(b'"');
+                plan.insert(&href);
+                return;
+            }
+            _ => return,
         };
         let len = value.text().len();
         if self.gets_token(value.text(), empty_ok) {

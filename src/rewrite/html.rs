@@ -124,6 +124,10 @@ struct Machine {
     urls_decided: bool,
     /// A `<select>` is open: a form in it gets no hidden input.
     select_open: bool,
+    /// A `<frameset>` started: the page holds frames only.
+    in_frameset: bool,
+    /// Nothing yet rules out a frameset: no text, only head and frameset tags so far.
+    frameset_ok: bool,
     /// Forms given the page's form id so far (each gets its own number).
     forms_tied: u32,
     settings: Settings,
@@ -149,6 +153,8 @@ impl HtmlStage {
                 base_seen: false,
                 urls_decided: false,
                 select_open: false,
+                in_frameset: false,
+                frameset_ok: true,
                 forms_tied: 0,
                 settings,
             },
@@ -195,6 +201,17 @@ impl HtmlStage {
     }
 }
 
+/// Start tags after which a `<frameset>` still takes effect (all but those that set the
+/// parser's frameset-ok flag to "not ok").
+fn keeps_frameset_ok(name: &[u8]) -> bool {
+    const NOT_OK: &[&[u8]] = &[
+        b"applet", b"area", b"br", b"embed", b"img", b"keygen", b"wbr", b"input", b"hr", b"li",
+        b"dd", b"dt", b"pre", b"listing", b"button", b"xmp", b"iframe", b"textarea", b"select",
+        b"table", b"marquee", b"object",
+    ];
+    !NOT_OK.contains(&name)
+}
+
 impl Machine {
     /// Processes `buf`, appending output for `buf[..n]` to `out`, and returns `n`: the rest is an
     /// unfinished construct to be presented again with more bytes.
@@ -227,6 +244,12 @@ impl Machine {
 
     /// Text: on to the next `<`, and what it starts.
     fn data(&mut self, c: &Cursor<'_>) -> Step {
+        let text_end = memchr::memchr(b'<', c.rest()).map_or(c.buf.len(), |k| c.pos + k);
+        if self.frameset_ok {
+            // Visible text rules out a frameset, as the parser's frameset-ok flag does.
+            let text = c.buf.get(c.pos..text_end).unwrap_or_default();
+            self.frameset_ok = text.iter().all(|&b| super::tag::is_ws(b));
+        }
         let Some(k) = memchr::memchr(b'<', c.rest()) else {
             return Step::Stop(c.buf.len());
         };
@@ -361,6 +384,10 @@ impl Machine {
             }
             return Plan::default();
         }
+        if self.in_frameset && !matches!(kind, Kind::Frame | Kind::RawText(b"noframes")) {
+            // In a frameset the parser drops every other tag (svg and math too).
+            return Plan::default();
+        }
         let reading = {
             let t = Tag { bytes: tag, attrs: &self.tag.attrs };
             self.foreign.start(&StartTag {
@@ -380,7 +407,10 @@ impl Machine {
         if reading == Reading::Foreign {
             return Plan::default();
         }
+        let keeps_ok = keeps_frameset_ok(name);
         let plan = self.plan(kind, tag);
+        self.in_frameset |= kind == Kind::Frameset && self.frameset_ok && self.template_depth == 0;
+        self.frameset_ok &= keeps_ok;
         self.open_html(kind);
         plan
     }

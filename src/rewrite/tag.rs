@@ -29,6 +29,8 @@ pub(super) enum Kind {
     Script,
     /// A form inside it gets no hidden input (the input would close the select).
     Select,
+    /// After it, the document is a frameset: only frames and `noframes` remain.
+    Frameset,
     /// Read for `referrerpolicy` only.
     Img,
     Link,
@@ -57,6 +59,7 @@ impl Kind {
             b"script" => Kind::Script,
             b"img" => Kind::Img,
             b"select" => Kind::Select,
+            b"frameset" => Kind::Frameset,
             b"link" => Kind::Link,
             b"annotation-xml" => Kind::AnnotationXml,
             b"font" => Kind::Font,

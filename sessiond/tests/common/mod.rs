@@ -18,7 +18,9 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-pub const SERVICE: &str = "cookieless.session.v1.SessionStore";
+/// The service's name in the health service.
+pub use cookieless_sessiond::pb::SERVICE;
+
 /// No test call may take longer than this: a hang is a failure, not a stuck CI run.
 pub const CALL_LIMIT: Duration = Duration::from_secs(5);
 
