@@ -5,6 +5,7 @@
 //! also happens when a test fails or panics.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod browser;
 pub mod services;
 pub mod upstream;
 
