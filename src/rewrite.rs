@@ -723,7 +723,7 @@ mod tests {
     fn oversized_tag_passes_untouched_whatever_the_chunking() {
         let long = "x".repeat(MAX_CARRY);
         let page = format!("<a title=\"{long}\" href=/x><a href=/y><script data-x=\"{long}\">'<a href=/z>'</script><a href=/w>");
-        let want = format!("<a title=\"{long}\" href=/x><a href=//www.example.com/y?sessionid=TOKEN><script data-x=\"{long}\">'<a href=/z>'</script><a href=//www.example.com/w?sessionid=TOKEN>");
+        let want = format!("<a ping=\"\" referrerpolicy=\"same-origin\" title=\"{long}\" href=/x><a href=//www.example.com/y?sessionid=TOKEN><script referrerpolicy=\"same-origin\" data-x=\"{long}\">'<a href=/z>'</script><a href=//www.example.com/w?sessionid=TOKEN>");
         assert_eq!(rewrite(&page), want);
         assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), want.as_bytes());
         // Right at the limit: a tag of exactly MAX_CARRY bytes is still rewritten.
@@ -734,8 +734,29 @@ mod tests {
         assert_eq!(rewrite(&page), want);
         assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), want.as_bytes());
         let page = format!("<a href=/x title={fill}y>");
-        assert_eq!(rewrite(&page), page);
-        assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), page.as_bytes());
+        let want = format!("<a ping=\"\" referrerpolicy=\"same-origin\" href=/x title={fill}y>");
+        assert_eq!(rewrite(&page), want);
+        assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), want.as_bytes());
+    }
+
+    #[test]
+    fn oversized_tags_lose_what_they_could_do_with_the_pages_url() {
+        let long = "x".repeat(MAX_CARRY);
+        for (tag, guard) in [
+            ("<meta name=referrer", " name=\"\" http-equiv=\"\""),
+            ("<a href=//evil.example/ ping=//evil.example/", " ping=\"\" referrerpolicy=\"same-origin\""),
+            ("<img src=//evil.example/ referrerpolicy=unsafe-url", " referrerpolicy=\"same-origin\""),
+        ] {
+            let page = format!("{tag} content=unsafe-url data-x=\"{long}\">");
+            let name = tag.split(' ').next().unwrap();
+            let want = format!("{name}{guard}{}", &page[name.len()..]);
+            assert_eq!(rewrite(&page), want, "{tag}");
+            assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), want.as_bytes(), "{tag}");
+        }
+        let page = format!("<form><button formaction=//evil.example/ data-x=\"{long}\"></form>");
+        assert_eq!(rewrite(&page), format!("<form{ID}>{HIDDEN}<button disabled formaction=//evil.example/ data-x=\"{long}\"></form>"));
+        let page = format!("<svg><a href=/x data-x=\"{long}\"></svg>");
+        assert_eq!(rewrite(&page), page, "foreign content is not HTML");
     }
 
     #[test]

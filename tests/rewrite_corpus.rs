@@ -147,20 +147,29 @@ fn corpus_streaming_equals_one_shot() {
     }
 }
 
+/// The overrides the rewriter puts first into tags, whatever is switched off (and into tags too
+/// long to read), taken out again.
+fn without_guards(mut out: Vec<u8>) -> Vec<u8> {
+    let guards = [
+        &b" ping=\"\" referrerpolicy=\"same-origin\""[..],
+        b" ping=\"\"",
+        b" referrerpolicy=\"same-origin\"",
+        b" content=\"same-origin\"",
+        b" name=\"\" http-equiv=\"\"",
+    ];
+    for guard in guards {
+        while let Some(at) = out.windows(guard.len()).position(|w| w == guard) {
+            out.drain(at..at + guard.len());
+        }
+    }
+    out
+}
+
 /// With links, forms and placeholder off no token goes into the page, and the only changes left
 /// are the overrides that keep the page's own URL (which may carry a token) from leaving: a
 /// `ping=""` before a foreign `ping`, a safe referrer policy before an unsafe one.
 #[test]
 fn corpus_passes_through_with_everything_off_but_the_referrer_guards() {
-    let guards = [&b" ping=\"\""[..], b" referrerpolicy=\"same-origin\"", b" content=\"same-origin\""];
-    let without_guards = |mut out: Vec<u8>| {
-        for guard in guards {
-            while let Some(at) = out.windows(guard.len()).position(|w| w == guard) {
-                out.drain(at..at + guard.len());
-            }
-        }
-        out
-    };
     for page in corpus() {
         let input = std::fs::read(&page).unwrap();
         assert!(without_guards(one_shot(all_off(), &input)) == input, "{}", page.display());
@@ -349,6 +358,6 @@ proptest! {
 
     #[test]
     fn nothing_changes_with_everything_off(input in page(), points in proptest::collection::vec(any::<usize>(), 0..6)) {
-        prop_assert_eq!(&split_at_points(all_off(), &input, &points), &input);
+        prop_assert_eq!(&without_guards(split_at_points(all_off(), &input, &points)), &input);
     }
 }

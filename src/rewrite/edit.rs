@@ -151,11 +151,7 @@ impl Plan {
 
     /// The tag with the plan applied.
     pub fn write(&mut self, tag: &[u8], out: &mut Vec<u8>) {
-        let name_end = tag
-            .iter()
-            .skip(1)
-            .position(|&b| is_ws(b) || b == b'/' || b == b'>')
-            .map_or(tag.len(), |p| p + 1);
+        let name_end = name_end(tag);
         out.extend_from_slice(tag.get(..name_end).unwrap_or_default());
         out.extend_from_slice(&self.after_name);
         self.values.sort_by_key(|v| v.0);
@@ -167,6 +163,11 @@ impl Plan {
         }
         out.extend_from_slice(tag.get(pos..).unwrap_or_default());
     }
+}
+
+/// Where the name of the tag starting at `tag[0]` (`<`) ends.
+pub(super) fn name_end(tag: &[u8]) -> usize {
+    tag.iter().skip(1).position(|&b| is_ws(b) || b == b'/' || b == b'>').map_or(tag.len(), |p| p + 1)
 }
 
 /// Where a URL sends the token, as far as this page knows.

@@ -91,8 +91,8 @@ struct Cursor<'b> {
     emitted: usize,
 }
 
-impl Cursor<'_> {
-    fn rest(&self) -> &[u8] {
+impl<'b> Cursor<'b> {
+    fn rest(&self) -> &'b [u8] {
         self.buf.get(self.pos..).unwrap_or_default()
     }
 }
@@ -301,11 +301,34 @@ impl Machine {
             }
             Scan::NeedMore if window.len() < MAX_CARRY => Step::Stop(c.pos),
             Scan::NeedMore => {
+                if let Some(guard) = self.unread_tag_guard() {
+                    // The tag passes unread: what it could do with the page's URL is overridden
+                    // right after its name, the one part of it that was read.
+                    let name_end = super::edit::name_end(window);
+                    out.extend_from_slice(c.buf.get(c.emitted..c.pos + name_end).unwrap_or_default());
+                    out.extend_from_slice(guard);
+                    c.emitted = c.pos + name_end;
+                }
                 self.tag.oversize();
                 self.mode = Mode::Oversized;
                 Step::Go(c.pos + window.len())
             }
         }
+    }
+
+    /// Overrides for an HTML start tag too long to read (over `MAX_CARRY`): no ping, no
+    /// referrer policy of its own, no `<meta>` meaning, no submitting a token form.
+    fn unread_tag_guard(&self) -> Option<&'static [u8]> {
+        if self.tag.end_tag || self.foreign.is_open() {
+            return None;
+        }
+        Some(match self.tag.kind() {
+            Kind::A | Kind::Area => b" ping=\"\" referrerpolicy=\"same-origin\"",
+            Kind::Img | Kind::Iframe | Kind::Frame | Kind::Link | Kind::Script => b" referrerpolicy=\"same-origin\"",
+            Kind::Meta => b" name=\"\" http-equiv=\"\"",
+            Kind::Button | Kind::Input if self.token_form => b" disabled",
+            _ => return None,
+        })
     }
 
     fn oversized(&mut self, c: &Cursor<'_>) -> Step {
