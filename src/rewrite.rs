@@ -74,6 +74,7 @@ impl Rewriter {
                 links: opts.links,
                 forms: opts.forms,
                 url_param: percent_encode(opts.param.as_bytes()),
+                param: opts.param.clone().into_bytes(),
                 url_token: percent_encode(opts.token.as_bytes()),
                 attr_token,
                 placeholder: opts.placeholder.into_bytes(),
@@ -448,11 +449,13 @@ mod tests {
     }
 
     #[test]
-    fn pings_elsewhere_are_switched_off() {
+    fn pings_are_switched_off() {
+        // Even to this site: `Ping-From` carries the page's URL, and the ping URL may redirect.
         assert_eq!(
             rewrite("<a href=/x ping=\"/track /t2\">"),
-            "<a href=//www.example.com/x?sessionid=TOKEN ping=\"/track /t2\">"
+            "<a ping=\"\" href=//www.example.com/x?sessionid=TOKEN ping=\"/track /t2\">"
         );
+        assert_eq!(rewrite("<a href=/x ping=\" \">"), "<a href=//www.example.com/x?sessionid=TOKEN ping=\" \">");
         assert_eq!(
             rewrite("<a href=/x ping=\"/t https://evil.example/track\">"),
             "<a ping=\"\" href=//www.example.com/x?sessionid=TOKEN ping=\"/t https://evil.example/track\">"
@@ -632,9 +635,10 @@ mod tests {
     #[test]
     fn the_placeholder_is_replaced_only_where_the_token_stays_here() {
         for (input, want) in [
-            ("<a href=\"/x?t=__COOKIELESS_TOKEN__\">", "<a href=\"//www.example.com/x?t=TOKEN&amp;sessionid=TOKEN\">"),
-            ("<img src=\"px?__COOKIELESS_TOKEN__\">", "<img src=\"//www.example.com/dir/px?TOKEN\">"),
-            ("<script src=\"https://partner.example/s.js?t=__COOKIELESS_TOKEN__\"></script>", "<script src=\"https://partner.example/s.js?t=TOKEN\"></script>"),
+            ("<a href=\"/x?sessionid=__COOKIELESS_TOKEN__\">", "<a href=\"//www.example.com/x?sessionid=TOKEN\">"),
+            ("<img src=\"px?a=1&amp;sessionid=__COOKIELESS_TOKEN__\">", "<img src=\"//www.example.com/dir/px?a=1&amp;sessionid=TOKEN\">"),
+            ("<form method=post action=\"/save?sessionid=__COOKIELESS_TOKEN__\">", "<form id=\"cl-0123456789abcdef-1\" method=post action=\"//www.example.com/save?sessionid=TOKEN\"><input type=\"hidden\" name=\"sessionid\" value=\"TOKEN\" form=\"cl-0123456789abcdef-1\">"),
+            ("<script src=\"https://partner.example/s.js?sessionid=__COOKIELESS_TOKEN__\"></script>", "<script src=\"https://partner.example/s.js?sessionid=TOKEN\"></script>"),
             ("<form><input name=t value=\"__COOKIELESS_TOKEN__\"></form>", &format!("<form{ID}>{HIDDEN}<input name=t value=\"TOKEN\"></form>")),
         ] {
             assert_eq!(rewrite(input), want, "{input}");
@@ -642,6 +646,7 @@ mod tests {
         for input in [
             "<script>t='__COOKIELESS_TOKEN__'</script><!-- __COOKIELESS_TOKEN__ -->x__COOKIELESS_TOKEN__",
             "<img src=\"http://evil.example/px?__COOKIELESS_TOKEN__\">",
+            "<img src=\"px?__COOKIELESS_TOKEN__\">",
             "<img srcset=\"/a.png?__COOKIELESS_TOKEN__ 1x\">",
             "<div style=\"background:url(/x?__COOKIELESS_TOKEN__)\">",
             "<style>a{background:url(/x?__COOKIELESS_TOKEN__)}</style>",
@@ -652,6 +657,11 @@ mod tests {
             "<svg><image href=\"/x?__COOKIELESS_TOKEN__\"/></svg>",
         ] {
             assert_eq!(rewrite(input), input, "{input}");
+        }
+        // Not as the token parameter's value: an open redirect could pass it on.
+        for input in ["<a href=\"/x?t=__COOKIELESS_TOKEN__\">", "<a href=\"/redirect?to=http://evil.example/?sessionid=__COOKIELESS_TOKEN__\">"] {
+            let out = rewrite(input);
+            assert!(out.contains("__COOKIELESS_TOKEN__") && out.matches("TOKEN").count() == 2, "{input} -> {out}");
         }
         let input = b"<p>__COOKIELESS_TOKEN__</p><a href=\"/x?sessionid=__COOKIELESS_TOKEN__\">";
         let want = b"<p>__COOKIELESS_TOKEN__</p><a href=\"//www.example.com/x?sessionid=TOKEN\">".to_vec();

@@ -65,6 +65,8 @@ pub(super) struct Settings {
     pub attr_token: Vec<u8>,
     /// `""` = no placeholder.
     pub placeholder: Vec<u8>,
+    /// The token parameter's name, as written in a query.
+    pub param: Vec<u8>,
     /// `cl-...`: given to token forms without an `id`; `""` = not used.
     pub form_id: Vec<u8>,
 }
@@ -221,7 +223,6 @@ impl Page<'_> {
             self.push_prefix(url, &mut anchored);
         }
         anchored.extend_from_slice(body);
-        let anchored = self.with_placeholder(anchored);
         let mut out = Vec::with_capacity(written.len() + anchored.len() + 64);
         out.extend_from_slice(head);
         if with_token {
@@ -265,6 +266,17 @@ impl Page<'_> {
         }
         out.extend_from_slice(value.get(pos..).unwrap_or_default());
         out
+    }
+
+    /// Does the query of `url` hold `PARAM=PLACEHOLDER`?
+    fn placeholder_is_the_token(&self, url: &[u8]) -> bool {
+        let (param, placeholder) = (&self.settings.param, &self.settings.placeholder);
+        let query = url.iter().position(|&b| b == b'?').and_then(|q| url.get(q + 1..)).unwrap_or_default();
+        let query = query.split(|&b| b == b'#').next().unwrap_or_default();
+        !placeholder.is_empty()
+            && query.split(|&b| b == b'&').any(|pair| {
+                pair.strip_prefix(param.as_slice()).and_then(|r| r.strip_prefix(b"=")) == Some(placeholder.as_slice())
+            })
     }
 
     fn holds_placeholder(&self, value: &Value<'_>) -> bool {
@@ -347,7 +359,8 @@ impl Page<'_> {
             return false;
         }
         if let Some(v) = action.filter(|v| self.origin.classify(v.text()) != UrlTarget::Empty) {
-            plan.replace(&v, self.anchored(&v, (0, v.text().len()), false));
+            let with_token = self.placeholder_is_the_token(v.text());
+            plan.replace(&v, self.anchored(&v, (0, v.text().len()), with_token));
         }
         let owned = !in_template && !tag.has(b"id") && !self.settings.form_id.is_empty();
         plan.hidden = Some(owned.then(|| {
@@ -371,7 +384,10 @@ impl Page<'_> {
         match self.goes(action.text()) {
             Goes::Elsewhere => plan.insert(b"disabled"),
             _ if self.origin.classify(action.text()) == UrlTarget::Empty => {}
-            _ => plan.replace(&action, self.anchored(&action, (0, action.text().len()), false)),
+            _ => {
+                let with_token = self.placeholder_is_the_token(action.text());
+                plan.replace(&action, self.anchored(&action, (0, action.text().len()), with_token));
+            }
         }
     }
 
@@ -395,9 +411,10 @@ impl Page<'_> {
             let value = tag.value(range);
             // Only the first of duplicate attributes counts for the browser.
             let first = tag.attr(name).flatten().is_some_and(|f| f.range == range);
-            if is_url && first && self.holds_placeholder(&value) && self.goes(value.text()) == Goes::Here
-            {
-                let anchored = self.anchored(&value, (0, value.text().len()), false);
+            if is_url && first && self.placeholder_is_the_token(value.text()) && self.goes(value.text()) == Goes::Here {
+                // The token goes in as the parameter's value (the filter strips it from the
+                // request), never elsewhere in the URL, where an open redirect could pass it on.
+                let anchored = self.anchored(&value, (0, value.text().len()), true);
                 plan.replace(&value, anchored);
             }
         }
@@ -418,13 +435,9 @@ impl Page<'_> {
         {
             plan.insert(b"content=\"same-origin\"");
         }
-        if matches!(kind, Kind::A | Kind::Area) {
-            let pings = tag.attr(b"ping").flatten();
-            if pings.is_some_and(|p| {
-                p.text().split(|&b| is_ws(b)).any(|u| !u.is_empty() && self.goes(u) != Goes::Here)
-            }) {
-                plan.insert(b"ping=\"\"");
-            }
+        // Any ping: `Ping-From` carries the page's URL, and a same-site ping URL may redirect.
+        if matches!(kind, Kind::A | Kind::Area) && tag.attr(b"ping").flatten().is_some_and(|p| !p.text().trim_ascii().is_empty()) {
+            plan.insert(b"ping=\"\"");
         }
     }
 
