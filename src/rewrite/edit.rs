@@ -55,6 +55,7 @@ impl BaseUrl {
 }
 
 /// Per-page settings the edits need.
+#[derive(Clone)]
 pub(super) struct Settings {
     pub links: bool,
     pub forms: bool,
@@ -143,6 +144,10 @@ impl Plan {
     pub fn insert(&mut self, attribute: &[u8]) {
         self.after_name.push(b' ');
         self.after_name.extend_from_slice(attribute);
+    }
+
+    pub fn replace_with(&mut self, value: &Value<'_>, with: Vec<u8>) {
+        self.replace(value, with);
     }
 
     fn replace(&mut self, value: &Value<'_>, with: Vec<u8>) {
@@ -507,6 +512,20 @@ fn is_scheme_relative(url: &[u8]) -> bool {
 fn skip_slashes(s: &[u8]) -> &[u8] {
     let n = s.iter().take_while(|&&b| b == b'/' || b == b'\\').count();
     s.get(n..).unwrap_or_default()
+}
+
+/// `text` as an attribute value that reads back as `text` in any quoting: what could end or
+/// confuse it, and whitespace, as character references.
+pub(super) fn attribute_text(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 8);
+    for &b in text {
+        match charref::reference_for(b) {
+            Some(reference) => out.extend_from_slice(reference),
+            None if is_ws(b) => out.extend_from_slice(format!("&#{b};").as_bytes()),
+            None => out.push(b),
+        }
+    }
+    out
 }
 
 /// `name="value"`, the value escaped for a double-quoted attribute.

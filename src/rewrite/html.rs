@@ -19,6 +19,7 @@ use crate::origin::SameOrigin;
 const CARRY_STEP: usize = 256;
 
 /// Per-page settings, fixed when the rewriter is made.
+#[derive(Clone)]
 pub(super) struct Settings {
     pub edit: edit::Settings,
     pub host: String,
@@ -28,7 +29,12 @@ pub(super) struct Settings {
     /// The `<input type="hidden" name=... value=...` inserted into forms, without its `>`: a
     /// form's own input also gets `form="<id>"`.
     pub hidden_input: Vec<u8>,
+    /// How many `srcdoc` documents this one sits in.
+    pub srcdoc_depth: u8,
 }
+
+/// `srcdoc` documents inside `srcdoc` documents are rewritten this deep; deeper ones are emptied.
+const MAX_SRCDOC_DEPTH: u8 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -326,7 +332,9 @@ impl Machine {
             Kind::A | Kind::Area => b" ping=\"\" referrerpolicy=\"same-origin\"",
             Kind::Img | Kind::Iframe | Kind::Frame | Kind::Link | Kind::Script => b" referrerpolicy=\"same-origin\"",
             Kind::Meta => b" name=\"\" http-equiv=\"\"",
-            Kind::Button | Kind::Input if self.token_form => b" disabled",
+            // A button may join any form with `form=`, unread; an input only its own.
+            Kind::Button => b" disabled",
+            Kind::Input if self.token_form => b" disabled",
             _ => return None,
         })
     }
@@ -450,6 +458,9 @@ impl Machine {
         };
         let t = Tag { bytes: tag, attrs: &attrs };
         let (mut plan, new_base) = self.decide(kind, &t);
+        if kind == Kind::Iframe {
+            self.srcdoc(&t, &mut plan);
+        }
         let page = Page {
             origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
             base: &self.base,
@@ -527,6 +538,29 @@ impl Machine {
             _ => {}
         }
         (plan, new_base)
+    }
+
+    /// An `<iframe srcdoc>` is a document of its own whose requests carry this page's URL as
+    /// their Referer: it is rewritten by the same rules, with this page's base, and written back
+    /// so that it reads as the rewritten document in any quoting.
+    fn srcdoc(&self, t: &Tag<'_>, plan: &mut Plan) {
+        let Some(Some(value)) = t.attr(b"srcdoc") else {
+            return;
+        };
+        if self.settings.srcdoc_depth >= MAX_SRCDOC_DEPTH {
+            plan.insert(b"srcdoc=\"\"");
+            return;
+        }
+        let mut settings = self.settings.clone();
+        settings.srcdoc_depth += 1;
+        let mut inner = HtmlStage::new(settings);
+        inner.machine.base = self.base.clone();
+        let mut out = Vec::with_capacity(value.text().len() + 256);
+        inner.write(value.text(), &mut out);
+        inner.end(&mut out);
+        if out.as_slice() != value.text() {
+            plan.replace_with(&value, edit::attribute_text(&out));
+        }
     }
 
     /// A tag passed through untouched because it is too long: what it still means for the page.
