@@ -50,6 +50,14 @@ pub struct RewriteOptions {
     pub form_id: String,
 }
 
+/// The escape byte. ISO-2022-JP, the one stateful encoding browsers decode, switches to two-byte
+/// text with it (`ESC $ B`), where `<`, `"` and `>` are no markup. A page whose charset the
+/// header does not fix may be decoded that way (a `<meta charset>`, even a late one, or the
+/// browser's own guess): markup would then read differently to the browser than here. Without
+/// ESC, every encoding a browser may pick reads the markup as bytes do, so in such pages it is
+/// written as U+FFFD. (Nothing else uses it: it is a control character, an HTML parse error.)
+pub const ESC: u8 = 0x1b;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Start {
     /// Fewer than two bytes seen: the byte-order mark is not known yet.
@@ -63,6 +71,7 @@ pub struct Rewriter {
     start: Start,
     sniffed: Vec<u8>,
     html: HtmlStage,
+    charset_declared: bool,
 }
 
 impl Rewriter {
@@ -95,7 +104,15 @@ impl Rewriter {
             start: Start::Sniffing,
             sniffed: Vec::new(),
             html: HtmlStage::new(settings),
+            charset_declared: false,
         }
+    }
+
+    /// The response's `Content-Type` names its charset, which then beats any `<meta>` and any
+    /// guessing in the browser: ESC bytes may stay (see [`ESC`]). Off by default.
+    pub fn charset_declared(mut self, declared: bool) -> Rewriter {
+        self.charset_declared = declared;
+        self
     }
 
     /// Rewrites what it can of `chunk`, appending output to `out`; carries over at most
@@ -123,7 +140,11 @@ impl Rewriter {
             self.decide_start(out);
         }
         if self.start == Start::Rewrite {
+            let from = out.len();
             self.html.end(out);
+            if !self.charset_declared {
+                replace_esc(out, from);
+            }
         }
     }
 
@@ -145,7 +166,26 @@ impl Rewriter {
     }
 
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let from = out.len();
         self.html.write(chunk, out);
+        if !self.charset_declared {
+            replace_esc(out, from);
+        }
+    }
+}
+
+/// `out[from..]` with every [`ESC`] as U+FFFD.
+fn replace_esc(out: &mut Vec<u8>, from: usize) {
+    if memchr::memchr(ESC, out.get(from..).unwrap_or_default()).is_none() {
+        return;
+    }
+    let tail = out.split_off(from);
+    for b in tail {
+        if b == ESC {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+        } else {
+            out.push(b);
+        }
     }
 }
 
@@ -701,6 +741,20 @@ mod tests {
             rewrite_with(o, "<form><a href=x>"),
             "<form id=\"cl-0123456789abcdef-1\"><input type=\"hidden\" name=\"a b&quot;&lt;\" value=\"T&amp;1\" form=\"cl-0123456789abcdef-1\"><a href=//www.example.com/a%20b/&quot;&amp;/x?a%20b%22%3C=T%261>"
         );
+    }
+
+    #[test]
+    fn esc_is_written_as_a_replacement_character_unless_the_header_fixed_the_charset() {
+        // `<p title="ESC$B"!ESC(B x="><meta name=referrer content=unsafe-url>">`: in ISO-2022-JP the
+        // meta is live markup; without ESC it is an attribute value for every decoder.
+        let page = "<p title=\"\x1b$B\"!\x1b(B x=\"><meta name=referrer content=unsafe-url>\">";
+        assert_eq!(rewrite(page), page.replace('\x1b', "\u{fffd}"));
+        let mut declared = Rewriter::new(opts()).charset_declared(true);
+        let mut out = Vec::new();
+        declared.write(page.as_bytes(), &mut out);
+        declared.end(&mut out);
+        assert_eq!(out, page.as_bytes());
+        assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), rewrite(page).as_bytes());
     }
 
     #[test]

@@ -606,7 +606,7 @@ fn body_rewriter(host: &mut dyn Host, config: &Config, request: &RequestFacts, r
         path: request.path.clone(),
         allowed_hosts: config.allowed_hosts.clone(),
         form_id: form_id(host),
-    }))
+    }).charset_declared(declares_charset(&content_type)))
 }
 
 /// `cl-` and 16 random hex digits: unguessable by markup injected before the response was made.
@@ -622,6 +622,11 @@ fn form_id(host: &mut dyn Host) -> String {
         id.push_str(&format!("{b:02x}"));
     }
     id
+}
+
+/// Does a `Content-Type` carry a `charset` parameter?
+fn declares_charset(content_type: &str) -> bool {
+    content_type.split(';').skip(1).any(|p| p.split('=').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("charset")))
 }
 
 fn body_may_be_rewritten(host: &dyn Host, is_head: bool, end_of_stream: bool) -> bool {
@@ -829,6 +834,21 @@ mod tests {
         assert!(body.ends_with("</form>__COOKIELESS_TOKEN__"), "{body}");
         assert_eq!(host.response_header("content-length"), None);
         assert_eq!(host.metric(Metric::BodiesRewritten), 1);
+    }
+
+    #[test]
+    fn without_a_declared_charset_esc_bytes_are_replaced() {
+        let settings = settings("");
+        let page = "<p>\x1b$B</p>";
+        for (content_type, want) in [
+            ("text/html", "<p>\u{fffd}$B</p>"),
+            ("text/html; charset=utf-8", page),
+            ("text/html;Charset=\"windows-1252\"", page),
+        ] {
+            let response = vec![(":status", "200"), ("content-type", content_type), ("set-cookie", "a=1")];
+            let host = round_trip(&settings, request(&SharedMemory::default(), "GET", "/"), &response, page);
+            assert_eq!(String::from_utf8(host.response_body).unwrap(), want, "{content_type}");
+        }
     }
 
     #[test]
