@@ -78,13 +78,6 @@ const MIN_PAGES: usize = 40;
 /// prints them with the summary either way.
 const KNOWN_LIMITS: &[(&str, Option<&str>, &str)] = &[
     ("charset-header-referrer", None, "not rewritten (charset ISO-2022-JP): the token in the page's URL leaks through the page's own referrer override"),
-    ("charset-meta-form", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
-    ("charset-meta-formaction", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
-    ("charset-meta-httpequiv-referrer", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
-    ("charset-meta-img-referrerpolicy", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
-    ("charset-meta-late-referrer", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
-    ("charset-meta-ping", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
-    ("charset-meta-referrer", None, "ISO-2022-JP declared in the page: its markup is not read as the browser reads it"),
     ("encoding-gzip-referrer", None, "compressed by the app: not rewritten, the token in the page's URL leaks through the page's own referrer override"),
     ("redirect-307-form", Some("no-csp"), "the app's own open redirect re-posts the form elsewhere: only the CSP's form-action stops it"),
     ("redirect-308-form", Some("no-csp"), "the app's own open redirect re-posts the form elsewhere: only the CSP's form-action stops it"),
@@ -732,7 +725,9 @@ const resolve = (v) => { try { return new URL(v, document.baseURI); } catch (e) 
 const same = (v) => { const u = resolve(v); return u !== null && /^https?:$/.test(u.protocol) && u.origin === origin; };
 const show = (n) => { const h = n.outerHTML ?? n.nodeName; return h.length > 300 ? h.slice(0, 300) + '...' : h; };
 const URL_ATTRS = ['href', 'src', 'action', 'formaction'];
-const isControl = (el) => el instanceof HTMLInputElement || el instanceof HTMLButtonElement;
+// By name, not instanceof: elements of a srcdoc document belong to another realm.
+const isHtml = (el, ...names) => el.namespaceURI === 'http://www.w3.org/1999/xhtml' && names.includes(el.localName);
+const isControl = (el) => isHtml(el, 'input', 'button');
 // The URL of a meta refresh's content, as the HTML spec's refresh parsing finds it.
 const refreshUrl = (content) => {
   let rest = content.replace(/^\s*[\d.]*\s*[;,]?\s*/, '');
@@ -741,15 +736,18 @@ const refreshUrl = (content) => {
   if (quote === '"' || quote === "'") { const end = rest.indexOf(quote, 1); rest = rest.slice(1, end < 0 ? undefined : end); }
   return rest.trim();
 };
-const isRefresh = (el) => el instanceof HTMLMetaElement && el.httpEquiv.trim().toLowerCase() === 'refresh';
+const isRefresh = (el) => isHtml(el, 'meta') && el.httpEquiv.trim().toLowerCase() === 'refresh';
 const KINDS = {3: 'text', 4: 'CDATA section', 7: 'processing instruction', 8: 'comment'};
 const dom = [], form = [], benign = [];
 const visit = (root, where) => {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_ALL);
   for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
     if (n.nodeType === Node.ELEMENT_NODE) {
+      // A srcdoc document is judged by its own DOM, which the browser built from the attribute.
+      const inner = isHtml(n, 'iframe') && n.hasAttribute('srcdoc') ? n.contentDocument : null;
       for (const a of n.attributes) {
         if (!token.test(a.value)) continue;
+        if (inner !== null && a.localName === 'srcdoc') continue;
         const isUrl = URL_ATTRS.includes(a.localName);
         if (isUrl && same(a.value)) continue;
         if (a.localName === 'value' && isControl(n) && n.form !== null && same(n.form.action)) continue;
@@ -759,7 +757,8 @@ const visit = (root, where) => {
         if (isControl(n)) why += ` (form owner: ${n.form ? n.form.outerHTML.slice(0, 160) + ' posting to ' + n.form.action : 'none'})`;
         dom.push(why);
       }
-      if (n instanceof HTMLTemplateElement) visit(n.content, where + 'in template content: ');
+      if (isHtml(n, 'template')) visit(n.content, where + 'in template content: ');
+      if (inner !== null) visit(inner, where + 'in the srcdoc document of ' + show(n.cloneNode(false)) + ': ');
     } else if ('data' in n && token.test(n.data)) {
       const parent = n.parentNode && n.parentNode.nodeType === Node.ELEMENT_NODE ? show(n.parentNode.cloneNode(false)) : '(top level)';
       dom.push(`${where}${KINDS[n.nodeType] ?? 'node'} ${JSON.stringify(n.data.slice(0, 240))} in ${parent}`);
