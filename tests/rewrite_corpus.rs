@@ -41,8 +41,14 @@ fn all_off() -> RewriteOptions {
     }
 }
 
+/// The corpus pages are judged byte for byte: their charset counts as declared (otherwise an
+/// ESC byte would be written as U+FFFD, see `rewrite::ESC`).
+fn rewriter(opts: RewriteOptions) -> Rewriter {
+    Rewriter::new(opts).charset_declared(true)
+}
+
 fn one_shot(opts: RewriteOptions, input: &[u8]) -> Vec<u8> {
-    let mut r = Rewriter::new(opts);
+    let mut r = rewriter(opts);
     let mut out = Vec::new();
     r.write(input, &mut out);
     r.end(&mut out);
@@ -50,7 +56,7 @@ fn one_shot(opts: RewriteOptions, input: &[u8]) -> Vec<u8> {
 }
 
 fn in_chunks(opts: RewriteOptions, input: &[u8], size: usize) -> Vec<u8> {
-    let mut r = Rewriter::new(opts);
+    let mut r = rewriter(opts);
     let mut out = Vec::new();
     for c in input.chunks(size) {
         r.write(c, &mut out);
@@ -62,7 +68,7 @@ fn in_chunks(opts: RewriteOptions, input: &[u8], size: usize) -> Vec<u8> {
 fn split_at_points(opts: RewriteOptions, input: &[u8], points: &[usize]) -> Vec<u8> {
     let mut cuts: Vec<usize> = points.iter().map(|p| p % (input.len() + 1)).collect();
     cuts.sort_unstable();
-    let mut r = Rewriter::new(opts);
+    let mut r = rewriter(opts);
     let mut out = Vec::new();
     let mut start = 0;
     for cut in cuts {
