@@ -5,7 +5,7 @@
 //! `ureq` (no extra dependency). Every call has a timeout. Dropping the [`Browser`] ends the session,
 //! stops chromedriver by its PID and then any of its descendants still alive, by their PIDs.
 
-use super::{free_port, root, wait_until, Proc, TempDir};
+use crate::{free_port, root, wait_until, Proc, TempDir};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::collections::HashMap;
