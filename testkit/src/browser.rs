@@ -99,12 +99,7 @@ impl Browser {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(CALL_TIMEOUT))
-            .build()
-            .into();
+        let agent = crate::http::agent(CALL_TIMEOUT);
         let base = format!("http://127.0.0.1:{port}");
         let status = format!("{base}/status");
         wait_until("chromedriver", Duration::from_secs(20), || {

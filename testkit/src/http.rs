@@ -44,13 +44,7 @@ impl Client {
     /// A client whose every request gives up after `limit`: a hang shows up as status 0 after
     /// `limit` instead of stalling the test run.
     pub fn with_timeout(limit: Duration) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(limit))
-            .build()
-            .into();
-        Client { agent, user_agent: "cookieless-test/1".into(), client_ip: None }
+        Client { agent: agent(limit), user_agent: "cookieless-test/1".into(), client_ip: None }
     }
 
     pub fn with_identity(user_agent: &str, client_ip: &str) -> Client {
@@ -90,6 +84,16 @@ impl Client {
         }
         read(req.send(body))
     }
+}
+
+/// A ureq agent that follows no redirect, takes every status as an answer and gives up after `limit`.
+pub fn agent(limit: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(limit))
+        .build()
+        .into()
 }
 
 fn read(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
