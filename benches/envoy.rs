@@ -29,14 +29,13 @@
 //! `BENCH_STARTUP=0` skips start-up times.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use cookieless_testkit as kit;
 #[path = "common/cpu.rs"]
 mod cpu;
 #[path = "common/page.rs"]
 mod page;
 
-use common::{filter_config, Client, Envoy, EnvoyOptions, Proc};
+use kit::{filter_config, Client, Envoy, EnvoyOptions, Proc};
 use cookieless_bench_report::{envoy_version, replace_generated, Kind, Measurement, Report, StartupTime, WrkRun, PAGE_SIZES, USER_AGENT};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -111,8 +110,8 @@ fn main() {
         cpus,
         cpu_model: cpu_model(),
         load: (load_before, load_after),
-        envoy_version: envoy_version(&command_output(common::envoy_bin().to_str().unwrap_or("envoy"), &["--version"])),
-        wasm_bytes: std::fs::metadata(common::wasm_path()).map(|m| m.len()).unwrap_or(0),
+        envoy_version: envoy_version(&command_output(kit::envoy_bin().to_str().unwrap_or("envoy"), &["--version"])),
+        wasm_bytes: std::fs::metadata(kit::wasm_path()).map(|m| m.len()).unwrap_or(0),
         seconds,
         rounds,
         envoy_cpus,
@@ -124,10 +123,10 @@ fn main() {
     let markdown = report.markdown();
     println!("{markdown}");
     if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
-        let md_path = common::root().join("BENCHMARKS.md");
+        let md_path = kit::root().join("BENCHMARKS.md");
         let old = std::fs::read_to_string(&md_path).unwrap_or_default();
         std::fs::write(&md_path, replace_generated(&old, &markdown)).unwrap();
-        let svg_path = common::root().join("docs/bench-throughput.svg");
+        let svg_path = kit::root().join("docs/bench-throughput.svg");
         std::fs::create_dir_all(svg_path.parent().unwrap()).unwrap();
         std::fs::write(&svg_path, report.svg()).unwrap();
         eprintln!("wrote {} and {}", md_path.display(), svg_path.display());
@@ -354,15 +353,15 @@ fn measure_startup(upstream_port: u16) -> Vec<StartupTime> {
 
 /// Milliseconds from spawning Envoy to its admin `/ready` answering 200.
 fn start_once(upstream_port: u16, opts: &EnvoyOptions) -> f64 {
-    let dir = common::TempDir::new("bench-startup");
-    let (port, admin_port) = (common::free_port(), common::free_port());
-    let bootstrap = common::bootstrap(&filter_config(json!({})).to_string(), port, admin_port, upstream_port, opts);
+    let dir = kit::TempDir::new("bench-startup");
+    let (port, admin_port) = (kit::free_port(), kit::free_port());
+    let bootstrap = kit::bootstrap(&filter_config(json!({})).to_string(), port, admin_port, upstream_port, opts);
     let config = dir.path().join("envoy.yaml");
     std::fs::write(&config, bootstrap).unwrap();
     let started = Instant::now();
     let mut envoy = Proc::spawn(
         "envoy",
-        common::envoy_command(opts)
+        kit::envoy_command(opts)
             .arg("-c")
             .arg(&config)
             .args(["--concurrency", &opts.concurrency.to_string()])

@@ -6,12 +6,12 @@
 //! `round_trip.rs`; this file goes further.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use common::upstream::Upstream;
-use common::{filter_config, Client, Envoy, Reply};
+use kit::upstream::Upstream;
+use kit::{filter_config, Client, Envoy, Reply};
 use cookieless::token::{Binding, Key, KeyRing, SessionId};
 use flate2::write::{GzEncoder, ZlibEncoder};
 use flate2::Compression;
@@ -165,9 +165,9 @@ fn tokens_of_every_wrong_shape_give_no_session_and_never_reach_the_upstream() {
     ];
     // Well-formed tokens that must not open: another secret under the same key id, an unknown key
     // id, a session that does not exist, issued in the future, or for another host.
-    let ours = key("k1", common::KEY);
-    shapes.push(("another secret, same key id", forge(&envoy, &[key("k1", common::OTHER_KEY)], now(), None)));
-    shapes.push(("unknown key id", forge(&envoy, &[key("k9", common::KEY)], now(), None)));
+    let ours = key("k1", kit::KEY);
+    shapes.push(("another secret, same key id", forge(&envoy, &[key("k1", kit::OTHER_KEY)], now(), None)));
+    shapes.push(("unknown key id", forge(&envoy, &[key("k9", kit::KEY)], now(), None)));
     shapes.push(("an unknown session", forge(&envoy, std::slice::from_ref(&ours), now(), None)));
     shapes.push(("from the future", forge(&envoy, std::slice::from_ref(&ours), now() + 3600, None)));
     shapes.push(("issued at 0", forge(&envoy, std::slice::from_ref(&ours), 0, None)));

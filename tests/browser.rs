@@ -15,10 +15,10 @@
 //! failure, `test-artifacts/browser-failure.{png,html}` show the page the browser was on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
-use common::browser::{ensure_cookie_policy, find_binary, save_artifact, Browser};
-use common::{filter_config, root, Client, Demo, Envoy};
+use kit::browser::{ensure_cookie_policy, find_binary, save_artifact, Browser};
+use kit::{filter_config, root, Client, Demo, Envoy};
 use serde_json::json;
 use std::time::Instant;
 

@@ -47,14 +47,14 @@
 //! pages too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
-use common::browser::{ensure_cookie_policy, find_binary, save_artifact, Browser};
-use common::{filter_config, root, Client, Envoy};
+use kit::browser::{ensure_cookie_policy, find_binary, save_artifact, Browser};
+use kit::{filter_config, root, Client, Envoy};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;

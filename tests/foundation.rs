@@ -3,21 +3,21 @@
 //! routes pass through untouched.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
-use common::upstream::Upstream;
-use common::{filter_config, validate_config, Client, Envoy, TempDir, KEY};
+use kit::upstream::Upstream;
+use kit::{filter_config, validate_config, Client, Envoy, TempDir, KEY};
 use serde_json::json;
 
 #[test]
 fn shipped_standalone_config_validates() {
-    let (ok, out) = validate_config(&common::root().join("envoy/envoy.yaml"), &[("COOKIELESS_KEY", KEY)]);
+    let (ok, out) = validate_config(&kit::root().join("envoy/envoy.yaml"), &[("COOKIELESS_KEY", KEY)]);
     assert!(ok, "envoy/envoy.yaml does not validate:\n{out}");
 }
 
 #[test]
 fn shipped_config_without_its_key_is_refused_naming_the_field() {
-    let (ok, out) = validate_config(&common::root().join("envoy/envoy.yaml"), &[("COOKIELESS_KEY", "")]);
+    let (ok, out) = validate_config(&kit::root().join("envoy/envoy.yaml"), &[("COOKIELESS_KEY", "")]);
     assert!(!ok, "validation passed without a key:\n{out}");
     assert!(out.contains("keys[0].secret"), "the log does not name the field:\n{out}");
 }
@@ -27,8 +27,8 @@ fn shipped_config_without_its_key_is_refused_naming_the_field() {
 fn validate_filter_config(filter: &str) -> (bool, String) {
     let dir = TempDir::new("validate");
     let path = dir.path().join("envoy.yaml");
-    let ports = (common::free_port(), common::free_port());
-    std::fs::write(&path, common::bootstrap(filter, ports.0, ports.1, 1, &Default::default())).unwrap();
+    let ports = (kit::free_port(), kit::free_port());
+    std::fs::write(&path, kit::bootstrap(filter, ports.0, ports.1, 1, &Default::default())).unwrap();
     validate_config(&path, &[])
 }
 
@@ -101,7 +101,7 @@ fn other_routes_pass_through_byte_for_byte() {
     let upstream = Upstream::start();
     let filter = filter_config(json!({"routes": {"include": [{"prefix": "/"}], "exclude": [{"prefix": "/public"}]}}));
     let with_filter = Envoy::start(filter, upstream.port);
-    let without = Envoy::start_with(json!({}), upstream.port, common::EnvoyOptions { filter_enabled: false, ..Default::default() });
+    let without = Envoy::start_with(json!({}), upstream.port, kit::EnvoyOptions { filter_enabled: false, ..Default::default() });
     let client = Client::new();
     let page = "/public/page?cookie=a%3D1%3B%20Path%3D%2F&content_type=text%2Fhtml&body=%3Ca%20href%3D%22%2Fx%22%3Ex%3C%2Fa%3E%3Cform%3E%3C%2Fform%3E__COOKIELESS_TOKEN__";
     let a = client.get(&with_filter.url(page));
@@ -109,7 +109,7 @@ fn other_routes_pass_through_byte_for_byte() {
     assert_eq!(a.status, 200);
     assert_eq!(a.body, b.body, "the body changed");
     assert_eq!(a.body, "<a href=\"/x\">x</a><form></form>__COOKIELESS_TOKEN__");
-    let comparable = |r: &common::Reply| {
+    let comparable = |r: &kit::Reply| {
         let mut h: Vec<_> = r
             .headers
             .iter()
@@ -125,7 +125,7 @@ fn other_routes_pass_through_byte_for_byte() {
     let headers = [("cookie", "keep=me"), ("accept-encoding", "gzip")];
     let echo_a = client.get_with(&with_filter.url("/public/echo?sessionid=abc&x=1"), &headers);
     let echo_b = client.get_with(&without.url("/public/echo?sessionid=abc&x=1"), &headers);
-    let seen = |r: &common::Reply| {
+    let seen = |r: &kit::Reply| {
         let mut lines: Vec<String> = r
             .body
             .lines()

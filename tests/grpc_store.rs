@@ -4,11 +4,11 @@
 //! configured, and works again as soon as it is back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
-use common::services::{client_with_timeout, Backend, Redis, Sessiond};
-use common::upstream::Upstream;
-use common::{filter_config, hidden_field, Client, Demo, Envoy, EnvoyOptions, Reply};
+use kit::{Backend, Redis, Sessiond};
+use kit::upstream::Upstream;
+use kit::{filter_config, hidden_field, Client, Demo, Envoy, EnvoyOptions, Reply};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ fn grpc_config(timeout_ms: u32, on_error: &str) -> serde_json::Value {
 }
 
 fn grpc_envoy(upstream_port: u16, sessiond: &Sessiond, timeout_ms: u32, on_error: &str) -> Envoy {
-    let opts = EnvoyOptions { sessiond_port: Some(sessiond.port), ..Default::default() };
+    let opts = EnvoyOptions { sessiond_port: Some(sessiond.port()), ..Default::default() };
     Envoy::start_with(grpc_config(timeout_ms, on_error), upstream_port, opts)
 }
 
@@ -39,7 +39,7 @@ struct Browser {
 
 impl Browser {
     fn new() -> Browser {
-        Browser { client: client_with_timeout(REQUEST_LIMIT) }
+        Browser { client: Client::with_timeout(REQUEST_LIMIT) }
     }
 
     fn get(&self, envoy: &Envoy, path: &str) -> Reply {
@@ -113,7 +113,7 @@ fn assert_served(what: &str, reply: &Reply, took: Duration, limit: Duration) {
 #[test]
 fn a_fleet_of_envoys_shares_sessions_through_the_session_service() {
     let redis = Redis::start();
-    let sessiond = Sessiond::start(Backend::Redis { url: redis.url(), timeout_ms: 200 });
+    let sessiond = Sessiond::release(Backend::Redis { url: redis.url(), timeout_ms: 200 });
     let demo = Demo::start();
     let a = grpc_envoy(demo.port, &sessiond, 1000, "fail_closed");
     let b = grpc_envoy(demo.port, &sessiond, 1000, "fail_closed");
@@ -143,7 +143,7 @@ fn a_fleet_of_envoys_shares_sessions_through_the_session_service() {
 
 #[test]
 fn an_exchange_paused_for_the_store_holds_its_body_until_the_store_answers() {
-    let sessiond = Sessiond::start(Backend::Memory);
+    let sessiond = Sessiond::release(Backend::Memory);
     let upstream = Upstream::start();
     let envoy = grpc_envoy(upstream.port, &sessiond, 1000, "fail_closed");
     let browser = Browser::new();
@@ -186,7 +186,7 @@ fn an_exchange_paused_for_the_store_holds_its_body_until_the_store_answers() {
 fn a_killed_session_service_fails_open_and_is_used_again_once_restarted() {
     let timeout_ms = 300;
     let limit = Duration::from_millis(timeout_ms.into()) * 2 + MARGIN;
-    let mut sessiond = Sessiond::start(Backend::Memory);
+    let mut sessiond = Sessiond::release(Backend::Memory);
     let demo = Demo::start();
     let envoy = grpc_envoy(demo.port, &sessiond, timeout_ms, "fail_open");
     let browser = Browser::new();
@@ -228,7 +228,7 @@ fn a_killed_session_service_fails_open_and_is_used_again_once_restarted() {
 #[test]
 fn fail_closed_answers_503_quickly_when_the_session_service_is_down() {
     let timeout_ms = 300;
-    let mut sessiond = Sessiond::start(Backend::Memory);
+    let mut sessiond = Sessiond::release(Backend::Memory);
     let upstream = Upstream::start();
     let envoy = grpc_envoy(upstream.port, &sessiond, timeout_ms, "fail_closed");
     let browser = Browser::new();
@@ -280,7 +280,7 @@ fn without_redis_requests_are_served_fast_and_sessions_come_back_with_it() {
     // The filter waits up to 1 s: answers well under it prove sessiond said UNAVAILABLE quickly.
     let timeout_ms: u32 = 1000;
     let mut redis = Redis::start();
-    let sessiond = Sessiond::start(Backend::Redis { url: redis.url(), timeout_ms: 200 });
+    let sessiond = Sessiond::release(Backend::Redis { url: redis.url(), timeout_ms: 200 });
     let demo = Demo::start();
     let envoy = grpc_envoy(demo.port, &sessiond, timeout_ms, "fail_open");
     let browser = Browser::new();
@@ -319,7 +319,7 @@ fn without_redis_requests_are_served_fast_and_sessions_come_back_with_it() {
 fn a_session_service_that_never_answers_costs_one_deadline_and_fails_open() {
     let timeout_ms: u32 = 300;
     let limit = Duration::from_millis(timeout_ms.into()) + MARGIN;
-    let mut sessiond = Sessiond::start(Backend::Memory);
+    let mut sessiond = Sessiond::release(Backend::Memory);
     let upstream = Upstream::start();
     let envoy = grpc_envoy(upstream.port, &sessiond, timeout_ms, "fail_open");
     let browser = Browser::new();
@@ -360,14 +360,14 @@ fn bench_resume_grpc_vs_shared_data() {
     const REQUESTS: u32 = 2000;
     let upstream = Upstream::start();
     let redis = Redis::start();
-    let memory = Sessiond::start(Backend::Memory);
-    let on_redis = Sessiond::start(Backend::Redis { url: redis.url(), timeout_ms: 200 });
+    let memory = Sessiond::release(Backend::Memory);
+    let on_redis = Sessiond::release(Backend::Redis { url: redis.url(), timeout_ms: 200 });
     let setups: [(&str, Envoy); 3] = [
         ("shared_data", Envoy::start(filter_config(json!({})), upstream.port)),
         ("grpc (sessiond memory)", grpc_envoy(upstream.port, &memory, 1000, "fail_closed")),
         ("grpc (sessiond redis)", grpc_envoy(upstream.port, &on_redis, 1000, "fail_closed")),
     ];
-    let client = client_with_timeout(REQUEST_LIMIT);
+    let client = Client::with_timeout(REQUEST_LIMIT);
     let measure = |name: &str, url: &str, check: &dyn Fn(&Reply) -> bool| {
         for _ in 0..100 {
             assert!(check(&client.get(url)), "{name}: warm-up failed");

@@ -16,7 +16,7 @@
 //!   runs the filter's `on_configure`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -32,12 +32,12 @@ const WASM_FILTER: &str = "type.googleapis.com/envoy.extensions.filters.http.was
 const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
 
 fn manifest_dir() -> PathBuf {
-    common::root().join("envoy/istio")
+    kit::root().join("envoy/istio")
 }
 
 /// The Istio CRDs, vendored from istio/api (see `tests/data/istio/README.md`).
 fn schema_dir() -> PathBuf {
-    common::root().join("tests/data/istio")
+    kit::root().join("tests/data/istio")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,7 +470,7 @@ fn every_manifest_is_valid_against_its_istio_crd_and_the_filter_accepts_its_conf
 fn the_crd_folder_must_exist() {
     let missing = schema_dir().join("no-such-folder");
     assert!(load_crds(&missing).is_err());
-    let empty = common::TempDir::new("no-crds");
+    let empty = kit::TempDir::new("no-crds");
     assert!(load_crds(empty.path()).unwrap_err().contains("no CustomResourceDefinition"));
 }
 
@@ -593,11 +593,11 @@ fn form_transport_without_stop_iteration_is_rejected() {
 /// A bootstrap with one HTTP listener whose filter chain is `filter` then the router.
 fn bootstrap_with(filter: &Value) -> Value {
     json!({
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": common::free_port()}}},
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": kit::free_port()}}},
         "static_resources": {
             "listeners": [{
                 "name": "inbound",
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": common::free_port()}},
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": kit::free_port()}},
                 "filter_chains": [{"filters": [{
                     "name": "envoy.filters.network.http_connection_manager",
                     "typed_config": {
@@ -641,7 +641,7 @@ fn use_built_module(value: &mut Value, wasm: &str) -> usize {
 }
 
 fn envoy_validate(config: &Path, key: Option<&str>) -> (bool, String) {
-    let mut cmd = Command::new(common::envoy_bin());
+    let mut cmd = Command::new(kit::envoy_bin());
     cmd.args(["--mode", "validate", "-c"]).arg(config).args([
         "--disable-hot-restart",
         "--log-level",
@@ -660,9 +660,9 @@ fn envoy_validate(config: &Path, key: Option<&str>) -> (bool, String) {
 
 #[test]
 fn the_envoyfilter_wasm_entry_loads_in_envoy_with_the_key_from_the_proxy_environment() {
-    let wasm = common::wasm_path();
+    let wasm = kit::wasm_path();
     let doc = manifest_of_kind("EnvoyFilter");
-    let dir = common::TempDir::new("istio-envoyfilter");
+    let dir = kit::TempDir::new("istio-envoyfilter");
     for (i, patch) in doc["spec"]["configPatches"].as_array().unwrap().iter().enumerate() {
         if patch["applyTo"] != "HTTP_FILTER" {
             continue;

@@ -3,10 +3,10 @@
 //! what must not be rewritten is not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
-use common::upstream::Upstream;
-use common::{filter_config, Client, Envoy, Reply};
+use kit::upstream::Upstream;
+use kit::{filter_config, Client, Envoy, Reply};
 use serde_json::json;
 
 fn encode(text: &str) -> String {
@@ -136,7 +136,7 @@ fn a_20_mb_page_streams_through_rewritten_with_flat_memory() {
 #[test]
 fn with_http2_trailers_nothing_the_rewriter_holds_is_lost() {
     let upstream = Upstream::start();
-    let opts = common::EnvoyOptions { upstream_http2: true, ..Default::default() };
+    let opts = kit::EnvoyOptions { upstream_http2: true, ..Default::default() };
     let envoy = Envoy::start_with(filter_config(json!({})), upstream.port, opts);
     let client = Client::new();
     let token = session(&envoy, &client);

@@ -2,10 +2,10 @@
 //! keeps no cookies, and every way a token can be wrong, stolen or misplaced leads to "no session".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
-use common::upstream::Upstream;
-use common::{filter_config, hidden_field, Client, Demo, Envoy, EnvoyOptions, Reply};
+use kit::upstream::Upstream;
+use kit::{filter_config, hidden_field, Client, Demo, Envoy, EnvoyOptions, Reply};
 use serde_json::json;
 use std::time::Duration;
 

@@ -20,10 +20,10 @@
 //! replaces entries; the allowance is for allocator slack and Envoy's per-connection buffers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use cookieless_testkit as kit;
 
-use common::upstream::Upstream;
-use common::{filter_config, Envoy, EnvoyOptions};
+use kit::upstream::Upstream;
+use kit::{filter_config, Envoy, EnvoyOptions};
 use serde_json::json;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -28,7 +28,7 @@ async fn memory_is_the_default_backend_and_env_vars_work() {
             ("COOKIELESS_SESSIOND_MAX_SESSIONS", "7"),
         ],
     );
-    let log = d.log_text();
+    let log = d.log();
     assert!(log.contains("backend=Memory"), "{log}");
     assert!(log.contains("max_sessions=7"), "{log}");
 }
@@ -84,7 +84,7 @@ async fn sigterm_stops_gracefully() {
         .wait_exit(Duration::from_secs(8))
         .expect("exits after SIGTERM");
     assert!(status.success(), "exit status {status}");
-    let log = d.log_text();
+    let log = d.log();
     assert!(
         log.contains("signal received") && log.contains("stopped"),
         "{log}"
@@ -103,7 +103,7 @@ async fn logs_never_contain_session_ids_or_jars() {
     let _ = put(&mut c, "NOT-AN-ID-SECRET", b"x", 60, 0).await;
     delete(&mut c, &id).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let log = d.log_text();
+    let log = d.log();
     assert!(log.contains("method=\"Put\""), "debug logs are on:\n{log}");
     assert!(!log.contains(&id), "session id in the log:\n{log}");
     assert!(!log.contains("SECRETJARVALUE"), "jar in the log:\n{log}");

@@ -12,10 +12,35 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use cookieless_testkit::{free_port, Redis};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-fn start_on_redis(redis: &RedisServer, extra: &[&str]) -> Sessiond {
+/// A plain connection for inspecting what the service stored.
+fn conn(redis: &Redis) -> redis::Connection {
+    redis::Client::open(redis.url())
+        .expect("redis url")
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .expect("connect to redis")
+}
+
+/// Polls the health service until it reports `want` for `service`, for at most `within`.
+async fn wait_health(d: &Sessiond, service: &str, want: ServingStatus, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = d.health(service).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health of {service:?} stayed {got:?}, wanted {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn start_on_redis(redis: &Redis, extra: &[&str]) -> Sessiond {
     let url = redis.url();
     let mut args = vec!["--backend", "redis", "--redis-url", url.as_str()];
     args.extend_from_slice(extra);
@@ -24,17 +49,17 @@ fn start_on_redis(redis: &RedisServer, extra: &[&str]) -> Sessiond {
 
 #[tokio::test]
 async fn redis_full_suite() {
-    let redis = RedisServer::start();
+    let redis = Redis::start();
     let d = start_on_redis(&redis, &[]);
     full_suite(&d).await;
 }
 
 #[tokio::test]
 async fn redis_keys_carry_the_prefix_and_expire_by_ttl() {
-    let redis = RedisServer::start();
+    let redis = Redis::start();
     let d = start_on_redis(&redis, &["--max-idle-timeout-seconds", "2000"]);
     let mut c = d.client().await;
-    let mut r = redis.conn();
+    let mut r = conn(&redis);
     let ttl = |r: &mut redis::Connection, key: &str| -> i64 {
         redis::cmd("TTL").arg(key).query(r).unwrap()
     };
@@ -79,12 +104,12 @@ async fn redis_keys_carry_the_prefix_and_expire_by_ttl() {
 
 #[tokio::test]
 async fn redis_custom_key_prefix_and_shared_sessions() {
-    let redis = RedisServer::start();
+    let redis = Redis::start();
     let a = start_on_redis(&redis, &["--key-prefix", "app1:"]);
     let b = start_on_redis(&redis, &["--key-prefix", "app1:"]);
     let other = start_on_redis(&redis, &["--key-prefix", "app2:"]);
     let (mut ca, mut cb, mut co) = (a.client().await, b.client().await, other.client().await);
-    let mut r = redis.conn();
+    let mut r = conn(&redis);
 
     let id = new_id();
     let v = put_ok(&mut ca, &id, b"shared", 60).await;
@@ -142,7 +167,7 @@ async fn wait_until_put_works(c: &mut Client, within: Duration) -> Duration {
 
 #[tokio::test]
 async fn redis_down_answers_unavailable_quickly_and_recovers() {
-    let mut redis = RedisServer::start();
+    let mut redis = Redis::start();
     let d = start_on_redis(&redis, &["--redis-timeout-ms", "200"]);
     let mut c = d.client().await;
     let id = new_id();
@@ -158,10 +183,14 @@ async fn redis_down_answers_unavailable_quickly_and_recovers() {
     // Validation still answers without Redis.
     let e = get(&mut c, "BAD").await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    d.wait_health("", ServingStatus::NotServing, Duration::from_secs(4))
-        .await;
-    d.wait_health(SERVICE, ServingStatus::NotServing, Duration::from_secs(1))
-        .await;
+    wait_health(&d, "", ServingStatus::NotServing, Duration::from_secs(4)).await;
+    wait_health(
+        &d,
+        SERVICE,
+        ServingStatus::NotServing,
+        Duration::from_secs(1),
+    )
+    .await;
 
     redis.restart();
     let took = wait_until_put_works(&mut c, Duration::from_secs(5)).await;
@@ -171,8 +200,7 @@ async fn redis_down_answers_unavailable_quickly_and_recovers() {
     let v = put_ok(&mut c, &id, b"after", 60).await;
     let r = get(&mut c, &id).await.unwrap();
     assert_eq!((r.jar.as_slice(), r.version), (&b"after"[..], v));
-    d.wait_health("", ServingStatus::Serving, Duration::from_secs(4))
-        .await;
+    wait_health(&d, "", ServingStatus::Serving, Duration::from_secs(4)).await;
     suite_compare_and_set(&mut c).await;
 
     // And a second outage behaves the same.
@@ -190,29 +218,24 @@ async fn redis_absent_at_start_then_arrives() {
     let mut c = d.client().await;
     assert_unavailable_fast("Get with no Redis yet", get(&mut c, &new_id())).await;
     assert_unavailable_fast("Put with no Redis yet", put(&mut c, &new_id(), b"x", 60, 0)).await;
-    d.wait_health("", ServingStatus::NotServing, Duration::from_secs(4))
-        .await;
+    wait_health(&d, "", ServingStatus::NotServing, Duration::from_secs(4)).await;
 
-    let mut redis = RedisServer::start();
-    // Move the new Redis onto the port the service was told about.
-    redis.kill();
-    redis.port = port;
-    redis.restart();
+    // A Redis on the port the service was told about.
+    let _redis = Redis::start_on(port);
     wait_until_put_works(&mut c, Duration::from_secs(5)).await;
-    d.wait_health("", ServingStatus::Serving, Duration::from_secs(4))
-        .await;
+    wait_health(&d, "", ServingStatus::Serving, Duration::from_secs(4)).await;
 }
 
 #[tokio::test]
 async fn redis_frozen_answers_unavailable_within_the_timeout_and_recovers() {
     // SIGSTOP keeps Redis's sockets open but answers nothing: only the timeout can save the call.
-    let redis = RedisServer::start();
+    let mut redis = Redis::start();
     let d = start_on_redis(&redis, &["--redis-timeout-ms", "200"]);
     let mut c = d.client().await;
     let id = new_id();
     let v = put_ok(&mut c, &id, b"before", 60).await;
 
-    redis.signal(libc::SIGSTOP);
+    redis.freeze();
     for round in 0..2 {
         assert_unavailable_fast(&format!("Get #{round} (frozen)"), get(&mut c, &id)).await;
         assert_unavailable_fast(
@@ -221,10 +244,9 @@ async fn redis_frozen_answers_unavailable_within_the_timeout_and_recovers() {
         )
         .await;
     }
-    d.wait_health("", ServingStatus::NotServing, Duration::from_secs(4))
-        .await;
+    wait_health(&d, "", ServingStatus::NotServing, Duration::from_secs(4)).await;
 
-    redis.signal(libc::SIGCONT);
+    redis.thaw();
     wait_until_put_works(&mut c, Duration::from_secs(5)).await;
     // The data survived the freeze; answers are matched to the right calls again.
     for _ in 0..20 {
@@ -234,6 +256,5 @@ async fn redis_frozen_answers_unavailable_within_the_timeout_and_recovers() {
         assert!(w.stored, "CAS after the freeze");
     }
     assert_eq!(get(&mut c, &id).await.unwrap().jar, b"after");
-    d.wait_health("", ServingStatus::Serving, Duration::from_secs(4))
-        .await;
+    wait_health(&d, "", ServingStatus::Serving, Duration::from_secs(4)).await;
 }

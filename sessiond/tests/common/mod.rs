@@ -1,14 +1,10 @@
-//! Test harness: starts the real `cookieless-sessiond` binary (and, for the Redis tests, a real
-//! `redis-server`) on free loopback ports, and stops them by PID when the guard drops, also when a
-//! test fails or panics. Plus the behaviour suite that both backends must pass.
-#![allow(dead_code)]
+//! The real `cookieless-sessiond` binary of this crate, started (and stopped by PID, also when a
+//! test fails or panics) by the workspace's test kit, `cookieless-testkit`; here the bounded gRPC
+//! calls the tests make and the behaviour suite that both backends must pass.
 
-use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cookieless_sessiond::pb::session_store_client::SessionStoreClient;
 use cookieless_sessiond::pb::{DeleteRequest, GetRequest, GetResponse, PutRequest, PutResponse};
@@ -26,19 +22,6 @@ pub const CALL_LIMIT: Duration = Duration::from_secs(5);
 
 pub type Client = SessionStoreClient<Channel>;
 
-fn scratch_dir(what: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "cookieless-sessiond-test-{}-{}-{}",
-        std::process::id(),
-        what,
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
 /// A fresh session id (32 lowercase hex digits, like the filter's), unique in this test run.
 pub fn new_id() -> String {
     static N: AtomicU64 = AtomicU64::new(1);
@@ -46,12 +29,20 @@ pub fn new_id() -> String {
     format!("{:016x}{:016x}", u64::from(std::process::id()), n)
 }
 
-/// The running service. Dropping it kills the process (by PID) if it is still running.
-pub struct Sessiond {
-    child: Child,
-    pub addr: SocketAddr,
-    dir: PathBuf,
-    log: PathBuf,
+/// The service binary of this crate (the kit's process guard), with the gRPC calls the tests make.
+pub struct Sessiond(cookieless_testkit::Sessiond);
+
+impl Deref for Sessiond {
+    type Target = cookieless_testkit::Sessiond;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Sessiond {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Sessiond {
@@ -61,92 +52,21 @@ impl Sessiond {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Sessiond {
-        let dir = scratch_dir("sessiond");
-        let log = dir.join("sessiond.log");
-        let log_file = fs::File::create(&log).expect("create log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cookieless-sessiond"));
-        cmd.arg("--listen")
-            .arg("127.0.0.1:0")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log_file));
-        for var in [
-            "COOKIELESS_SESSIOND_LISTEN",
-            "COOKIELESS_SESSIOND_BACKEND",
-            "COOKIELESS_SESSIOND_REDIS_URL",
-            "COOKIELESS_SESSIOND_KEY_PREFIX",
-            "COOKIELESS_SESSIOND_MAX_SESSIONS",
-            "COOKIELESS_SESSIOND_REDIS_TIMEOUT_MS",
-            "COOKIELESS_SESSIOND_DEFAULT_IDLE_TIMEOUT_SECONDS",
-            "COOKIELESS_SESSIOND_MAX_IDLE_TIMEOUT_SECONDS",
-            "COOKIELESS_SESSIOND_SHUTDOWN_TIMEOUT_MS",
-        ] {
-            cmd.env_remove(var);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start cookieless-sessiond");
-        let mut me = Sessiond {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            dir,
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(addr) = me.listening_addr() {
-                me.addr = addr;
-                break;
-            }
-            if let Ok(Some(status)) = me.child.try_wait() {
-                panic!(
-                    "cookieless-sessiond exited early ({status}):\n{}",
-                    me.log_text()
-                );
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "cookieless-sessiond did not start listening:\n{}",
-                    me.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect_timeout(&me.addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "port {} never accepted", me.addr);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        me
-    }
-
-    fn listening_addr(&self) -> Option<SocketAddr> {
-        let text = self.log_text();
-        let line = text
-            .lines()
-            .find(|l| l.contains("cookieless-sessiond listening"))?;
-        let rest = line.split("addr=").nth(1)?;
-        rest.split_whitespace().next()?.parse().ok()
-    }
-
-    pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        Sessiond(cookieless_testkit::Sessiond::start(
+            env!("CARGO_BIN_EXE_cookieless-sessiond"),
+            args,
+            env,
+        ))
     }
 
     pub async fn client(&self) -> Client {
-        SessionStoreClient::connect(format!("http://{}", self.addr))
+        SessionStoreClient::connect(format!("http://{}", self.addr()))
             .await
             .expect("connect to cookieless-sessiond")
     }
 
     pub async fn health(&self, service: &str) -> ServingStatus {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))
+        let channel = Channel::from_shared(format!("http://{}", self.addr()))
             .expect("uri")
             .connect()
             .await
@@ -163,202 +83,6 @@ impl Sessiond {
         .expect("health check failed");
         ServingStatus::try_from(resp.into_inner().status).expect("known status")
     }
-
-    /// Polls the health service until it reports `want` for `service`, for at most `within`.
-    pub async fn wait_health(&self, service: &str, want: ServingStatus, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let got = self.health(service).await;
-            if got == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "health of {service:?} stayed {got:?}, wanted {want:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Sends SIGTERM to the process (by PID).
-    pub fn terminate(&self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
-        // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so it is still ours.
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM) failed");
-    }
-
-    /// Waits for the process to exit, for at most `within`.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Sessiond {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("--- cookieless-sessiond log ---\n{}", self.log_text());
-        } else {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// A `redis-server` on a loopback port, without persistence. Dropping it kills it by PID.
-pub struct RedisServer {
-    child: Option<Child>,
-    pub port: u16,
-    dir: PathBuf,
-}
-
-impl RedisServer {
-    /// Starts redis-server on a free port. Fails the test (never skips it) when redis-server is
-    /// not installed.
-    pub fn start() -> RedisServer {
-        let dir = scratch_dir("redis");
-        let mut last_err = String::new();
-        for _ in 0..5 {
-            let port = free_port();
-            let mut r = RedisServer {
-                child: None,
-                port,
-                dir: dir.clone(),
-            };
-            match r.spawn() {
-                Ok(()) => return r,
-                Err(e) => last_err = e,
-            }
-        }
-        panic!("could not start redis-server: {last_err}");
-    }
-
-    fn spawn(&mut self) -> Result<(), String> {
-        let child = Command::new("redis-server")
-            .arg("--port")
-            .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "redis-server is not installed: the Redis backend tests need it \
-                 (Debian: apt-get install -y redis-server). CI must install it."
-            ),
-            Err(e) => panic!("cannot run redis-server: {e}"),
-        };
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.ping() {
-                return Ok(());
-            }
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    self.child = None;
-                    return Err(format!("redis-server exited at start ({status})"));
-                }
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err("redis-server did not answer PING".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(client) = redis::Client::open(self.url()) else {
-            return false;
-        };
-        let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
-            return false;
-        };
-        redis::cmd("PING").query::<String>(&mut c).is_ok()
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// A plain connection for inspecting what the service stored.
-    pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .expect("redis url")
-            .get_connection_with_timeout(Duration::from_secs(2))
-            .expect("connect to redis")
-    }
-
-    /// Sends `signal` to the server (by PID), e.g. SIGSTOP to freeze it without closing its sockets.
-    pub fn signal(&self, signal: libc::c_int) {
-        let child = self.child.as_ref().expect("redis-server running");
-        let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
-        // SAFETY: kill(2) with a PID we spawned and have not reaped yet, so it is still ours.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill({signal}) failed");
-    }
-
-    /// Kills the server (SIGKILL, by PID) and reaps it.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // A frozen (SIGSTOPped) server must be thawed to die promptly.
-            if let Ok(pid) = libc::pid_t::try_from(c.id()) {
-                // SAFETY: as in `signal`.
-                unsafe { libc::kill(pid, libc::SIGCONT) };
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts the server again on the same port (empty: no persistence).
-    pub fn restart(&mut self) {
-        self.kill();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "restart of redis-server failed: {e}"
-                    );
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 // ---- calls, each bounded so that a hang fails the test ----

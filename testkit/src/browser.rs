@@ -5,7 +5,7 @@
 //! `ureq` (no extra dependency). Every call has a timeout. Dropping the [`Browser`] ends the session,
 //! stops chromedriver by its PID and then any of its descendants still alive, by their PIDs.
 
-use super::{free_port, root, wait_until, Proc, TempDir};
+use crate::{free_port, root, wait_until, Proc, TempDir};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -99,12 +99,7 @@ impl Browser {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(CALL_TIMEOUT))
-            .build()
-            .into();
+        let agent = crate::http::agent(CALL_TIMEOUT);
         let base = format!("http://127.0.0.1:{port}");
         let status = format!("{base}/status");
         wait_until("chromedriver", Duration::from_secs(20), || {

@@ -1,31 +1,17 @@
-//! The integration harness: a real Envoy with the filter, real upstreams (the demo app binary, or a
-//! scriptable in-process server), and an HTTP client that keeps no cookies.
-//!
-//! Every process is started on free loopback ports and stopped by PID when its guard drops, which
-//! also happens when a test fails or panics.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! Envoy with the filter, from a bootstrap generated per test on free loopback ports, and
+//! `envoy --mode validate` for config files.
 
-pub mod browser;
-pub mod services;
-pub mod upstream;
-
-use std::io::Read;
-use std::net::TcpListener;
+use crate::{artefact, free_port, root, Client, Proc, TempDir};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The filter's key in [`filter_config`].
 pub const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// A second key, for tokens the filter must reject.
 pub const OTHER_KEY: &str = "ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=";
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
-}
-
+/// The Envoy binary: `ENVOY_BIN`, else the repo's `.venv/bin/envoy`.
 pub fn envoy_bin() -> PathBuf {
     let bin = std::env::var_os("ENVOY_BIN")
         .map(PathBuf::from)
@@ -34,84 +20,9 @@ pub fn envoy_bin() -> PathBuf {
     bin
 }
 
+/// The filter module (`cargo build --release --target wasm32-wasip1 -p cookieless`).
 pub fn wasm_path() -> PathBuf {
-    let wasm = target_dir().join("wasm32-wasip1/release/cookieless.wasm");
-    assert!(wasm.exists(), "no filter at {} (run `make build`)", wasm.display());
-    wasm
-}
-
-pub fn demo_bin() -> PathBuf {
-    let bin = target_dir().join("release/demo");
-    assert!(bin.exists(), "no demo app at {} (run `make build`)", bin.display());
-    bin
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A child process stopped (by its PID) when dropped.
-pub struct Proc {
-    child: Child,
-    pub name: &'static str,
-}
-
-impl Proc {
-    pub fn spawn(name: &'static str, cmd: &mut Command) -> Proc {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child, name }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if ready() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// The demo app binary, on a free port.
-pub struct Demo {
-    pub port: u16,
-    _proc: Proc,
-}
-
-impl Demo {
-    pub fn start() -> Demo {
-        let port = free_port();
-        let proc = Proc::spawn(
-            "demo",
-            Command::new(demo_bin())
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .stdout(Stdio::null()),
-        );
-        let url = format!("http://127.0.0.1:{port}/healthz");
-        wait_until("the demo app", Duration::from_secs(30), || Client::new().get(&url).status == 200);
-        Demo { port, _proc: proc }
-    }
+    artefact("wasm32-wasip1/release/cookieless.wasm", "filter")
 }
 
 /// Envoy, on the CPUs the options name (`taskset` execs it: the PID stays Envoy's).
@@ -368,140 +279,3 @@ pub fn validate_config(path: &Path, env: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// A temporary directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
-        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("cookieless-{prefix}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// An HTTP response, read whole.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
-    }
-}
-
-/// An HTTP client like a browser that stores no cookies: no cookie jar, no redirect following.
-pub struct Client {
-    agent: ureq::Agent,
-    pub user_agent: String,
-    /// Sent as X-Forwarded-For (the test Envoy trusts one hop): the client address the filter sees.
-    pub client_ip: Option<String>,
-}
-
-impl Client {
-    pub fn new() -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        Client { agent, user_agent: "cookieless-test/1".into(), client_ip: None }
-    }
-
-    pub fn with_identity(user_agent: &str, client_ip: &str) -> Client {
-        Client { user_agent: user_agent.into(), client_ip: Some(client_ip.into()), ..Client::new() }
-    }
-
-    pub fn get(&self, url: &str) -> Reply {
-        self.get_with(url, &[])
-    }
-
-    pub fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.agent.get(url).header("user-agent", &self.user_agent);
-        if let Some(ip) = &self.client_ip {
-            req = req.header("x-forwarded-for", ip);
-        }
-        for (n, v) in headers {
-            req = req.header(*n, *v);
-        }
-        read(req.call())
-    }
-
-    pub fn post_form(&self, url: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
-        self.post(url, "application/x-www-form-urlencoded", body.as_bytes(), headers)
-    }
-
-    pub fn post(&self, url: &str, content_type: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
-        let mut req = self
-            .agent
-            .post(url)
-            .header("user-agent", &self.user_agent)
-            .header("content-type", content_type);
-        if let Some(ip) = &self.client_ip {
-            req = req.header("x-forwarded-for", ip);
-        }
-        for (n, v) in headers {
-            req = req.header(*n, *v);
-        }
-        read(req.send(body))
-    }
-}
-
-fn read(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-    match result {
-        Ok(mut resp) => {
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            let mut bytes = Vec::new();
-            let _ = resp.body_mut().as_reader().read_to_end(&mut bytes);
-            Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-        }
-        Err(e) => Reply { status: 0, headers: Vec::new(), body: e.to_string() },
-    }
-}
-
-/// The token the filter put into a page: the value of the first `sessionid` hidden input or link.
-pub fn token_in(html: &str) -> Option<String> {
-    let at = html.find("sessionid=").map(|i| i + "sessionid=".len()).or_else(|| {
-        let i = html.find("name=\"sessionid\" value=\"")?;
-        Some(i + "name=\"sessionid\" value=\"".len())
-    })?;
-    let token: String = html[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    (!token.is_empty()).then_some(token)
-}
-
-/// The value of a hidden input in a page.
-pub fn hidden_field(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let at = html.find(&marker)? + marker.len();
-    Some(html[at..].chars().take_while(|c| *c != '"').collect())
-}

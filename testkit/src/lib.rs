@@ -1,0 +1,235 @@
+//! The test kit of the cookieless workspace (dev-only, never published): what the integration
+//! tests of the root crate and of `cookieless-sessiond`, and the Envoy benchmark, run.
+//!
+//! Every process is started on free loopback ports and stopped by its PID when its guard drops,
+//! which also happens when a test fails or panics.
+//!
+//! * here: the workspace paths, [`free_port`], the process guard [`Proc`], waiting
+//!   ([`wait_until`], [`accepts`]), [`TempDir`];
+//! * [`redis`]: a real `redis-server` that can be killed, frozen and restarted;
+//! * [`sessiond`]: the real `cookieless-sessiond` binary;
+//! * [`envoy`]: Envoy with the filter from a generated bootstrap, and `envoy --mode validate`;
+//! * [`demo`]: the demo app binary; [`http`]: an HTTP client that keeps no cookies;
+//! * feature `upstream`: a scriptable in-process upstream; feature `browser`: headless Chromium
+//!   driven over WebDriver.
+
+pub mod demo;
+pub mod envoy;
+pub mod http;
+pub mod redis;
+pub mod sessiond;
+
+#[cfg(feature = "browser")]
+pub mod browser;
+#[cfg(feature = "upstream")]
+pub mod upstream;
+
+pub use demo::{demo_bin, Demo};
+pub use envoy::{
+    bootstrap, envoy_bin, envoy_command, filter_config, validate_config, wasm_path, Envoy, EnvoyOptions, KEY, OTHER_KEY,
+};
+pub use http::{hidden_field, token_in, Client, Reply};
+pub use redis::Redis;
+pub use sessiond::{sessiond_bin, Backend, Sessiond};
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// The workspace root (the kit lives in its `testkit/` folder): where Envoy runs, and the base of
+/// the paths the tests read.
+pub fn root() -> PathBuf {
+    let kit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    kit.parent().unwrap_or(kit).to_path_buf()
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set, else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// A built artefact under the target directory, e.g. `release/demo`; fails the test when missing.
+pub fn artefact(relative: &str, what: &str) -> PathBuf {
+    let path = target_dir().join(relative);
+    assert!(path.exists(), "no {what} at {} (run `make build`)", path.display());
+    path
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
+/// Something accepts TCP connections on this loopback port.
+pub fn accepts(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Polls `ready` every 50 ms; fails the test after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Runs `start` until it succeeds, for at most 10 s: a restart on the port just released can fail
+/// to bind it for a moment.
+pub fn retry(what: &str, mut start: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match start() {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => panic!("restart of {what} failed: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// A child process stopped (SIGKILL, by its PID) when dropped, also when the test panics. It can
+/// be frozen (SIGSTOP) and thawed; a frozen one is thawed before it is stopped.
+pub struct Proc {
+    child: Child,
+    pub name: &'static str,
+    frozen: bool,
+}
+
+/// Why a process did not get ready.
+#[derive(Debug)]
+pub enum NotReady {
+    /// It exited first, with this status.
+    Exited(ExitStatus),
+    /// The time ran out first; it was stopped.
+    TimedOut,
+}
+
+impl Proc {
+    /// Starts `cmd`; fails the test when it cannot.
+    pub fn spawn(name: &'static str, cmd: &mut Command) -> Proc {
+        Proc::try_spawn(name, cmd).unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+    }
+
+    pub fn try_spawn(name: &'static str, cmd: &mut Command) -> std::io::Result<Proc> {
+        Ok(Proc { child: cmd.spawn()?, name, frozen: false })
+    }
+
+    /// Waits until `ready` holds, polling every 20 ms. When the process exits first, or `within`
+    /// passes first (then it is stopped), `Err` says which.
+    pub fn wait_ready(&mut self, within: Duration, mut ready: impl FnMut() -> bool) -> Result<(), NotReady> {
+        let deadline = Instant::now() + within;
+        while !ready() {
+            if let Some(status) = self.exit_status() {
+                return Err(NotReady::Exited(status));
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                return Err(NotReady::TimedOut);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Its exit status once it has exited.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits for it to exit, for at most `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL (thawed first if frozen), and reaped.
+    pub fn stop(&mut self) {
+        if self.frozen && self.is_running() {
+            self.signal(libc::SIGCONT);
+        }
+        self.frozen = false;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM: asks it to shut down.
+    pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// SIGSTOP: its sockets stay open (connects succeed) but nothing is answered.
+    pub fn freeze(&mut self) {
+        self.signal(libc::SIGSTOP);
+        self.frozen = true;
+    }
+
+    /// SIGCONT after [`Proc::freeze`].
+    pub fn thaw(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.frozen = false;
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap_or_else(|_| panic!("{}: PID out of range", self.name));
+        // SAFETY: kill(2) on the PID of our own child, not reaped yet (the `Child` is reaped only
+        // by `stop`, which needs `&mut self`), so the PID is still this process.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill(-{signal}) of {} ({pid}) failed", self.name);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A temporary directory, removed when dropped (kept when the test panics, for a look).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("cookieless-{prefix}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
