@@ -416,9 +416,16 @@ mod tests {
         ] {
             assert_eq!(rewrite(page), page, "{page}");
         }
-        // An HTML `</form>` inside foreign content still closes the form.
+        // An HTML `</form>` inside foreign content closes the form but not the svg: the next
+        // `<form>` is an svg element.
         let page = "<form action=http://evil.example/><svg></form><form action=/local>";
-        assert_eq!(rewrite(page), format!("<form action=http://evil.example/><svg></form><form{ID} action=//www.example.com/local>{HIDDEN}"));
+        assert_eq!(rewrite(page), page);
+        let page = "<form action=http://evil.example/><svg></form></svg><form action=/local>";
+        assert_eq!(rewrite(page), format!("<form action=http://evil.example/><svg></form></svg><form{ID} action=//www.example.com/local>{HIDDEN}"));
+        // A whitespace-only action is parsed against the base, not the document's URL.
+        assert_eq!(rewrite("<base href=//evil.example/><form action=\" \">"), "<base href=//evil.example/><form action=\" \">");
+        // NUL in a value is U+FFFD to the parser: a path, not leading whitespace.
+        assert_eq!(rewrite("<a href=\"\0x\">"), "<a href=\"//www.example.com/dir/\0x?sessionid=TOKEN\">");
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl Decoded<'_> {
 
 /// The value as the browser reads it. Without any `&`, it is the raw value itself.
 pub(super) fn decode(raw: &[u8]) -> Decoded<'_> {
-    if memchr::memchr(b'&', raw).is_none() {
+    if memchr::memchr2(b'&', 0, raw).is_none() {
         return Decoded { text: Cow::Borrowed(raw), written: Cow::Borrowed(raw), written_at: None };
     }
     let mut text = Vec::with_capacity(raw.len());
@@ -63,6 +63,16 @@ pub(super) fn decode(raw: &[u8]) -> Decoded<'_> {
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         let found = if b == b'&' { reference(raw.get(i + 1..).unwrap_or_default()) } else { None };
+        if b == 0 {
+            // The tokenizer reads NUL in an attribute value as U+FFFD; it stays NUL as written.
+            for &c in "\u{fffd}".as_bytes() {
+                text.push(c);
+                written_at.push(written.len());
+            }
+            written.push(0);
+            i += 1;
+            continue;
+        }
         match found {
             Some((len, chars)) => {
                 for &c in chars.as_slice() {

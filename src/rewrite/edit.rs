@@ -220,7 +220,8 @@ impl Page<'_> {
         let written_end = value.decoded.written_pos(end);
         let (head, rest) = written.split_at(written_start.min(written.len()));
         let (body, tail) = rest.split_at(written_end.saturating_sub(written_start).min(rest.len()));
-        let lead = body.iter().take_while(|&&b| b <= b' ').count();
+        // What the URL parser strips in front (NUL is no such byte: the tokenizer made it U+FFFD).
+        let lead = body.iter().take_while(|&&b| b <= b' ' && b != 0).count();
         let (lead_ws, body) = body.split_at(lead);
         let mut anchored = Vec::with_capacity(value.raw.len() + 64);
         anchored.extend_from_slice(lead_ws);
@@ -355,15 +356,17 @@ impl Page<'_> {
     pub fn form(&self, tag: &Tag<'_>, in_template: bool, number: u32, plan: &mut Plan) -> bool {
         let action = tag.attr(b"action").flatten();
         let allowed = match &action {
-            // A missing or empty action is the document's own URL, never the base's.
+            // A missing or empty action is the document's own URL, never the base's. (Only an
+            // empty value: `action=" "` is parsed, against the base.)
             None => true,
-            Some(v) if self.origin.classify(v.text()) == UrlTarget::Empty => true,
+            Some(v) if v.text().is_empty() => true,
+            Some(v) if self.origin.classify(v.text()) == UrlTarget::Empty => !self.base.foreign,
             Some(v) => self.goes(v.text()) != Goes::Elsewhere,
         };
         if !allowed {
             return false;
         }
-        if let Some(v) = action.filter(|v| self.origin.classify(v.text()) != UrlTarget::Empty) {
+        if let Some(v) = action.filter(|v| !v.text().is_empty()) {
             let with_token = self.placeholder_is_the_token(v.text());
             plan.replace(&v, self.anchored(&v, (0, v.text().len()), with_token));
         }
@@ -388,7 +391,9 @@ impl Page<'_> {
         };
         match self.goes(action.text()) {
             Goes::Elsewhere => plan.insert(b"disabled"),
-            _ if self.origin.classify(action.text()) == UrlTarget::Empty => {}
+            _ if action.text().is_empty() => {}
+            // Whitespace only: parsed against the base, like any relative URL.
+            Goes::Nowhere if self.base.foreign => plan.insert(b"disabled"),
             _ => {
                 let with_token = self.placeholder_is_the_token(action.text());
                 plan.replace(&action, self.anchored(&action, (0, action.text().len()), with_token));
@@ -572,7 +577,7 @@ fn is_safe_referrer_policy(value: &[u8]) -> bool {
 
 /// A `button` of type submit (the default, and what any unknown type means) or an `input` of type
 /// submit or image.
-fn is_submitter(kind: Kind, tag: &Tag<'_>) -> bool {
+pub(super) fn is_submitter(kind: Kind, tag: &Tag<'_>) -> bool {
     let ty = tag.text_of(b"type");
     let is = |name: &[u8]| ty.eq_ignore_ascii_case(name);
     match kind {

@@ -307,7 +307,7 @@ impl Machine {
             }
             Scan::NeedMore if window.len() < MAX_CARRY => Step::Stop(c.pos),
             Scan::NeedMore => {
-                if let Some(guard) = self.unread_tag_guard() {
+                if let Some(guard) = self.unread_tag_guard(window) {
                     // The tag passes unread: what it could do with the page's URL is overridden
                     // right after its name, the one part of it that was read.
                     let name_end = super::edit::name_end(window);
@@ -322,9 +322,20 @@ impl Machine {
         }
     }
 
+    /// May this `button` or `input`, too long to read whole (`window` is what was read), submit
+    /// a form with the token? Judged by a `type` read so far; an input only in a token form.
+    fn unread_may_submit(&self, window: &[u8]) -> bool {
+        let kind = self.tag.kind();
+        if kind == Kind::Input && !self.token_form {
+            return false;
+        }
+        let t = Tag { bytes: window, attrs: &self.tag.attrs };
+        edit::is_submitter(kind, &t)
+    }
+
     /// Overrides for an HTML start tag too long to read (over `MAX_CARRY`): no ping, no
     /// referrer policy of its own, no `<meta>` meaning, no submitting a token form.
-    fn unread_tag_guard(&self) -> Option<&'static [u8]> {
+    fn unread_tag_guard(&self, window: &[u8]) -> Option<&'static [u8]> {
         if self.tag.end_tag || self.foreign.is_open() {
             return None;
         }
@@ -332,9 +343,9 @@ impl Machine {
             Kind::A | Kind::Area => b" ping=\"\" referrerpolicy=\"same-origin\"",
             Kind::Img | Kind::Iframe | Kind::Frame | Kind::Link | Kind::Script => b" referrerpolicy=\"same-origin\"",
             Kind::Meta => b" name=\"\" http-equiv=\"\"",
-            // A button may join any form with `form=`, unread; an input only its own.
-            Kind::Button => b" disabled",
-            Kind::Input if self.token_form => b" disabled",
+            // A button may join any form with `form=`, unread; an input only its own. A type read
+            // before the tag grew too long that is no submitter spares it (a long hidden field).
+            Kind::Button | Kind::Input if self.unread_may_submit(window) => b" disabled",
             _ => return None,
         })
     }
@@ -592,14 +603,15 @@ impl Machine {
         self.open_html(kind);
     }
 
-    /// An HTML end tag: what it closes among forms, templates and selects. A form or template
-    /// that closes takes any foreign content inside it along.
+    /// An HTML end tag: what it closes among forms, templates and selects. A template that closes
+    /// takes any foreign content inside it along; `</form>` removes only the form element from the
+    /// stack (foreign content inside it stays open).
     fn html_end_tag(&mut self, kind: Kind) {
         match kind {
             Kind::Form => {
                 self.token_form = false;
-                if self.template_depth == 0 && std::mem::replace(&mut self.form_open, false) {
-                    self.foreign.close_to_html();
+                if self.template_depth == 0 {
+                    self.form_open = false;
                 }
             }
             Kind::Template if self.template_depth > 0 => {
