@@ -9,15 +9,28 @@ use kit::upstream::Upstream;
 use kit::{filter_config, validate_config, Client, Envoy, TempDir, KEY};
 use serde_json::json;
 
+/// `envoy/envoy.yaml` as shipped, but loading the module this build made (which sits elsewhere
+/// when CARGO_TARGET_DIR is set).
+fn shipped_config(dir: &TempDir) -> std::path::PathBuf {
+    const SHIPPED_MODULE: &str = "target/wasm32-wasip1/release/cookieless.wasm";
+    let text = std::fs::read_to_string(kit::root().join("envoy/envoy.yaml")).unwrap();
+    assert!(text.contains(SHIPPED_MODULE), "envoy/envoy.yaml no longer loads {SHIPPED_MODULE}");
+    let path = dir.path().join("envoy.yaml");
+    std::fs::write(&path, text.replace(SHIPPED_MODULE, &kit::wasm_path().display().to_string())).unwrap();
+    path
+}
+
 #[test]
 fn shipped_standalone_config_validates() {
-    let (ok, out) = validate_config(&kit::root().join("envoy/envoy.yaml"), &[("COOKIELESS_KEY", KEY)]);
+    let dir = TempDir::new("shipped");
+    let (ok, out) = validate_config(&shipped_config(&dir), &[("COOKIELESS_KEY", KEY)]);
     assert!(ok, "envoy/envoy.yaml does not validate:\n{out}");
 }
 
 #[test]
 fn shipped_config_without_its_key_is_refused_naming_the_field() {
-    let (ok, out) = validate_config(&kit::root().join("envoy/envoy.yaml"), &[("COOKIELESS_KEY", "")]);
+    let dir = TempDir::new("shipped");
+    let (ok, out) = validate_config(&shipped_config(&dir), &[("COOKIELESS_KEY", "")]);
     assert!(!ok, "validation passed without a key:\n{out}");
     assert!(out.contains("keys[0].secret"), "the log does not name the field:\n{out}");
 }
