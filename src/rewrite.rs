@@ -638,6 +638,20 @@ mod tests {
             "<iframe srcdoc=\"&lt;meta&#32;content&#61;&quot;same-origin&quot;&#32;name&#61;referrer&#32;content&#61;unsafe-url&gt;&lt;a&#32;href&#61;//www.example.com/x?sessionid&#61;TOKEN&gt;\"></iframe>"
         );
         assert_eq!(rewrite("<iframe srcdoc='<p>hi'></iframe>"), "<iframe srcdoc='<p>hi'></iframe>");
+        // Template contents (also live ones: declarative shadow roots): a form in a table there
+        // is dropped by the parser, so it gets no input.
+        assert_eq!(
+            rewrite("<template shadowrootmode=open><form action=//evil.example/x><table><form action=/x>"),
+            "<template shadowrootmode=open><form action=//evil.example/x><table><form action=/x>"
+        );
+        // An explicit <body>, or a literal `<`, rules out a frameset.
+        assert_eq!(rewrite("<body><frameset><img referrerpolicy=unsafe-url>"), "<body><frameset><img referrerpolicy=\"same-origin\" referrerpolicy=unsafe-url>");
+        assert_eq!(rewrite("<<frameset><a href=/x>"), "<<frameset><a href=//www.example.com/x?sessionid=TOKEN>");
+        // Tags read as svg still lose what could send the page's URL away.
+        assert_eq!(
+            rewrite("<div><svg></div><a href=https://evil.example/ referrerpolicy=unsafe-url>"),
+            "<div><svg></div><a referrerpolicy=\"same-origin\" href=https://evil.example/ referrerpolicy=unsafe-url>"
+        );
         // After the select, forms get their input again.
         assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
         assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));

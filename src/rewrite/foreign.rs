@@ -66,10 +66,12 @@ impl Frame {
     }
 }
 
-/// The open foreign elements, innermost last.
+/// The open foreign elements, innermost last, and the HTML elements open outside foreign
+/// content (by name, at most `MAX_DEPTH`; elements the parser closes implicitly may linger).
 #[derive(Debug, Default)]
 pub(super) struct Foreign {
     frames: Vec<Frame>,
+    outer: Vec<Name>,
 }
 
 /// A start tag as far as foreign content cares: its lowercased name and what decides a breakout.
@@ -110,9 +112,15 @@ impl Foreign {
                 b"svg" => Namespace::Svg,
                 b"math" => Namespace::MathMl,
                 _ => {
-                    let opens = !is_void(tag.name);
-                    if let Some(point) = self.frames.last_mut().filter(|p| opens && p.html_open.len() < MAX_DEPTH) {
-                        point.html_open.push(Name::new(tag.name));
+                    // HTML ignores `/>` on non-void elements: they open all the same.
+                    if !is_void(tag.name) {
+                        let open = match self.frames.last_mut() {
+                            Some(point) => &mut point.html_open,
+                            None => &mut self.outer,
+                        };
+                        if open.len() < MAX_DEPTH {
+                            open.push(Name::new(tag.name));
+                        }
                     }
                     return Reading::Html;
                 }
@@ -133,6 +141,9 @@ impl Foreign {
     /// HTML. `</p>` and `</br>` in foreign content break out of it first.
     pub fn end(&mut self, name: &[u8]) -> Reading {
         if !self.is_open() {
+            if let Some(at) = self.outer.iter().rposition(|n| n.is(name)) {
+                self.outer.truncate(at);
+            }
             return Reading::Html;
         }
         if let Some(point) = self.frames.last_mut().filter(|f| f.integration_point && !f.html_open.is_empty()) {
@@ -148,6 +159,12 @@ impl Foreign {
         if let Some(at) = self.frames.iter().rposition(|f| f.named(name)) {
             self.frames.truncate(at);
             return Reading::Foreign;
+        }
+        // An HTML element open around the foreign content (`<div><svg></div>`): the parser pops
+        // everything up to it. (`</form>` is special: it takes only the form off the stack.)
+        if let Some(at) = self.outer.iter().rposition(|n| n.is(name)).filter(|_| name != b"form") {
+            self.outer.truncate(at);
+            self.frames.clear();
         }
         Reading::Html
     }
@@ -294,6 +311,18 @@ mod tests {
         assert_eq!(f.end(b"my-el"), Reading::Html);
         assert_eq!(f.end(b"title"), Reading::Foreign);
         assert_eq!(start(&mut f, "script"), Reading::Foreign);
+    }
+
+    #[test]
+    fn an_end_tag_of_an_html_element_around_svg_closes_it() {
+        let mut f = Foreign::default();
+        start(&mut f, "div");
+        start(&mut f, "svg");
+        start(&mut f, "g");
+        assert_eq!(f.end(b"span"), Reading::Html);
+        assert!(f.is_open(), "no span is open: ignored");
+        assert_eq!(f.end(b"div"), Reading::Html);
+        assert!(!f.is_open());
     }
 
     #[test]

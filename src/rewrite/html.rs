@@ -130,6 +130,8 @@ struct Machine {
     urls_decided: bool,
     /// A `<select>` is open: a form in it gets no hidden input.
     select_open: bool,
+    /// Tables open inside the current template.
+    template_tables: u32,
     /// A `<frameset>` started: the page holds frames only.
     in_frameset: bool,
     /// Nothing yet rules out a frameset: no text, only head and frameset tags so far.
@@ -159,6 +161,7 @@ impl HtmlStage {
                 base_seen: false,
                 urls_decided: false,
                 select_open: false,
+                template_tables: 0,
                 in_frameset: false,
                 frameset_ok: true,
                 forms_tied: 0,
@@ -211,6 +214,7 @@ impl HtmlStage {
 /// parser's frameset-ok flag to "not ok").
 fn keeps_frameset_ok(name: &[u8]) -> bool {
     const NOT_OK: &[&[u8]] = &[
+        b"body",
         b"applet", b"area", b"br", b"embed", b"img", b"keygen", b"wbr", b"input", b"hr", b"li",
         b"dd", b"dt", b"pre", b"listing", b"button", b"xmp", b"iframe", b"textarea", b"select",
         b"table", b"marquee", b"object",
@@ -262,7 +266,10 @@ impl Machine {
         let lt = c.pos + k;
         let (mode, skip) = match classify_lt(c.buf.get(lt..).unwrap_or_default()) {
             Lt::NeedMore => return Step::Stop(lt),
-            Lt::Text => (Mode::Data, 1),
+            Lt::Text => {
+                self.frameset_ok = false;
+                (Mode::Data, 1)
+            }
             Lt::Tag { end } => {
                 self.tag.begin(end);
                 (Mode::Tag, 0)
@@ -447,13 +454,28 @@ impl Machine {
             })
         };
         if reading == Reading::Foreign {
-            return Plan::default();
+            return self.foreign_overrides(kind, tag);
         }
         let keeps_ok = keeps_frameset_ok(name);
         let plan = self.plan(kind, tag);
         self.in_frameset |= kind == Kind::Frameset && self.frameset_ok && self.template_depth == 0;
         self.frameset_ok &= keeps_ok;
         self.open_html(kind);
+        plan
+    }
+
+    /// A tag read as svg/math still gets the page-URL overrides: should the parser see it as
+    /// HTML after all (an end tag that closed foreign content unseen here), they are what count.
+    fn foreign_overrides(&self, kind: Kind, tag: &[u8]) -> Plan {
+        let mut plan = Plan::default();
+        if matches!(kind, Kind::A | Kind::Area | Kind::Img | Kind::Iframe | Kind::Link | Kind::Script | Kind::Meta) {
+            let page = Page {
+                origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
+                base: &self.base,
+                settings: &self.settings.edit,
+            };
+            page.referrer_and_ping(kind, &Tag { bytes: tag, attrs: &self.tag.attrs }, &mut plan);
+        }
         plan
     }
 
@@ -510,8 +532,13 @@ impl Machine {
             Kind::Form => {
                 let in_template = self.template_depth > 0;
                 // The parser's form element pointer: a `<form>` while one is open is ignored
-                // (outside templates), so is an input placed after it.
-                let opened = in_template || !std::mem::replace(&mut self.form_open, true);
+                // (outside templates), so is an input placed after it. In a template, a form in a
+                // table is ignored.
+                let opened = if in_template {
+                    self.template_tables == 0
+                } else {
+                    !std::mem::replace(&mut self.form_open, true)
+                };
                 // In a `<select>` the hidden input would close the select (and land elsewhere).
                 if opened && self.select_open {
                     self.token_form = false;
@@ -523,6 +550,7 @@ impl Machine {
                 }
             }
             Kind::Select => self.select_open = true,
+            Kind::Table if self.template_depth > 0 => self.template_tables += 1,
             Kind::Button | Kind::Input => {
                 // An input closes an open select, as the parser does.
                 self.select_open &= kind != Kind::Input;
@@ -616,8 +644,10 @@ impl Machine {
             }
             Kind::Template if self.template_depth > 0 => {
                 self.template_depth -= 1;
+                self.template_tables = 0;
                 self.foreign.close_to_html();
             }
+            Kind::Table => self.template_tables = self.template_tables.saturating_sub(1),
             Kind::Select => self.select_open = false,
             _ => {}
         }

@@ -31,6 +31,8 @@ pub(super) enum Kind {
     Select,
     /// After it, the document is a frameset: only frames and `noframes` remain.
     Frameset,
+    /// Inside a template, a `<form>` in a table is dropped by the parser.
+    Table,
     /// Read for `referrerpolicy` only.
     Img,
     Link,
@@ -60,6 +62,7 @@ impl Kind {
             b"img" => Kind::Img,
             b"select" => Kind::Select,
             b"frameset" => Kind::Frameset,
+            b"table" => Kind::Table,
             b"link" => Kind::Link,
             b"annotation-xml" => Kind::AnnotationXml,
             b"font" => Kind::Font,
