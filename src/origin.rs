@@ -107,6 +107,9 @@ impl SameOrigin<'_> {
         }
         if let Some((scheme, rest)) = split_scheme(url) {
             return match http_default_port(scheme) {
+                // `http:x` without `//` is relative when the base has that scheme, another host
+                // when not: the base decides, so the token never follows it.
+                Some(_) if !matches!(rest, [a, b, ..] if is_slash(*a) && is_slash(*b)) => UrlTarget::Other,
                 Some(port) => {
                     let authority = authority_of(skip_slashes(rest));
                     UrlTarget::Absolute(self.allows_authority_bytes(authority, Some(port)))

@@ -652,6 +652,14 @@ mod tests {
             rewrite("<div><svg></div><a href=https://evil.example/ referrerpolicy=unsafe-url>"),
             "<div><svg></div><a referrerpolicy=\"same-origin\" href=https://evil.example/ referrerpolicy=unsafe-url>"
         );
+        // `http:x` is relative under an http base, another host otherwise: never the token.
+        assert_eq!(rewrite("<base href=http://evil.example/><a href=http:www.example.com/x>"), "<base href=http://evil.example/><a href=http:www.example.com/x>");
+        assert_eq!(rewrite("<a href=http:www.example.com/x>"), "<a href=http:www.example.com/x>");
+        // Inside foreignObject with an HTML element open, `<![CDATA[` is a bogus comment.
+        assert_eq!(
+            rewrite("<svg><foreignObject><b><![CDATA[<p><a href='/q'>"),
+            "<svg><foreignObject><b><![CDATA[<p><a href='//www.example.com/q?sessionid=TOKEN'>"
+        );
         // After the select, forms get their input again.
         assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
         assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));
@@ -847,6 +855,9 @@ mod tests {
         }
         let page = format!("<form><button formaction=//evil.example/ data-x=\"{long}\"></form>");
         assert_eq!(rewrite(&page), format!("<form{ID}>{HIDDEN}<button disabled formaction=//evil.example/ data-x=\"{long}\"></form>"));
+        // A long submit input joined to a token form by `form=` is disabled too.
+        let page = format!("<form id=f></form><input type=submit form=f formaction=//evil.example/ data-x=\"{long}\">");
+        assert!(rewrite(&page).contains("<input disabled type=submit form=f"));
         let page = format!("<svg><a href=/x data-x=\"{long}\"></svg>");
         assert_eq!(rewrite(&page), page, "foreign content is not HTML");
     }

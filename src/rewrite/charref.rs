@@ -78,7 +78,7 @@ pub(super) fn decode(raw: &[u8]) -> Decoded<'_> {
                 for &c in chars.as_slice() {
                     text.push(c);
                     written_at.push(written.len());
-                    write_char(c, &mut written);
+                    write_char(c, ends_in_open_reference(&written), &mut written);
                 }
                 i += 1 + len;
             }
@@ -109,10 +109,22 @@ pub(super) fn reference_for(b: u8) -> Option<&'static [u8]> {
     })
 }
 
+/// Does `written` end in a reference left as written without its `;` (`&#128`, `&eacute`), which a
+/// following letter, digit or `;` would extend?
+fn ends_in_open_reference(written: &[u8]) -> bool {
+    let Some(amp) = written.iter().rposition(|&b| b == b'&') else {
+        return false;
+    };
+    let tail = written.get(amp + 1..).unwrap_or_default();
+    let tail = tail.strip_prefix(b"#").unwrap_or(tail);
+    tail.iter().all(u8::is_ascii_alphanumeric) && !written.ends_with(b"&amp;")
+}
+
 /// A decoded ASCII character written back: as itself where it cannot end or confuse a value in
-/// any quoting and is no reference, else as `&amp;` or `&#NN;`.
-fn write_char(c: u8, out: &mut Vec<u8>) {
-    if c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$()*+,;%".contains(&c) {
+/// any quoting, is no reference, and does not extend one before it; else as `&amp;` or `&#NN;`.
+fn write_char(c: u8, after_open_reference: bool, out: &mut Vec<u8>) {
+    let extends = after_open_reference && (c.is_ascii_alphanumeric() || c == b';');
+    if !extends && (c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$()*+,;%".contains(&c)) {
         out.push(c);
     } else if c == b'&' {
         out.extend_from_slice(b"&amp;");
@@ -138,6 +150,7 @@ impl Chars {
 fn reference(s: &[u8]) -> Option<(usize, Chars)> {
     if let Some(num) = s.strip_prefix(b"#") {
         let (len, value) = numeric(num)?;
+        // `&#0;` stands for U+FFFD (not ASCII): left as written, like other non-ASCII.
         let byte = u8::try_from(value).ok().filter(|&v| (1..0x80).contains(&v))?;
         return Some((1 + len, Chars { bytes: [byte, 0], len: 1 }));
     }
@@ -228,6 +241,16 @@ mod tests {
         ] {
             assert_eq!(text(raw), raw, "{raw}");
         }
+    }
+
+    #[test]
+    fn a_written_character_never_extends_a_reference_left_before_it() {
+        let d = decode(b"x&#0&#53;");
+        assert_eq!(&d.text[..], b"x&#05");
+        assert_eq!(&d.written[..], b"x&#0&#53;");
+        let d = decode(b"&eacute&#59;");
+        assert_eq!(&d.written[..], b"&eacute&#59;");
+        assert_eq!(&decode(b"a&amp;b&#99;").written[..], b"a&amp;bc");
     }
 
     #[test]

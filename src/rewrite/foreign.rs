@@ -99,6 +99,12 @@ impl Foreign {
         !self.frames.is_empty()
     }
 
+    /// Does `<![CDATA[` open a CDATA section here: is the current node a foreign element (not an
+    /// HTML element inside an integration point)?
+    pub fn cdata_allowed(&self) -> bool {
+        self.frames.last().is_some_and(|f| f.html_open.is_empty())
+    }
+
     /// Are tags read as HTML here: outside foreign content, or right inside an integration point?
     fn html_here(&self) -> bool {
         self.frames.last().is_none_or(|f| f.integration_point)

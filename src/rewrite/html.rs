@@ -278,7 +278,7 @@ impl Machine {
             Lt::Comment => (Mode::Comment(Comment::Start), 4),
             // CDATA sections exist only in foreign content; elsewhere `<![CDATA[` opens a bogus
             // comment that the first `>` ends.
-            Lt::Cdata if self.foreign.is_open() => (Mode::Cdata(0), 9),
+            Lt::Cdata if self.foreign.cdata_allowed() => (Mode::Cdata(0), 9),
             Lt::Cdata => (Mode::Bogus, 2),
             Lt::Bogus(n) => (Mode::Bogus, n),
         };
@@ -332,12 +332,9 @@ impl Machine {
     /// May this `button` or `input`, too long to read whole (`window` is what was read), submit
     /// a form with the token? Judged by a `type` read so far; an input only in a token form.
     fn unread_may_submit(&self, window: &[u8]) -> bool {
-        let kind = self.tag.kind();
-        if kind == Kind::Input && !self.token_form {
-            return false;
-        }
         let t = Tag { bytes: window, attrs: &self.tag.attrs };
-        edit::is_submitter(kind, &t)
+        let joined = t.attr(b"form").is_some();
+        (self.token_form || joined || self.tag.kind() == Kind::Button) && edit::is_submitter(self.tag.kind(), &t)
     }
 
     /// Overrides for an HTML start tag too long to read (over `MAX_CARRY`): no ping, no
