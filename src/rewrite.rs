@@ -660,6 +660,12 @@ mod tests {
             rewrite("<svg><foreignObject><b><![CDATA[<p><a href='/q'>"),
             "<svg><foreignObject><b><![CDATA[<p><a href='//www.example.com/q?sessionid=TOKEN'>"
         );
+        // The document's own end tags and stray table parts close no foreign content.
+        assert_eq!(
+            rewrite("<head/><math/t></head><script><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
+            "<head/><math/t></head><script><img referrerpolicy=\"same-origin\" src=https://evil.example/i referrerpolicy=unsafe-url>"
+        );
+        assert_eq!(rewrite("<td><svg></td><form action=/f></form>"), "<td><svg></td><form action=/f></form>");
         // After the select, forms get their input again.
         assert_eq!(rewrite("<select></select><form>"), format!("<select></select><form{}>{}", id(1), hidden(1)));
         assert_eq!(rewrite("<select><input><form>"), format!("<select><input><form{}>{}", id(1), hidden(1)));

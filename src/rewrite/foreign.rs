@@ -118,8 +118,10 @@ impl Foreign {
                 b"svg" => Namespace::Svg,
                 b"math" => Namespace::MathMl,
                 _ => {
-                    // HTML ignores `/>` on non-void elements: they open all the same.
-                    if !is_void(tag.name) {
+                    // HTML ignores `/>` on non-void elements: they open all the same. The document's
+                    // own elements and table parts are left out: their end tags close nothing here
+                    // (or the parser dropped their start tag).
+                    if !is_void(tag.name) && !is_structural(tag.name) {
                         let open = match self.frames.last_mut() {
                             Some(point) => &mut point.html_open,
                             None => &mut self.outer,
@@ -194,6 +196,16 @@ impl Foreign {
             self.frames.pop();
         }
     }
+}
+
+/// `html`, `head`, `body` and the table parts: an end tag of theirs does not pop what it finds
+/// the way other elements' end tags do, and outside a table their start tags are dropped.
+fn is_structural(name: &[u8]) -> bool {
+    const STRUCTURAL: &[&[u8]] = &[
+        b"html", b"head", b"body", b"td", b"th", b"tr", b"tbody", b"thead", b"tfoot", b"caption",
+        b"col", b"colgroup",
+    ];
+    STRUCTURAL.contains(&name)
 }
 
 /// HTML elements that have no end tag (they never stay open).
