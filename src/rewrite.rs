@@ -140,11 +140,7 @@ impl Rewriter {
             self.decide_start(out);
         }
         if self.start == Start::Rewrite {
-            let from = out.len();
             self.html.end(out);
-            if !self.charset_declared {
-                replace_esc(out, from);
-            }
         }
     }
 
@@ -165,27 +161,22 @@ impl Rewriter {
         }
     }
 
+    /// ESC is replaced before the HTML stage reads the bytes, so that its decisions are about
+    /// the page as the browser will get it.
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        let from = out.len();
-        self.html.write(chunk, out);
-        if !self.charset_declared {
-            replace_esc(out, from);
+        if self.charset_declared || memchr::memchr(ESC, chunk).is_none() {
+            self.html.write(chunk, out);
+            return;
         }
-    }
-}
-
-/// `out[from..]` with every [`ESC`] as U+FFFD.
-fn replace_esc(out: &mut Vec<u8>, from: usize) {
-    if memchr::memchr(ESC, out.get(from..).unwrap_or_default()).is_none() {
-        return;
-    }
-    let tail = out.split_off(from);
-    for b in tail {
-        if b == ESC {
-            out.extend_from_slice("\u{fffd}".as_bytes());
-        } else {
-            out.push(b);
+        let mut replaced = Vec::with_capacity(chunk.len() + 8);
+        for &b in chunk {
+            if b == ESC {
+                replaced.extend_from_slice("\u{fffd}".as_bytes());
+            } else {
+                replaced.push(b);
+            }
         }
+        self.html.write(&replaced, out);
     }
 }
 
@@ -790,6 +781,8 @@ mod tests {
         declared.end(&mut out);
         assert_eq!(out, page.as_bytes());
         assert_eq!(rewrite_bytewise(opts(), page.as_bytes()), rewrite(page).as_bytes());
+        // Replaced before reading: a leading ESC is no whitespace the URL parser would strip.
+        assert_eq!(rewrite("<a href=\x1bq>"), "<a href=//www.example.com/dir/\u{fffd}q?sessionid=TOKEN>");
     }
 
     #[test]
