@@ -85,8 +85,11 @@ pub(crate) fn push_with_query_param(
     value: &[u8],
     sep: QuerySeparator,
 ) {
-    let start = url.iter().position(|&b| b > b' ').unwrap_or(url.len());
-    let end = url.iter().rposition(|&b| b > b' ').map_or(start, |p| p + 1);
+    // What the URL parser strips around a URL: C0 controls and spaces, but not NUL, which the
+    // HTML tokenizer has turned into U+FFFD by then.
+    let kept = |b: u8| b > b' ' || b == 0;
+    let start = url.iter().position(|&b| kept(b)).unwrap_or(url.len());
+    let end = url.iter().rposition(|&b| kept(b)).map_or(start, |p| p + 1);
     let (lead, rest) = url.split_at(start);
     let (core, trail) = rest.split_at(end - start);
     out.extend_from_slice(lead);
