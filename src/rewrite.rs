@@ -638,6 +638,7 @@ mod tests {
         // An explicit <body>, or a literal `<`, rules out a frameset.
         assert_eq!(rewrite("<body><frameset><img referrerpolicy=unsafe-url>"), "<body><frameset><img referrerpolicy=\"same-origin\" referrerpolicy=unsafe-url>");
         assert_eq!(rewrite("<<frameset><a href=/x>"), "<<frameset><a href=//www.example.com/x?sessionid=TOKEN>");
+        assert_eq!(rewrite("<input type=hidden><frameset><a href=/x>"), "<input type=hidden><frameset><a href=/x>");
         // Tags read as svg still lose what could send the page's URL away.
         assert_eq!(
             rewrite("<div><svg></div><a href=https://evil.example/ referrerpolicy=unsafe-url>"),

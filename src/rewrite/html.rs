@@ -453,7 +453,11 @@ impl Machine {
         if reading == Reading::Foreign {
             return self.foreign_overrides(kind, tag);
         }
-        let keeps_ok = keeps_frameset_ok(name);
+        let hidden_input = kind == Kind::Input && {
+            let t = Tag { bytes: tag, attrs: &self.tag.attrs };
+            t.attr(b"type").flatten().is_some_and(|v| v.text().trim_ascii().eq_ignore_ascii_case(b"hidden"))
+        };
+        let keeps_ok = keeps_frameset_ok(name) || hidden_input;
         let plan = self.plan(kind, tag);
         self.in_frameset |= kind == Kind::Frameset && self.frameset_ok && self.template_depth == 0;
         self.frameset_ok &= keeps_ok;
