@@ -118,10 +118,15 @@ impl Foreign {
                 b"svg" => Namespace::Svg,
                 b"math" => Namespace::MathMl,
                 _ => {
-                    // HTML ignores `/>` on non-void elements: they open all the same. The document's
-                    // own elements and table parts are left out: their end tags close nothing here
-                    // (or the parser dropped their start tag).
-                    if !is_void(tag.name) && !is_structural(tag.name) {
+                    // HTML ignores `/>` on non-void elements: they open all the same. Outside
+                    // foreign content only containers that close nowhere but at their own end tag
+                    // are kept: staying in foreign content too long is the safe error (tags read as
+                    // foreign still get the page-URL overrides), leaving it too early is not.
+                    let keep = match self.frames.last() {
+                        Some(_) => !is_void(tag.name),
+                        None => is_plain_container(tag.name),
+                    };
+                    if keep {
                         let open = match self.frames.last_mut() {
                             Some(point) => &mut point.html_open,
                             None => &mut self.outer,
@@ -198,14 +203,15 @@ impl Foreign {
     }
 }
 
-/// `html`, `head`, `body` and the table parts: an end tag of theirs does not pop what it finds
-/// the way other elements' end tags do, and outside a table their start tags are dropped.
-fn is_structural(name: &[u8]) -> bool {
-    const STRUCTURAL: &[&[u8]] = &[
-        b"html", b"head", b"body", b"td", b"th", b"tr", b"tbody", b"thead", b"tfoot", b"caption",
-        b"col", b"colgroup",
+/// Containers the parser closes only at their own end tag (or an ancestor's): no implied end
+/// tags, no table or select rules, no adoption agency.
+fn is_plain_container(name: &[u8]) -> bool {
+    const PLAIN: &[&[u8]] = &[
+        b"div", b"section", b"article", b"main", b"nav", b"aside", b"header", b"footer",
+        b"figure", b"figcaption", b"blockquote", b"details", b"summary", b"fieldset", b"address",
+        b"center", b"dl", b"ol", b"ul", b"menu", b"search", b"hgroup", b"dialog",
     ];
-    STRUCTURAL.contains(&name)
+    PLAIN.contains(&name)
 }
 
 /// HTML elements that have no end tag (they never stay open).
