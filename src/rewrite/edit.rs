@@ -488,7 +488,11 @@ impl Page<'_> {
                 element: true,
             },
             UrlTarget::Absolute(false) => BaseUrl { foreign: true, element: true, ..self.base.clone() },
-            UrlTarget::Other => BaseUrl { foreign: true, http: false, element: true, ..self.base.clone() },
+            // `http:x` (no `//`) still has the http(s) scheme: scheme-relative URLs stay ours.
+            UrlTarget::Other => {
+                let http = [&b"http:"[..], b"https:"].iter().any(|s| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+                BaseUrl { foreign: true, http, element: true, ..self.base.clone() }
+            }
         })
     }
 }
