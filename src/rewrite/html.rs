@@ -131,7 +131,8 @@ struct Machine {
     /// A `<select>` is open: a form in it gets no hidden input.
     select_open: bool,
     /// Tables open inside the current template.
-    template_tables: u32,
+    /// Per open template (bounded), the tables open in its contents.
+    template_tables: Vec<u32>,
     /// A `<frameset>` started: the page holds frames only.
     in_frameset: bool,
     /// Nothing yet rules out a frameset: no text, only head and frameset tags so far.
@@ -161,7 +162,7 @@ impl HtmlStage {
                 base_seen: false,
                 urls_decided: false,
                 select_open: false,
-                template_tables: 0,
+                template_tables: Vec::new(),
                 in_frameset: false,
                 frameset_ok: true,
                 forms_tied: 0,
@@ -536,7 +537,7 @@ impl Machine {
                 // (outside templates), so is an input placed after it. In a template, a form in a
                 // table is ignored.
                 let opened = if in_template {
-                    self.template_tables == 0
+                    self.template_tables.last().is_none_or(|&n| n == 0)
                 } else {
                     !std::mem::replace(&mut self.form_open, true)
                 };
@@ -551,7 +552,11 @@ impl Machine {
                 }
             }
             Kind::Select => self.select_open = true,
-            Kind::Table if self.template_depth > 0 => self.template_tables += 1,
+            Kind::Table if self.template_depth > 0 => {
+                if let Some(n) = self.template_tables.last_mut() {
+                    *n = n.saturating_add(1);
+                }
+            }
             Kind::Button | Kind::Input => {
                 // An input closes an open select, as the parser does.
                 self.select_open &= kind != Kind::Input;
@@ -645,10 +650,14 @@ impl Machine {
             }
             Kind::Template if self.template_depth > 0 => {
                 self.template_depth -= 1;
-                self.template_tables = 0;
+                self.template_tables.pop();
                 self.foreign.close_to_html();
             }
-            Kind::Table => self.template_tables = self.template_tables.saturating_sub(1),
+            Kind::Table => {
+                if let Some(n) = self.template_tables.last_mut() {
+                    *n = n.saturating_sub(1);
+                }
+            }
             Kind::Select => self.select_open = false,
             _ => {}
         }
@@ -668,6 +677,9 @@ impl Machine {
             Kind::Plaintext => Mode::Plaintext,
             Kind::Template => {
                 self.template_depth = self.template_depth.saturating_add(1);
+                if self.template_tables.len() < super::foreign::MAX_DEPTH {
+                    self.template_tables.push(0);
+                }
                 Mode::Data
             }
             _ => Mode::Data,
