@@ -203,13 +203,17 @@ impl Foreign {
     }
 }
 
-/// Containers the parser closes only at their own end tag (or an ancestor's): no implied end
-/// tags, no table or select rules, no adoption agency.
+/// Elements whose end tag pops foreign content opened inside them: containers the parser closes
+/// only at their own end tag (no implied end tags, no table or select rules), and the formatting
+/// elements.
 fn is_plain_container(name: &[u8]) -> bool {
     const PLAIN: &[&[u8]] = &[
         b"div", b"section", b"article", b"main", b"nav", b"aside", b"header", b"footer",
         b"figure", b"figcaption", b"blockquote", b"details", b"summary", b"fieldset", b"address",
         b"center", b"dl", b"ol", b"ul", b"menu", b"search", b"hgroup", b"dialog",
+        // Formatting elements: their end tag runs the adoption agency, which pops foreign content.
+        b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
+        b"strong", b"tt", b"u", b"span",
     ];
     PLAIN.contains(&name)
 }
