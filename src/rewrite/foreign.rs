@@ -123,7 +123,7 @@ impl Foreign {
                     // are kept: staying in foreign content too long is the safe error (tags read as
                     // foreign still get the page-URL overrides), leaving it too early is not.
                     let keep = match self.frames.last() {
-                        Some(_) => !is_void(tag.name),
+                        Some(_) => !is_void(tag.name) && !is_dropped_in_body(tag.name),
                         None => is_plain_container(tag.name),
                     };
                     if keep {
@@ -216,6 +216,16 @@ fn is_plain_container(name: &[u8]) -> bool {
         b"strong", b"tt", b"u", b"span",
     ];
     PLAIN.contains(&name)
+}
+
+/// Start tags the parser drops in body content (table parts outside a table, the document's own
+/// elements, frames): they open nothing.
+fn is_dropped_in_body(name: &[u8]) -> bool {
+    const DROPPED: &[&[u8]] = &[
+        b"tr", b"td", b"th", b"tbody", b"thead", b"tfoot", b"caption", b"col", b"colgroup",
+        b"html", b"head", b"body", b"frame", b"frameset",
+    ];
+    DROPPED.contains(&name)
 }
 
 /// HTML elements that have no end tag (they never stay open).
