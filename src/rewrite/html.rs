@@ -215,7 +215,7 @@ impl HtmlStage {
 /// parser's frameset-ok flag to "not ok").
 fn keeps_frameset_ok(name: &[u8]) -> bool {
     const NOT_OK: &[&[u8]] = &[
-        b"body",
+        b"body", b"template",
         b"applet", b"area", b"br", b"embed", b"img", b"keygen", b"wbr", b"input", b"hr", b"li",
         b"dd", b"dt", b"pre", b"listing", b"button", b"xmp", b"iframe", b"textarea", b"select",
         b"table", b"marquee", b"object",
@@ -432,8 +432,9 @@ impl Machine {
             return Plan::default();
         }
         if self.in_frameset && !matches!(kind, Kind::Frame | Kind::RawText(b"noframes")) {
-            // In a frameset the parser drops every other tag (svg and math too).
-            return Plan::default();
+            // In a frameset the parser drops every other tag (svg and math too); the page-URL
+            // overrides cost nothing should it not.
+            return self.foreign_overrides(kind, tag);
         }
         let reading = {
             let t = Tag { bytes: tag, attrs: &self.tag.attrs };
