@@ -1,7 +1,8 @@
 //! Differential fuzzing of the streaming rewriter against html5ever (issue 13): any bytes as a
 //! page served at http://www.example.com/dir/page (partner.example.com allowed); the oracle shared
 //! with tests/rewrite_differential.rs (tests/common/differential.rs) must find no difference
-//! between the parsed tree of the input and of the output beyond what docs' conventions write.
+//! between the parsed tree of the input and of the output beyond what the rewriter's rules write
+//! (README, "The token never leaves its origin") and its named known limits accept.
 //!
 //! Run: `make fuzz` (seeds from tests/corpus), or `cargo +nightly fuzz run differential` in fuzz/.
 #![no_main]

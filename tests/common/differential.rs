@@ -2,39 +2,53 @@
 //!
 //! html5ever (scripting on, so `<noscript>` content is raw text) parses the page before and after
 //! the rewriter. From the tree of the INPUT (document and template contents) the oracle derives
-//! what docs' conventions (rule 1, 2, 3, 5) demand; the tree of the OUTPUT must then show exactly
-//! that and nothing else:
+//! what the rewriter's rules demand (/work/conventions.md as amended by README.md, "The token
+//! never leaves its origin"); the tree of the OUTPUT must then show exactly that and nothing else:
 //!
 //! - (a) the token: every HTML `a`/`area` `href`, `iframe`/`frame` non-empty `src` and
 //!   `meta http-equiv=refresh` URL that resolves (WHATWG URL, `url` crate) to http(s) on the host
-//!   or an allowed host carries `param=token` in its query (optional only for a link to a fragment
-//!   of the document itself, which sends no request); every form the parser created whose
+//!   or an allowed host carries `param=token` in its query. "Resolves" is asked for a page served
+//!   over http AND over https: the rewriter does not know the page's scheme, so `http:x` (relative
+//!   on an http page, `http://x/` on an https one) is foreign. Every form the parser created whose
 //!   action is same-origin owns exactly one inserted `<input type=hidden name=param value=token>`
 //!   (owner as the browser computes it: its `form=` id, else the parser's form pointer, else the
-//!   nearest ancestor form); nothing else holds the token.
+//!   nearest ancestor form), except a form inside an open `<select>` (the input would close the
+//!   select), which gets none. Nothing else holds the token.
 //! - (b) the base: the output's document base (the first HTML `<base href>` outside templates) is
 //!   the one the rewriter resolved against: the input's first base, or the document URL when that
-//!   base was neutralised (allowed only when a URL-bearing element came before it in source order,
-//!   required when such an element's URL resolves differently against the two). Every token URL
-//!   resolves against the output's base to the input's target plus the token, and is base-proof
-//!   (resolves to the same place against any other base).
+//!   base was neutralised (`href=""` first), which it must be exactly when a URL was WRITTEN before
+//!   it (a token link, an anchored form action or formaction; a tag that wrote nothing does not
+//!   make the base late). Every token URL resolves against the output's base to the input's target
+//!   plus the token, and is base-proof (resolves to the same place against any other base).
 //! - (c) nothing else changes: the output tree equals the input tree node by node once the
 //!   inserted hidden inputs are removed, except the documented edits: token-bearing values, the
-//!   base-proof form `action`/`formaction`, an `id` (`form_id`...) inserted into a token form
-//!   (whether its hidden input then belongs to it is judged by ownership), the neutralised first
-//!   duplicates of rule 5 (`content`/`referrerpolicy` = `same-origin`, `ping=""`), `disabled` on
-//!   rule-5 submitters, and `href=""` on a neutralised base.
+//!   base-proof form `action`/`formaction`, `id="FORM_ID-N"` inserted into a token form without an
+//!   id (N = 1, 2, ... in document order of such forms; none in template contents), the
+//!   neutralised first duplicates (`referrerpolicy` on `a`, `area`, `img`, `iframe`, `link`,
+//!   `script` and `content` of `<meta name=referrer>` / `http-equiv=referrer-policy` become
+//!   `same-origin` unless safe or empty; `ping=""` before every ping), `disabled` on submitters
+//!   whose formaction is not same-origin (in a token form or with `form=`), `href=""` on a
+//!   neutralised base, and an iframe's `srcdoc`, a document of its own that is judged the same
+//!   way (with this document's base). Values are compared as the parser decodes them (the
+//!   rewriter spells references in rewritten values anew). Where the header names no charset
+//!   (`Setup::charset_declared`), every ESC byte becomes U+FFFD (README, "Encodings").
 //!
-//! Where docs' conventions leave a case open, the oracle takes the browser's view and allows
-//! both: a link to a fragment of the document itself may stay without the token (it sends no
-//! request); a form id may or may not be inserted (the hidden input's owner, as the browser
-//! computes it, decides); an empty referrer policy (no policy) may stay; a submitter inside
-//! template contents may be disabled. A submitter's formaction counts as a URL decided before
-//! the base only where rule 5 looks at it (in a token form, or with `form=`).
+//! Where the rules leave a case open, the oracle takes the browser's view and allows both: a link
+//! to a fragment of the document itself may stay without the token (it sends no request); a
+//! submitter inside template contents may be disabled or anchored; one whose formaction is no URL
+//! may be disabled. The rewriter's deliberate safe-direction choices are accepted as such: URLs
+//! written `http:x`/`https:x` are foreign to it (no token, submitters disabled) even where a base
+//! with a scheme makes them same-origin, and a form in a select gets no hidden input.
+//!
+//! The rewriter's known limits (README, "Known limits") are accepted each by its own predicate,
+//! and only for what the limit says (see `LIMITS`); `Verdict::accepted` names the ones a page
+//! needed. No limit ever accepts a token sent elsewhere, a token in text, comments, a non-form
+//! element or a foreign form, or a token URL that is not base-proof.
 //!
 //! Source order (for "came before the base") is the order in which the parser created elements,
 //! recorded by a sink that wraps markup5ever_rcdom's and also records the parser's form
-//! associations. The placeholder (rule 4) is off here: `Setup::options` leaves it empty.
+//! associations; a token sink around the tree builder notes where an HTML end tag closed
+//! svg/math. The placeholder (rule 4) is off here: `Setup::options` leaves it empty.
 //!
 //! Shared by tests/rewrite_differential.rs and fuzz/fuzz_targets/differential.rs.
 #![allow(
@@ -45,14 +59,19 @@
     clippy::indexing_slicing
 )]
 
-use cookieless::rewrite::{RewriteOptions, Rewriter};
-use html5ever::tendril::{StrTendril, TendrilSink};
-use html5ever::tree_builder::{ElementFlags, NodeOrText, QuirksMode, TreeBuilderOpts, TreeSink};
-use html5ever::{parse_document, Attribute, ExpandedName, ParseOpts, QualName};
+use cookieless::rewrite::{RewriteOptions, Rewriter, ESC, MAX_CARRY};
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::{
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+use html5ever::tree_builder::{
+    ElementFlags, NodeOrText, QuirksMode, TreeBuilder, TreeBuilderOpts, TreeSink,
+};
+use html5ever::{Attribute, ExpandedName, QualName, TokenizerResult};
 use markup5ever_rcdom::{Handle, Node, NodeData, RcDom};
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 use url::Url;
@@ -62,7 +81,8 @@ const HTML_NS: &str = "http://www.w3.org/1999/xhtml";
 /// A base no page here uses: a base-proof URL resolves to the same place against it.
 const OTHER_BASE: &str = "https://other-base.example/deep/er/page?q#f";
 
-/// Referrer policies that send no more than the origin elsewhere (rule 5).
+/// Referrer policies that send no more than the origin elsewhere; an empty one is no policy (the
+/// document's, which the filter's Referrer-Policy header sets).
 const SAFE_REFERRER: &[&str] = &[
     "no-referrer",
     "never",
@@ -72,6 +92,129 @@ const SAFE_REFERRER: &[&str] = &[
     "strict-origin-when-cross-origin",
     "origin-when-cross-origin",
     "origin-when-crossorigin",
+    "",
+];
+
+/// The elements whose `referrerpolicy` the browser uses (the rewriter neutralises it there only).
+const REFERRER_ELEMENTS: &[&str] = &["a", "area", "img", "iframe", "link", "script"];
+
+/// `srcdoc` documents are rewritten this deep (those of the page's own iframes are depth 1);
+/// iframes in a document this deep are emptied (`srcdoc=""` first).
+const MAX_SRCDOC_DEPTH: u8 = 2;
+
+/// The formatting elements the parser reconstructs (HTML, "list of active formatting elements").
+const FORMATTING: &[&str] = &[
+    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
+];
+
+// ---------------------------------------------------------------------------------------------
+// What the oracle accepts besides the rules: the README's known limits, each by its own narrow
+// predicate, and the safe-direction choices it takes as rules. Each is recorded in
+// `Verdict::accepted` when a page needed it (the census counts them).
+
+/// README: "a tag longer than 8 KiB passes through unread (its attributes cannot be checked, so the
+/// parts that could send the page's URL away are overridden right after its name ...; an
+/// unreadable first `<base>` makes relative links get no token)". Accepted: an element whose start
+/// tag may have been that long (judged from the tree, generously) without its token, its form's
+/// hidden input, with those overrides; an unreadable first base not neutralised, relative URLs
+/// after it without the token (submitters disabled), token URLs before it resolved against the
+/// document URL. Never: a token where it must not be, an unneutralised ping or referrer policy, an
+/// enabled submitter to another site.
+pub const LIMIT_LONG_TAG: &str = "limit: tag longer than MAX_CARRY passes unread";
+/// README: "the hidden input after `<form>` makes the parser reconstruct misnested formatting
+/// elements (`<p><a href=/l>x</p><form>`: a copy of the `<a>` becomes the form's first child)".
+/// Accepted: in that form only, the chain of copies (formatting elements with the name and
+/// attributes of one created before the form) around the hidden input as the form's first
+/// children, and the copies the parser made of the same elements in the input's form, looked
+/// through where only that makes an element's children match.
+pub const LIMIT_FORMATTING: &str = "limit: formatting elements reconstructed into a form";
+/// README: "end tags of HTML elements opened outside svg/math (`<div><svg></div>`,
+/// `<a><math></a>`) close foreign content in the parser, not in the rewriter, so links and forms
+/// after them may lack the token". Accepted, for elements created after the first such end tag:
+/// the token missing (links without it, forms without the hidden input). Nothing else: text,
+/// referrer policies, the base are judged as everywhere.
+pub const LIMIT_FOREIGN_CLOSED: &str = "limit: HTML end tag closed svg/math (token missing)";
+/// README: "a form in a table inside a `<template>` (ignored by the parser) may leave a hidden
+/// input that belongs to no form of the template contents". Accepted: in template contents, a
+/// hidden input without `form=` that is not its form's first child (so the `<form>` it followed
+/// was ignored), owned by no form or, as a second one, by the enclosing token form. Never one
+/// owned by a form that must not get the token.
+pub const LIMIT_TEMPLATE_TABLE: &str = "limit: hidden input of a form ignored in a template table";
+/// README: "`<iframe src=\"#…\">`, a refresh to an empty URL, ... get no token". Accepted: the
+/// token missing on an iframe/frame `src` that is empty after trimming or a fragment of the
+/// document itself, and on a refresh whose URL is empty.
+pub const LIMIT_EMPTY_TARGET: &str = "limit: iframe src=# / refresh to an empty URL";
+/// README: "a fragment link (`#x`) before a first `<base>` that nothing written precedes get[s] no
+/// token" (rule 1: it wrote nothing, so the base stays and makes it leave the document).
+/// Accepted: the token missing on a fragment-only link created before that base, or copied by the
+/// parser (a formatting element reconstructed) from one that was.
+pub const LIMIT_FRAGMENT_BEFORE_BASE: &str = "limit: fragment link before the base";
+/// README: "an empty or fragment-only URL under a `<base>` with a query is written without that
+/// query". Accepted: such a token URL pointing at the base URL without its query (same origin;
+/// still judged base-proof).
+pub const LIMIT_BASE_QUERY: &str = "limit: base query dropped from empty/fragment URLs";
+/// README: "neither do forms after a `<select>` that the parser closed by other means (another
+/// `<select>`, a table tag) than `</select>`, `<input>`, `<textarea>`". Accepted: a form whose
+/// tag came while a select was open for the rewriter (`<select>` up to one of those), outside any
+/// select in the tree, without the hidden input.
+pub const LIMIT_SELECT_CLOSED: &str = "limit: select closed by the parser, open for the rewriter";
+/// README: "under a first `<base>` of another site a submit button with an empty `formaction` is
+/// disabled". Accepted: `disabled` on such a button (its empty formaction is the document's URL).
+pub const LIMIT_EMPTY_FORMACTION: &str = "limit: empty formaction disabled under a foreign base";
+/// README: "C0 controls at the end of a URL, or written as character references at its start
+/// (the URL parser drops both), stay inside the rewritten URL". Accepted, for a URL that starts or
+/// ends with one: a token URL or an anchored action that points at the target once
+/// percent-encoded C0 controls are taken out of both, or that does not parse at all (the control
+/// went into the authority: a link to nowhere). Token URLs are still judged base-proof.
+pub const LIMIT_C0_AT_THE_ENDS: &str = "limit: C0 controls at a URL's ends stay in it";
+/// README: "in a page that is not UTF-8, non-ASCII characters of a `<base>` path are written into
+/// rewritten URLs percent-encoded byte by byte". Accepted, in a page the oracle did not decode as
+/// UTF-8 and under a base element: a token URL that points at the target once percent-escapes of
+/// non-ASCII bytes are taken out of both (same origin; still judged base-proof).
+pub const LIMIT_NON_UTF8_BASE: &str = "limit: non-ASCII base path of a non-UTF-8 page";
+/// README: "a `#` right after `&` that starts no character reference (`&#x;`) is taken for one:
+/// the token goes into the fragment". Accepted: a token URL whose fragment, begun by such a `#`,
+/// holds the token (no request carries it; it stays in this page).
+pub const LIMIT_AMP_HASH: &str = "limit: token in the fragment after a bare &#";
+/// Rule 6, README: "`http:x` and `https:x` (a scheme without `//`: relative on a page of that
+/// scheme, another host on the other) count as other sites". Required where they are another
+/// host on an http or an https page; accepted where a base with a scheme makes them same-origin
+/// either way, and for relative URLs under a first `<base href="http:x">`: no token, submitter
+/// disabled, form without the hidden input.
+pub const RULE_SCHEME_ONLY: &str = "rule: http:x / https:x treated as foreign";
+/// Rule 4, README: "a form inside an open `<select>` gets no hidden input (it would close the
+/// select)". Required in the select's own tree; in template contents inside a select either is
+/// right (the rewriter's select closes at an `<input>` there, the parser's does not, and a hidden
+/// input there closes nothing).
+pub const RULE_SELECT: &str = "rule: form in an open select gets no hidden input";
+/// The browser's view where the rules leave a case open (counted, not limits).
+pub const OPEN_SAME_DOCUMENT: &str = "open: link to a fragment of the document itself";
+pub const OPEN_TEMPLATE_SUBMITTER: &str = "open: submitter in template contents";
+pub const OPEN_NOT_A_URL: &str = "open: formaction that is no URL";
+pub const OPEN_LOOSE_META: &str = "open: meta name with spaces around referrer";
+pub const OPEN_FOREIGN_OVERRIDES: &str = "open: page-URL overrides on svg/math elements";
+
+/// Every acceptance, for reports.
+pub const LIMITS: &[&str] = &[
+    LIMIT_LONG_TAG,
+    LIMIT_FORMATTING,
+    LIMIT_FOREIGN_CLOSED,
+    LIMIT_TEMPLATE_TABLE,
+    LIMIT_EMPTY_TARGET,
+    LIMIT_FRAGMENT_BEFORE_BASE,
+    LIMIT_BASE_QUERY,
+    LIMIT_SELECT_CLOSED,
+    LIMIT_EMPTY_FORMACTION,
+    LIMIT_C0_AT_THE_ENDS,
+    LIMIT_AMP_HASH,
+    LIMIT_NON_UTF8_BASE,
+    RULE_SCHEME_ONLY,
+    RULE_SELECT,
+    OPEN_SAME_DOCUMENT,
+    OPEN_TEMPLATE_SUBMITTER,
+    OPEN_NOT_A_URL,
+    OPEN_LOOSE_META,
+    OPEN_FOREIGN_OVERRIDES,
 ];
 
 /// The response being rewritten: served at `http://HOST/PATH`.
@@ -83,6 +226,8 @@ pub struct Setup {
     pub param: String,
     pub token: String,
     pub form_id: String,
+    /// The response's `Content-Type` names a charset (else the rewriter writes ESC as U+FFFD).
+    pub charset_declared: bool,
 }
 
 impl Setup {
@@ -95,6 +240,7 @@ impl Setup {
             // Distinct from anything a page, the generator or the corpus holds.
             token: "dIfF7tOkEn9Q".to_owned(),
             form_id: "cl-0123456789abcdef".to_owned(),
+            charset_declared: false,
         }
     }
 
@@ -113,8 +259,14 @@ impl Setup {
         }
     }
 
+    /// The document URL, for a page served over http or (`https`) over https.
+    pub fn document_url_as(&self, https: bool) -> Url {
+        let scheme = if https { "https" } else { "http" };
+        Url::parse(&format!("{scheme}://{}{}", self.host, self.path)).expect("document URL")
+    }
+
     pub fn document_url(&self) -> Url {
-        Url::parse(&format!("http://{}{}", self.host, self.path)).expect("document URL")
+        self.document_url_as(false)
     }
 
     /// http(s) on the host or an allowed host (host[:port], the port defaulted from the scheme).
@@ -139,9 +291,10 @@ impl Setup {
             })
     }
 
-    /// The oracle needs the token to be new: an input that already holds it cannot be judged.
+    /// The oracle needs the token and the form id to be new: an input that already holds them
+    /// cannot be judged.
     pub fn usable(&self, input: &[u8]) -> bool {
-        !contains(input, self.token.as_bytes())
+        !contains(input, self.token.as_bytes()) && !contains(input, self.form_id.as_bytes())
     }
 }
 
@@ -150,7 +303,7 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 pub fn rewrite(setup: &Setup, input: &[u8]) -> Vec<u8> {
-    let mut r = Rewriter::new(setup.options());
+    let mut r = Rewriter::new(setup.options()).charset_declared(setup.charset_declared);
     let mut out = Vec::new();
     r.write(input, &mut out);
     r.end(&mut out);
@@ -158,7 +311,7 @@ pub fn rewrite(setup: &Setup, input: &[u8]) -> Vec<u8> {
 }
 
 pub fn rewrite_chunked(setup: &Setup, input: &[u8], size: usize) -> Vec<u8> {
-    let mut r = Rewriter::new(setup.options());
+    let mut r = Rewriter::new(setup.options()).charset_declared(setup.charset_declared);
     let mut out = Vec::new();
     for chunk in input.chunks(size.max(1)) {
         r.write(chunk, &mut out);
@@ -167,7 +320,7 @@ pub fn rewrite_chunked(setup: &Setup, input: &[u8], size: usize) -> Vec<u8> {
     out
 }
 
-/// One difference between what the rewriter wrote and what the conventions demand.
+/// One difference between what the rewriter wrote and what the rules demand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// What kind of difference (stable across inputs: group by it).
@@ -180,6 +333,14 @@ impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}] {}", self.class, self.detail)
     }
+}
+
+/// The oracle's judgement of one output: its findings, and the known limits and open cases it
+/// had to accept (members of `LIMITS`).
+#[derive(Debug, Clone, Default)]
+pub struct Verdict {
+    pub findings: Vec<Finding>,
+    pub accepted: BTreeSet<&'static str>,
 }
 
 /// Findings as one readable block (the first `max`).
@@ -201,32 +362,64 @@ pub fn check_rewrite(setup: &Setup, input: &[u8]) -> Vec<Finding> {
 
 /// Judges `output` as the rewriter's output for `input`.
 pub fn check(setup: &Setup, input: &[u8], output: &[u8]) -> Vec<Finding> {
+    judge(setup, input, output).findings
+}
+
+/// Judges `output` as the rewriter's output for `input`, with the acceptances it needed.
+pub fn judge(setup: &Setup, input: &[u8], output: &[u8]) -> Verdict {
+    let single = |class: &str, detail: String| Verdict {
+        findings: vec![Finding {
+            class: class.to_owned(),
+            detail,
+        }],
+        accepted: BTreeSet::new(),
+    };
     if !setup.usable(input) {
-        return vec![Finding {
-            class: "oracle: input already holds the token".to_owned(),
-            detail: String::new(),
-        }];
+        return single("oracle: input already holds the token", String::new());
     }
     // A UTF-16 byte-order mark overrides any charset: the bytes are not this HTML, so nothing may
     // change (rule 7).
     if input.starts_with(&[0xFF, 0xFE]) || input.starts_with(&[0xFE, 0xFF]) {
         if input == output {
-            return Vec::new();
+            return Verdict::default();
         }
-        return vec![Finding {
-            class: "UTF-16 body changed".to_owned(),
-            detail: format!("{} bytes in, {} out", input.len(), output.len()),
-        }];
+        return single(
+            "UTF-16 body changed",
+            format!("{} bytes in, {} out", input.len(), output.len()),
+        );
     }
+    // README, "Encodings": where the header names no charset, ESC is written as U+FFFD (so that
+    // no stateful decoding reads the markup otherwise): the page to compare with has it so.
+    let esc_free;
+    let input = if setup.charset_declared || !input.contains(&ESC) {
+        input
+    } else {
+        esc_free = input
+            .iter()
+            .flat_map(|&b| {
+                if b == ESC {
+                    "\u{fffd}".as_bytes().to_vec()
+                } else {
+                    vec![b]
+                }
+            })
+            .collect::<Vec<u8>>();
+        &esc_free
+    };
     // Same decoding on both sides: UTF-8 when the input is UTF-8, else one char per byte (the
     // rewriter inserts ASCII only, so the structure is what a browser sees in any ASCII-compatible
     // charset).
     let utf8 = std::str::from_utf8(input).is_ok();
     let before = parse(&decode(input, utf8));
     let after = parse(&decode(output, utf8));
-    let mut oracle = Oracle::new(setup, &before, &after);
+    let page = (setup.document_url_as(false), setup.document_url_as(true));
+    let mut oracle = Oracle::new(setup, &before, &after, page, 0);
+    oracle.utf8 = utf8;
     oracle.run();
-    oracle.findings
+    Verdict {
+        findings: oracle.findings,
+        accepted: oracle.accepted,
+    }
 }
 
 fn decode(bytes: &[u8], utf8: bool) -> String {
@@ -242,7 +435,8 @@ fn decode(bytes: &[u8], utf8: bool) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parsing: markup5ever_rcdom's tree, plus creation order and the parser's form associations.
+// Parsing: markup5ever_rcdom's tree, plus creation order, the parser's form associations, and
+// where an HTML end tag closed foreign content.
 
 pub struct Parsed {
     pub document: Handle,
@@ -250,19 +444,114 @@ pub struct Parsed {
     order: HashMap<*const Node, usize>,
     /// Form-associated element -> the form the parser's form element pointer gave it.
     assoc: HashMap<*const Node, Handle>,
+    /// The number of elements created when an end tag other than `</svg>`, `</math>`, `</p>`,
+    /// `</br>`, `</template>` first took the parser out of svg/math (`<div><svg></div>`).
+    foreign_closed_at: Option<usize>,
+    /// The creation orders of elements made by a `<form>` tag that came while a select was open
+    /// for the rewriter (from `<select>` to `</select>`, `<input>` or `<textarea>`).
+    rewriter_select_forms: HashSet<usize>,
     /// Keeps every created element alive, so that the pointers above stay unique.
     _created: Vec<Handle>,
 }
 
 pub fn parse(text: &str) -> Parsed {
-    let opts = ParseOpts {
-        tree_builder: TreeBuilderOpts {
-            scripting_enabled: true,
-            ..TreeBuilderOpts::default()
-        },
-        ..ParseOpts::default()
+    let opts = TreeBuilderOpts {
+        scripting_enabled: true,
+        ..TreeBuilderOpts::default()
     };
-    parse_document(Recorder::default(), opts).one(text)
+    let watch = Watch {
+        builder: TreeBuilder::new(Recorder::default(), opts),
+        foreign_closed_at: Cell::new(None),
+        rewriter_select: Cell::new(false),
+        select_forms: RefCell::new(HashSet::new()),
+    };
+    let tokenizer = Tokenizer::new(watch, TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(text));
+    while !matches!(tokenizer.feed(&input), TokenizerResult::Done) {}
+    tokenizer.end();
+    let Watch {
+        builder,
+        foreign_closed_at,
+        select_forms,
+        ..
+    } = tokenizer.sink;
+    let mut parsed = builder.sink.finish();
+    parsed.foreign_closed_at = foreign_closed_at.get();
+    parsed.rewriter_select_forms = select_forms.into_inner();
+    parsed
+}
+
+/// The tree builder, with a look at each end tag: did it take the parser out of foreign content?
+struct Watch {
+    builder: TreeBuilder<Handle, Recorder>,
+    foreign_closed_at: Cell<Option<usize>>,
+    rewriter_select: Cell<bool>,
+    select_forms: RefCell<HashSet<usize>>,
+}
+
+impl TokenSink for Watch {
+    type Handle = Handle;
+
+    fn process_token(&self, token: Token, line_number: u64) -> TokenSinkResult<Handle> {
+        let end_tag = match &token {
+            Token::TagToken(tag) if tag.kind == TagKind::EndTag => Some(tag.name.to_string()),
+            _ => None,
+        };
+        let start_tag = match &token {
+            Token::TagToken(tag) if tag.kind == TagKind::StartTag => Some(tag.name.to_string()),
+            _ => None,
+        };
+        let foreign_before = self.foreign_here();
+        if !foreign_before && start_tag.as_deref() == Some("form") && self.rewriter_select.get() {
+            // The element this `<form>` makes, if any, is the next one created.
+            self.select_forms.borrow_mut().insert(self.created());
+        }
+        let result = self.builder.process_token(token, line_number);
+        // The rewriter's select: opened by `<select>`, closed by `</select>`, `<input>`,
+        // `<textarea>`. The parser closes it on more (another `<select>`, table tags, ...).
+        if !foreign_before && start_tag.as_deref() == Some("select") {
+            self.rewriter_select.set(true);
+        }
+        if end_tag.as_deref() == Some("select")
+            || (!foreign_before && matches!(start_tag.as_deref(), Some("input" | "textarea")))
+        {
+            self.rewriter_select.set(false);
+        }
+
+        if let Some(name) = end_tag {
+            // The rewriter follows `</svg>`, `</math>`, `</p>`, `</br>` and `</template>` out of
+            // foreign content; other end tags (of HTML elements opened around it) it does not.
+            let followed = matches!(name.as_str(), "svg" | "math" | "p" | "br" | "template");
+            if foreign_before
+                && !self.foreign_here()
+                && !followed
+                && self.foreign_closed_at.get().is_none()
+            {
+                self.foreign_closed_at.set(Some(self.created()));
+            }
+        }
+        result
+    }
+
+    fn end(&self) {
+        self.builder.end();
+    }
+
+    fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
+        self.foreign_here()
+    }
+}
+
+impl Watch {
+    fn created(&self) -> usize {
+        self.builder.sink.created.borrow().len()
+    }
+
+    fn foreign_here(&self) -> bool {
+        self.builder
+            .adjusted_current_node_present_but_not_in_html_namespace()
+    }
 }
 
 #[derive(Default)]
@@ -297,6 +586,8 @@ impl TreeSink for Recorder {
             document: self.dom.document.clone(),
             order,
             assoc,
+            foreign_closed_at: None,
+            rewriter_select_forms: HashSet::new(),
             _created: created,
         }
     }
@@ -643,6 +934,53 @@ fn strip_param(url: &Url, param: &str) -> Url {
     u
 }
 
+/// Starts or ends with a C0 control or space, which the URL parser drops there.
+fn c0_at_the_ends(value: &str) -> bool {
+    let c0 = |c: char| c <= ' ';
+    value.starts_with(c0) || value.ends_with(c0)
+}
+
+/// `url` without percent-encoded C0 controls and spaces (`%00`...`%20`) in path, query and
+/// fragment.
+fn without_c0(url: &Url) -> Url {
+    without_escapes_where(url, &|b| b <= 0x20)
+}
+
+/// `url` without percent-escapes of bytes from `from` up, in path, query and fragment.
+fn without_escapes(url: &Url, from: u8) -> Url {
+    without_escapes_where(url, &|b| b >= from)
+}
+
+fn without_escapes_where(url: &Url, drop: &dyn Fn(u8) -> bool) -> Url {
+    let strip = |part: &str| -> String {
+        let mut out = String::with_capacity(part.len());
+        let mut rest = part;
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            let code = rest.get(at + 1..at + 3);
+            match code.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) if drop(b) => rest = &rest[at + 3..],
+                _ => {
+                    out.push('%');
+                    rest = &rest[at + 1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    };
+    let mut u = url.clone();
+    let path = strip(url.path());
+    u.set_path(&path);
+    if let Some(q) = url.query() {
+        u.set_query(Some(&strip(q)));
+    }
+    if let Some(f) = url.fragment() {
+        u.set_fragment(Some(&strip(f)));
+    }
+    u
+}
+
 /// Same place apart from http vs https (what a scheme-relative URL takes from its base).
 fn same_place(a: &Url, b: &Url) -> bool {
     a.host_str() == b.host_str()
@@ -714,6 +1052,80 @@ fn element_label(name: &QualName) -> String {
     }
 }
 
+/// A URL attribute value as the URL parser reads it: tabs and newlines dropped, leading and
+/// trailing C0 controls and spaces trimmed.
+fn significant(value: &str) -> String {
+    let s: String = value
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    s.trim_matches(|c: char| c <= ' ').to_owned()
+}
+
+/// `http:x`, `https:x`: a special scheme without `//`, relative on a page of that scheme and
+/// another host on a page of the other one. The rewriter does not know the page's scheme, so it
+/// takes them as foreign (rule 6).
+fn scheme_only(value: &str) -> bool {
+    let s = significant(value).to_ascii_lowercase();
+    let rest = s.strip_prefix("http:").or_else(|| s.strip_prefix("https:"));
+    rest.is_some_and(|r| {
+        let mut c = r.chars();
+        !(matches!(c.next(), Some('/' | '\\')) && matches!(c.next(), Some('/' | '\\')))
+    })
+}
+
+/// `#...`: a fragment of whatever the base is.
+fn fragment_only(value: &str) -> bool {
+    significant(value).starts_with('#')
+}
+
+/// Could the element's start tag have been at least `MAX_CARRY` bytes long (so that the rewriter
+/// passed it unread)? Judged from the tree, generously: each attribute counted as ` name` plus its
+/// value (a tag may spell it without quotes or `=""`), references as their decoded UTF-8 bytes.
+fn long_tag(el: &Handle) -> bool {
+    let NodeData::Element { name, attrs, .. } = &el.data else {
+        return false;
+    };
+    let written: usize = attrs
+        .borrow()
+        .iter()
+        .map(|a| {
+            let prefix = a.name.prefix.as_ref().map_or(0, |p| p.len() + 1);
+            1 + prefix + a.name.local.len() + a.value.len()
+        })
+        .sum();
+    2 + name.local.len() + written >= MAX_CARRY
+}
+
+fn is_formatting(h: &Handle) -> bool {
+    is_html_element(h) && qual_name(h).is_some_and(|n| FORMATTING.contains(&&*n.local))
+}
+
+fn has_html_ancestor(el: &Handle, local: &str) -> bool {
+    let mut cur = parent(el);
+    while let Some(node) = cur {
+        if is_html(&node, local) {
+            return true;
+        }
+        cur = parent(&node);
+    }
+    false
+}
+
+fn first_child(node: &Handle) -> Option<Handle> {
+    node.children.borrow().first().cloned()
+}
+
+/// Every element below `node` (not template contents).
+fn descendants(node: &Handle, out: &mut Vec<Handle>) {
+    for child in node.children.borrow().iter() {
+        if qual_name(child).is_some() {
+            out.push(child.clone());
+        }
+        descendants(child, out);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The oracle.
 
@@ -723,23 +1135,57 @@ enum Kid {
     Text(String),
 }
 
-fn kids(node: &Handle, inserted: &mut dyn FnMut(&Handle) -> bool) -> Vec<Kid> {
-    let mut out: Vec<Kid> = Vec::new();
-    for child in node.children.borrow().iter() {
-        if inserted(child) {
-            continue;
-        }
-        if let NodeData::Text { contents } = &child.data {
-            if let Some(Kid::Text(prev)) = out.last_mut() {
-                prev.push_str(&contents.borrow());
+/// The children of `node` as compared: hidden inputs left out, elements in `through` replaced by
+/// their own children (looked through), adjacent text merged.
+fn kids(
+    node: &Handle,
+    hidden: &dyn Fn(&Handle) -> bool,
+    through: &HashSet<*const Node>,
+) -> Vec<Kid> {
+    fn push(
+        node: &Handle,
+        hidden: &dyn Fn(&Handle) -> bool,
+        through: &HashSet<*const Node>,
+        out: &mut Vec<Kid>,
+    ) {
+        for child in node.children.borrow().iter() {
+            if hidden(child) {
                 continue;
             }
-            out.push(Kid::Text(contents.borrow().to_string()));
-        } else {
-            out.push(Kid::Node(child.clone()));
+            if through.contains(&ptr(child)) {
+                push(child, hidden, through, out);
+                continue;
+            }
+            if let NodeData::Text { contents } = &child.data {
+                if let Some(Kid::Text(prev)) = out.last_mut() {
+                    prev.push_str(&contents.borrow());
+                    continue;
+                }
+                out.push(Kid::Text(contents.borrow().to_string()));
+            } else {
+                out.push(Kid::Node(child.clone()));
+            }
         }
     }
+    let mut out = Vec::new();
+    push(node, hidden, through, &mut out);
     out
+}
+
+/// The same kinds of children, elements of the same names, in the same order.
+fn same_shape(a: &[Kid], b: &[Kid]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|pair| match pair {
+            (Kid::Text(_), Kid::Text(_)) => true,
+            (Kid::Node(x), Kid::Node(y)) => match (&x.data, &y.data) {
+                (NodeData::Element { name: n1, .. }, NodeData::Element { name: n2, .. }) => {
+                    n1 == n2
+                }
+                (NodeData::Element { .. }, _) | (_, NodeData::Element { .. }) => false,
+                _ => true,
+            },
+            _ => false,
+        })
 }
 
 fn describe_kid(k: &Kid) -> String {
@@ -749,71 +1195,165 @@ fn describe_kid(k: &Kid) -> String {
     }
 }
 
-/// What the output must show for one attribute of one element.
+/// What the output must show for one attribute of one element. `why`/`optional` name the
+/// acceptance (one of `LIMITS`) that allows the weaker outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Plan {
-    /// A URL (or a meta refresh content) that gets the token; `optional` for a fragment of this
-    /// very document (a same-document navigation sends no request).
-    Token { refresh: bool, optional: bool },
-    /// A form action / formaction: the same target; base-proof when `proof`.
-    Target { proof: bool },
+    /// A URL (or a meta refresh content) that gets the token, or may stay as it is (`optional`).
+    Token {
+        refresh: bool,
+        optional: Option<&'static str>,
+    },
+    /// A form action / formaction: the same target; base-proof when `proof`. `why`: a change
+    /// (an anchoring) is allowed rather than due.
+    Target {
+        proof: bool,
+        why: Option<&'static str>,
+    },
     /// A neutralising first duplicate: the value becomes `value` (or may, when not `required`).
-    Neutral { value: &'static str, required: bool },
-    /// An id the rewriter may insert into a token form that had none (`form_id`, maybe with a
-    /// suffix); whether the hidden input then belongs to the form is the ownership check's call.
-    AddId,
+    Neutral {
+        value: &'static str,
+        required: bool,
+        why: Option<&'static str>,
+    },
+    /// `id="FORM_ID-N"` inserted into a token form without one (due when it got its input; N is
+    /// judged by `check_form_ids`).
+    AddId { required: bool },
     /// `disabled` inserted into a submitter (or may be, when not `required`).
-    AddDisabled { required: bool },
-    /// The first base's href: may become "" (`allowed`), must (`required`).
-    BaseHref { allowed: bool, required: bool },
+    AddDisabled {
+        required: bool,
+        why: Option<&'static str>,
+    },
+    /// An iframe's `srcdoc`: a document of its own, rewritten by the same rules (with this
+    /// document's base) and judged so.
+    Srcdoc,
+    /// The first base's href: may become "" (`allowed`), must (`required`); `why` names the limit
+    /// that excuses a base left as it is although it is late.
+    BaseHref {
+        allowed: bool,
+        required: bool,
+        why: Option<&'static str>,
+    },
+}
+
+/// Did an element write a URL (rule 1: only that makes a later base late)?
+enum Writes {
+    No,
+    /// The rewriter writes one here, perhaps to the same text.
+    Surely(String),
+    /// It may (a submitter in template contents: the rewriter's view of its form decides).
+    Maybe,
 }
 
 struct Oracle<'a> {
     setup: &'a Setup,
     before: &'a Parsed,
     after: &'a Parsed,
+    /// The document's URL (for a page served over http): the page's, or for a srcdoc document
+    /// the base it inherits (its own URL, about:srcdoc, is no base).
     doc_url: Url,
+    /// `srcdoc` documents around this one.
+    depth: u8,
+    /// The page is UTF-8 (else it was decoded one character per byte).
+    utf8: bool,
     other_base: Url,
     /// The base the rewriter resolved against: the output document's base URL.
     base: Url,
+    /// The same for the page served over https (the rewriter knows no scheme).
+    base_https: Url,
+    /// The input's first base element, and when it was created.
     base_el: Option<Handle>,
-    base_allowed: bool,
+    base_at: Option<usize>,
+    /// The first base's tag may have been too long to read (`LIMIT_LONG_TAG`).
+    base_long: bool,
+    /// The output's first base has `href=""` where the input's had a URL.
+    base_neutralised: bool,
+    base_plan: Option<Plan>,
     base_required: Option<String>,
+    /// Forms that must get the hidden input; forms that may (and why); same-origin forms inside
+    /// a select (rule 4: none).
     token_forms: HashSet<*const Node>,
+    maybe_forms: HashMap<*const Node, &'static str>,
+    select_forms: HashSet<*const Node>,
+    /// Input forms whose output owns an inserted hidden input.
+    got_input: HashSet<*const Node>,
+    /// Inserted hidden inputs in the output: the input, the root of its tree, its owner.
+    hidden: Vec<(Handle, Handle, Option<Handle>)>,
+    /// Formatting clones looked through (`LIMIT_FORMATTING`): in the output, the chain around
+    /// each hidden input; in the input, the clones of the same originals inside that form, looked
+    /// through only where that makes the children match.
+    through_out: HashSet<*const Node>,
+    clones_in: HashSet<*const Node>,
     in_to_out: HashMap<*const Node, Handle>,
     out_to_in: HashMap<*const Node, Handle>,
-    /// Inserted hidden inputs found in the output, with the root of their tree.
-    inserted: Vec<(Handle, Handle)>,
+    /// Template contents (of the input) -> their template.
+    templates: HashMap<*const Node, Handle>,
+    /// Attributes are judged (the last pass); the earlier passes only map the trees.
+    checking: bool,
     path: Vec<String>,
     findings: Vec<Finding>,
+    accepted: BTreeSet<&'static str>,
 }
 
 impl<'a> Oracle<'a> {
-    fn new(setup: &'a Setup, before: &'a Parsed, after: &'a Parsed) -> Oracle<'a> {
-        let doc_url = setup.document_url();
-        let base_of = |doc: &Handle| {
+    /// `page`: the document URL for a page served over http and over https.
+    fn new(
+        setup: &'a Setup,
+        before: &'a Parsed,
+        after: &'a Parsed,
+        page: (Url, Url),
+        depth: u8,
+    ) -> Oracle<'a> {
+        let base_of = |doc: &Handle, https: bool| {
+            let doc_url = if https {
+                page.1.clone()
+            } else {
+                page.0.clone()
+            };
             base_element(doc)
                 .and_then(|b| attr(&b, "href"))
                 .and_then(|href| resolve(&href, &doc_url))
-                .unwrap_or_else(|| doc_url.clone())
+                .unwrap_or(doc_url)
         };
-        let base = base_of(&after.document);
+        let base_el = base_element(&before.document);
+        let href_in = base_el.as_ref().and_then(|b| attr(b, "href"));
+        let href_out = base_element(&after.document).and_then(|b| attr(&b, "href"));
         Oracle {
             setup,
             before,
             after,
+            doc_url: page.0.clone(),
+            depth,
+            utf8: true,
             other_base: Url::parse(OTHER_BASE).expect("other base"),
-            base,
-            base_el: base_element(&before.document),
-            base_allowed: false,
+            base: base_of(&after.document, false),
+            base_https: base_of(&after.document, true),
+            base_at: base_el
+                .as_ref()
+                .and_then(|b| before.order.get(&ptr(b)).copied()),
+            base_long: base_el.as_ref().is_some_and(long_tag),
+            base_neutralised: href_out.as_deref() == Some("")
+                && href_in.as_deref().is_some_and(|h| !h.is_empty()),
+            base_el,
+            base_plan: None,
             base_required: None,
             token_forms: HashSet::new(),
+            maybe_forms: HashMap::new(),
+            select_forms: HashSet::new(),
+            got_input: HashSet::new(),
+            hidden: Vec::new(),
+            through_out: HashSet::new(),
+            clones_in: HashSet::new(),
             in_to_out: HashMap::new(),
             out_to_in: HashMap::new(),
-            inserted: Vec::new(),
+            templates: elements_with_roots(&before.document)
+                .into_iter()
+                .filter_map(|(el, _)| template_contents(&el).map(|c| (ptr(&c), el)))
+                .collect(),
+            checking: false,
             path: Vec::new(),
             findings: Vec::new(),
-            doc_url,
+            accepted: BTreeSet::new(),
         }
     }
 
@@ -829,8 +1369,29 @@ impl<'a> Oracle<'a> {
         });
     }
 
+    fn accept(&mut self, why: &'static str) {
+        if self.checking {
+            self.accepted.insert(why);
+        }
+    }
+
+    /// Same-origin for the page served over http and over https.
     fn same(&self, value: &str) -> bool {
-        resolve(value, &self.base).is_some_and(|u| self.setup.same_origin(&u))
+        [&self.base, &self.base_https]
+            .iter()
+            .all(|base| resolve(value, base).is_some_and(|u| self.setup.same_origin(&u)))
+    }
+
+    /// Does a base move this URL (relative, in the rewriter's words)?
+    fn base_dependent(&self, value: &str) -> bool {
+        match (
+            resolve(value, &self.doc_url),
+            resolve(value, &self.other_base),
+        ) {
+            (Some(a), Some(b)) => a != b && !same_place(&a, &b),
+            (None, None) => false,
+            _ => true,
+        }
     }
 
     /// A link to a fragment of this very document: following it navigates within the page and
@@ -844,69 +1405,337 @@ impl<'a> Oracle<'a> {
         })
     }
 
+    fn created(&self, el: &Handle) -> Option<usize> {
+        self.before.order.get(&ptr(el)).copied()
+    }
+
+    /// Created before the input's first base.
+    fn before_base(&self, el: &Handle) -> bool {
+        matches!((self.created(el), self.base_at), (Some(at), Some(base)) if at < base)
+    }
+
+    /// Decided before the input's first base: created before it, or a formatting element copied
+    /// (same name and attributes) from one that was (the parser reconstructs those later).
+    fn decided_before_base(&self, el: &Handle) -> bool {
+        self.before_base(el)
+            || (is_formatting(el)
+                && elements_with_roots(&self.before.document)
+                    .iter()
+                    .any(|(o, _)| {
+                        self.before_base(o)
+                            && qual_name(o) == qual_name(el)
+                            && attr_map(o) == attr_map(el)
+                    }))
+    }
+
+    /// After a first base whose URL the rewriter does not take (so relative URLs get no token
+    /// from it): one too long to read, or one written `http:x` (rule 6).
+    fn unread_base(&self, el: &Handle) -> Option<&'static str> {
+        if self.base_el.is_none() || self.before_base(el) {
+            return None;
+        }
+        if self.base_long {
+            return Some(LIMIT_LONG_TAG);
+        }
+        let href = self.base_el.as_ref().and_then(|b| attr(b, "href"));
+        href.filter(|h| scheme_only(h)).map(|_| RULE_SCHEME_ONLY)
+    }
+
+    /// Created after an HTML end tag took the parser out of svg/math (`LIMIT_FOREIGN_CLOSED`).
+    fn after_foreign_closed(&self, el: &Handle) -> bool {
+        matches!((self.created(el), self.before.foreign_closed_at), (Some(at), Some(closed)) if at >= closed)
+    }
+
+    /// Inside an HTML select of its own tree (`Some(true)`), or of the tree around the template
+    /// contents it is in (`Some(false)`: the select is open for the rewriter until an `<input>`,
+    /// but a hidden input there closes nothing).
+    fn in_select(&self, el: &Handle) -> Option<bool> {
+        let mut own_tree = true;
+        let mut cur = parent(el);
+        while let Some(node) = cur {
+            if is_html(&node, "select") {
+                return Some(own_tree);
+            }
+            cur = parent(&node).or_else(|| {
+                own_tree = false;
+                self.templates.get(&ptr(&node)).cloned()
+            });
+        }
+        None
+    }
+
+    fn has_token(&self, form: &Handle) -> bool {
+        let p = ptr(form);
+        self.token_forms.contains(&p)
+            || (self.maybe_forms.contains_key(&p) && self.got_input.contains(&p))
+    }
+
+    fn is_hidden_input(&self, h: &Handle) -> bool {
+        is_html(h, "input") && attr(h, "value").as_deref() == Some(self.setup.token.as_str())
+    }
+
     fn run(&mut self) {
-        // Rule 1: forms the parser created whose action is same-origin.
+        for (el, root) in elements_with_roots(&self.after.document) {
+            if self.is_hidden_input(&el) {
+                let owner = form_owner(self.after, &el, &root);
+                self.hidden.push((el, root, owner));
+            }
+        }
+        // Pass 1 maps the trees as they are; pass 2 again, looking through the formatting
+        // elements the hidden inputs made the parser reconstruct.
+        self.map();
+        self.find_clones();
+        if !self.through_out.is_empty() {
+            self.map();
+        }
+        for (_, _, owner) in &self.hidden {
+            if let Some(form) = owner.as_ref().and_then(|o| self.out_to_in.get(&ptr(o))) {
+                self.got_input.insert(ptr(form));
+            }
+        }
+        self.classify_forms();
+        self.decide_base();
+        // Pass 3 judges.
+        self.findings.clear();
+        self.in_to_out.clear();
+        self.out_to_in.clear();
+        self.checking = true;
+        let (a, b) = (self.before.document.clone(), self.after.document.clone());
+        self.walk(&a, &b, &a);
+        self.check_hidden_inputs();
+        self.check_form_ids();
+    }
+
+    fn map(&mut self) {
+        self.findings.clear();
+        self.in_to_out.clear();
+        self.out_to_in.clear();
+        self.checking = false;
+        let (a, b) = (self.before.document.clone(), self.after.document.clone());
+        self.walk(&a, &b, &a);
+    }
+
+    fn structure_findings(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.class.starts_with("structure"))
+            .count()
+    }
+
+    /// `LIMIT_FORMATTING`: a hidden input as the innermost of a chain `form > c1 > ... > ck >
+    /// input`, each the first child of the one before, each ci a formatting element with the name
+    /// and attributes of one created before the form (its original, in the list of active
+    /// formatting elements). Looked through: the ci, and in the input form the clones the parser
+    /// made of the same originals later (where the first text or phrasing content came), where
+    /// the children of an element match only so.
+    fn find_clones(&mut self) {
+        let outputs = elements_with_roots(&self.after.document);
+        for (input, _, _) in self.hidden.clone() {
+            let mut chain = Vec::new();
+            let mut child = input.clone();
+            let mut form = None;
+            while let Some(p) = parent(&child) {
+                if !first_child(&p).is_some_and(|f| Rc::ptr_eq(&f, &child)) {
+                    break;
+                }
+                if is_html(&p, "form") {
+                    form = Some(p);
+                    break;
+                }
+                if !is_formatting(&p) {
+                    break;
+                }
+                chain.push(p.clone());
+                child = p;
+            }
+            let Some(form_out) = form else { continue };
+            if chain.is_empty() {
+                continue;
+            }
+            let Some(form_in) = self.out_to_in.get(&ptr(&form_out)).cloned() else {
+                continue;
+            };
+            let (Some(&form_out_at), Some(form_in_at)) = (
+                self.after.order.get(&ptr(&form_out)),
+                self.created(&form_in),
+            ) else {
+                continue;
+            };
+            let mut originals_in = Vec::new();
+            for c in &chain {
+                let original = outputs
+                    .iter()
+                    .filter(|(o, _)| {
+                        !Rc::ptr_eq(o, c)
+                            && self
+                                .after
+                                .order
+                                .get(&ptr(o))
+                                .is_some_and(|&at| at < form_out_at)
+                            && qual_name(o) == qual_name(c)
+                            && attr_map(o) == attr_map(c)
+                    })
+                    .max_by_key(|(o, _)| self.after.order.get(&ptr(o)).copied());
+                match original.and_then(|(o, _)| self.out_to_in.get(&ptr(o))) {
+                    Some(o) => originals_in.push(o.clone()),
+                    None => break,
+                }
+            }
+            if originals_in.len() != chain.len() {
+                continue;
+            }
+            self.through_out.extend(chain.iter().map(ptr));
+            let mut inside = Vec::new();
+            descendants(&form_in, &mut inside);
+            for d in inside {
+                let later = self.created(&d).is_some_and(|at| at > form_in_at);
+                let clone = originals_in
+                    .iter()
+                    .any(|o| qual_name(o) == qual_name(&d) && attr_map(o) == attr_map(&d));
+                if later && clone {
+                    self.clones_in.insert(ptr(&d));
+                }
+            }
+        }
+    }
+
+    /// Rule 1 and 4: the forms the parser created whose action is same-origin, each a token form,
+    /// a form that may lack its input (a known limit), or a form in a select.
+    fn classify_forms(&mut self) {
         for (el, _) in elements_with_roots(&self.before.document) {
-            if is_html(&el, "form") {
-                let ours = match attr(&el, "action") {
-                    None => true,
-                    Some(a) if a.is_empty() => true,
-                    Some(a) => self.same(&a),
-                };
-                if ours {
+            if !is_html(&el, "form") {
+                continue;
+            }
+            let action = attr(&el, "action");
+            let ours = match &action {
+                None => true,
+                Some(a) if a.is_empty() => true,
+                Some(a) => self.same(a),
+            };
+            if !ours {
+                continue;
+            }
+            let in_select = self.in_select(&el);
+            if in_select == Some(true) {
+                self.select_forms.insert(ptr(&el));
+                continue;
+            }
+            let relative = action
+                .as_deref()
+                .is_some_and(|a| !a.is_empty() && self.base_dependent(a));
+            let at = self.created(&el).unwrap_or(0);
+            let maybe = if long_tag(&el) {
+                Some(LIMIT_LONG_TAG)
+            } else if in_select.is_some() {
+                Some(RULE_SELECT)
+            } else if self.before.rewriter_select_forms.contains(&at) {
+                Some(LIMIT_SELECT_CLOSED)
+            } else if self.after_foreign_closed(&el) {
+                Some(LIMIT_FOREIGN_CLOSED)
+            } else if action.as_deref().is_some_and(scheme_only) {
+                Some(RULE_SCHEME_ONLY)
+            } else if relative {
+                self.unread_base(&el)
+            } else {
+                None
+            };
+            match maybe {
+                Some(why) => {
+                    self.maybe_forms.insert(ptr(&el), why);
+                }
+                None => {
                     self.token_forms.insert(ptr(&el));
                 }
             }
         }
-        self.decide_base();
-        let (a, b) = (self.before.document.clone(), self.after.document.clone());
-        self.walk(&a, &b, &a, &b);
-        self.check_hidden_inputs();
     }
 
-    /// Rule 3: may / must the input's first base be neutralised?
+    /// Rule 1: the input's first base must be neutralised exactly when a URL was written before
+    /// it (in the order the parser created elements, which is source order).
     fn decide_base(&mut self) {
-        let Some(base_el) = self.base_el.clone() else {
+        let Some(base_at) = self.base_at else {
             return;
         };
-        let input_base = attr(&base_el, "href")
-            .and_then(|h| resolve(&h, &self.doc_url))
-            .unwrap_or_else(|| self.doc_url.clone());
-        let Some(&base_at) = self.before.order.get(&ptr(&base_el)) else {
-            return;
-        };
-        let mut earlier: Vec<(usize, Handle, Handle)> = elements_with_roots(&self.before.document)
-            .into_iter()
-            .filter_map(|(el, root)| {
-                let at = *self.before.order.get(&ptr(&el))?;
-                (at < base_at).then_some((at, el, root))
-            })
-            .collect();
-        earlier.sort_by_key(|(at, _, _)| *at);
-        for (_, el, root) in earlier {
-            let urls = decided_urls(&el);
-            if urls.is_none() {
+        let mut surely: Option<(usize, String)> = None;
+        let mut maybe = false;
+        for (el, root) in elements_with_roots(&self.before.document) {
+            let Some(at) = self.created(&el) else {
+                continue;
+            };
+            if at >= base_at {
                 continue;
             }
-            self.base_allowed = true;
-            // A submitter's formaction matters only where rule 5 looks at it.
-            let matters = !is_submitter(&el)
-                || attr(&el, "form").is_some()
-                || form_owner(self.before, &el, &root)
-                    .is_some_and(|f| self.token_forms.contains(&ptr(&f)));
-            if matters && self.base_required.is_none() {
-                let moved = urls
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|u| resolve(u, &self.doc_url) != resolve(u, &input_base));
-                if let Some(u) = moved {
-                    self.base_required = Some(format!("{} (URL {u:?})", describe_node(&el)));
+            match self.writes(&el, &root) {
+                Writes::Surely(what) => {
+                    if surely.as_ref().is_none_or(|(first, _)| at < *first) {
+                        surely = Some((at, what));
+                    }
                 }
+                Writes::Maybe => maybe = true,
+                Writes::No => {}
             }
         }
+        self.base_plan = Some(if self.base_long {
+            // An unreadable base cannot be neutralised.
+            Plan::BaseHref {
+                allowed: false,
+                required: false,
+                why: surely.is_some().then_some(LIMIT_LONG_TAG),
+            }
+        } else {
+            Plan::BaseHref {
+                allowed: surely.is_some() || maybe,
+                required: surely.is_some(),
+                why: None,
+            }
+        });
+        self.base_required = surely.map(|(_, what)| what);
     }
 
-    fn walk(&mut self, a: &Handle, b: &Handle, a_root: &Handle, b_root: &Handle) {
+    fn writes(&self, el: &Handle, root: &Handle) -> Writes {
+        if !is_html_element(el) {
+            return Writes::No;
+        }
+        let local = qual_name(el)
+            .map(|n| n.local.to_string())
+            .unwrap_or_default();
+        let mut names: Vec<&str> = match local.as_str() {
+            "a" | "area" => vec!["href"],
+            // A rewritten srcdoc is a value written too.
+            "iframe" => vec!["src", "srcdoc"],
+            "frame" => vec!["src"],
+            "meta" if is_refresh(el) => vec!["content"],
+            "form" => vec!["action"],
+            _ => Vec::new(),
+        };
+        if is_submitter(el) {
+            names.push("formaction");
+        }
+        // A URL value the rewriter changed.
+        if let Some(out) = self.in_to_out.get(&ptr(el)) {
+            if let Some(name) = names.iter().find(|n| attr(el, n) != attr(out, n)) {
+                return Writes::Surely(format!("{} ({name} written)", describe_node(el)));
+            }
+        }
+        let written = |name: &str| attr(el, name).is_some_and(|v| !significant(&v).is_empty());
+        // A token form's action and an anchored formaction are written even when the text stays.
+        if local == "form" && self.has_token(el) && written("action") {
+            return Writes::Surely(format!("{} (action anchored)", describe_node(el)));
+        }
+        if is_submitter(el) && written("formaction") {
+            let out = self.in_to_out.get(&ptr(el));
+            if let Some(Plan::Target { why, .. }) = self.plans(el, root, out).get("formaction") {
+                return if why.is_some() {
+                    Writes::Maybe
+                } else {
+                    Writes::Surely(format!("{} (formaction anchored)", describe_node(el)))
+                };
+            }
+        }
+        Writes::No
+    }
+
+    fn walk(&mut self, a: &Handle, b: &Handle, a_root: &Handle) {
         match (&a.data, &b.data) {
             (NodeData::Document, NodeData::Document) => {}
             (NodeData::Element { name: na, .. }, NodeData::Element { name: nb, .. }) => {
@@ -919,10 +1748,12 @@ impl<'a> Oracle<'a> {
                 }
                 self.in_to_out.insert(ptr(a), b.clone());
                 self.out_to_in.insert(ptr(b), a.clone());
-                self.check_element(a, b, a_root);
+                if self.checking {
+                    self.check_element(a, b, a_root);
+                }
                 if let (Some(ca), Some(cb)) = (template_contents(a), template_contents(b)) {
                     self.path.push("#content".to_owned());
-                    self.walk(&ca, &cb, &ca, &cb);
+                    self.walk(&ca, &cb, &ca);
                     self.path.pop();
                 }
             }
@@ -975,19 +1806,7 @@ impl<'a> Oracle<'a> {
                 return;
             }
         }
-        let token = self.setup.token.clone();
-        let mut found: Vec<Handle> = Vec::new();
-        let ka = kids(a, &mut |_| false);
-        let kb = kids(b, &mut |h| {
-            let hidden = is_html(h, "input") && attr(h, "value").as_deref() == Some(token.as_str());
-            if hidden {
-                found.push(h.clone());
-            }
-            hidden
-        });
-        for h in found {
-            self.inserted.push((h, b_root.clone()));
-        }
+        let (ka, kb) = self.pair_kids(a, b);
         if ka.len() != kb.len()
             || ka.iter().zip(&kb).any(|pair| {
                 matches!(
@@ -1025,7 +1844,7 @@ impl<'a> Oracle<'a> {
                         None => format!("#node[{i}]"),
                     };
                     self.path.push(label);
-                    self.walk(n1, n2, a_root, b_root);
+                    self.walk(n1, n2, a_root);
                     self.path.pop();
                 }
                 _ => {}
@@ -1033,161 +1852,365 @@ impl<'a> Oracle<'a> {
         }
     }
 
-    /// The plan for each no-namespace attribute of input element `a`.
-    fn plans(&self, a: &Handle, a_root: &Handle) -> HashMap<&'static str, Plan> {
-        let mut plans = HashMap::new();
-        let html = is_html_element(a);
-        let local = qual_name(a)
-            .map(|n| n.local.to_string())
-            .unwrap_or_default();
-        if html {
-            match local.as_str() {
-                "a" | "area" => {
-                    if let Some(h) = attr(a, "href").filter(|h| self.same(h)) {
-                        let optional = self.same_document(&h);
-                        plans.insert(
-                            "href",
-                            Plan::Token {
-                                refresh: false,
-                                optional,
-                            },
-                        );
+    /// The children of `a` (input) and `b` (output) to compare: as they are, or, where only that
+    /// makes them match (`LIMIT_FORMATTING`), with the output's formatting clones around a hidden
+    /// input and some of the input's clones of the same originals among `a`'s children looked
+    /// through.
+    fn pair_kids(&mut self, a: &Handle, b: &Handle) -> (Vec<Kid>, Vec<Kid>) {
+        let none = HashSet::new();
+        let hidden = |h: &Handle| self.is_hidden_input(h);
+        let ka = kids(a, &|_| false, &none);
+        let kb = kids(b, &hidden, &none);
+        if same_shape(&ka, &kb) || (self.through_out.is_empty() && self.clones_in.is_empty()) {
+            return (ka, kb);
+        }
+        let candidates: Vec<Handle> = a
+            .children
+            .borrow()
+            .iter()
+            .filter(|c| self.clones_in.contains(&ptr(c)))
+            .take(4)
+            .cloned()
+            .collect();
+        for kb_through in [kids(b, &hidden, &none), kids(b, &hidden, &self.through_out)] {
+            for mask in 0u32..(1 << candidates.len()) {
+                // A chosen copy is looked through with the copies nested first in it (the parser
+                // copies a chain of open formatting elements at once).
+                let mut chosen: HashSet<*const Node> = HashSet::new();
+                for (i, c) in candidates.iter().enumerate() {
+                    if mask & (1 << i) == 0 {
+                        continue;
                     }
-                    if let Some(ping) = attr(a, "ping") {
-                        let urls: Vec<Option<Url>> = ping
-                            .split(is_ascii_ws)
-                            .filter(|s| !s.is_empty())
-                            .map(|s| resolve(s, &self.base))
-                            .collect();
-                        let foreign = urls
-                            .iter()
-                            .any(|u| u.as_ref().is_some_and(|u| !self.setup.same_origin(u)));
-                        let unparsed = urls.iter().any(Option::is_none);
-                        if foreign || unparsed {
-                            plans.insert(
-                                "ping",
-                                Plan::Neutral {
-                                    value: "",
-                                    required: foreign,
-                                },
-                            );
-                        }
+                    chosen.insert(ptr(c));
+                    let mut cur = first_child(c);
+                    while let Some(n) = cur.filter(|n| self.clones_in.contains(&ptr(n))) {
+                        chosen.insert(ptr(&n));
+                        cur = first_child(&n);
                     }
                 }
-                "iframe" | "frame"
-                    if attr(a, "src").is_some_and(|s| !s.is_empty() && self.same(&s)) =>
-                {
-                    plans.insert(
-                        "src",
-                        Plan::Token {
-                            refresh: false,
-                            optional: false,
-                        },
-                    );
-                }
-                "meta" => {
-                    if is_refresh(a) {
-                        let url = attr(a, "content")
-                            .and_then(|c| parse_refresh(&c))
-                            .and_then(|(_, url)| url);
-                        if let Some(u) = url.filter(|u| self.same(u)) {
-                            let optional = self.same_document(&u);
-                            plans.insert(
-                                "content",
-                                Plan::Token {
-                                    refresh: true,
-                                    optional,
-                                },
-                            );
-                        }
-                    }
-                    if attr(a, "name").is_some_and(|n| n.eq_ignore_ascii_case("referrer")) {
-                        match attr(a, "content") {
-                            Some(c) if !safe_referrer(&c) => {
-                                plans.insert(
-                                    "content",
-                                    Plan::Neutral {
-                                        value: "same-origin",
-                                        required: !empty_referrer(&c),
-                                    },
-                                );
-                            }
-                            None => {
-                                plans.insert(
-                                    "content",
-                                    Plan::Neutral {
-                                        value: "same-origin",
-                                        required: false,
-                                    },
-                                );
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                }
-                "form" if self.token_forms.contains(&ptr(a)) => {
-                    if attr(a, "id").is_none() {
-                        plans.insert("id", Plan::AddId);
-                    }
-                    if attr(a, "action").is_some_and(|v| !v.is_empty()) {
-                        plans.insert("action", Plan::Target { proof: true });
-                    }
-                }
-                "base" if self.base_el.as_ref().is_some_and(|b| Rc::ptr_eq(b, a)) => {
-                    plans.insert(
-                        "href",
-                        Plan::BaseHref {
-                            allowed: self.base_allowed,
-                            required: self.base_required.is_some(),
-                        },
-                    );
-                }
-                _ => {}
-            }
-            if is_submitter(a) {
-                if let Some(fa) = attr(a, "formaction").filter(|v| !v.is_empty()) {
-                    let has_form_attr = attr(a, "form").is_some();
-                    let in_token_form = form_owner(self.before, a, a_root)
-                        .is_some_and(|f| self.token_forms.contains(&ptr(&f)));
-                    match resolve(&fa, &self.base) {
-                        Some(u) if self.setup.same_origin(&u) => {
-                            if in_token_form && !has_form_attr {
-                                plans.insert("formaction", Plan::Target { proof: true });
-                            } else if in_token_form || has_form_attr {
-                                plans.insert("formaction", Plan::Target { proof: false });
-                            }
-                        }
-                        Some(_) => {
-                            if in_token_form || has_form_attr {
-                                plans.insert("disabled", Plan::AddDisabled { required: true });
-                            } else if !Rc::ptr_eq(a_root, &self.before.document) {
-                                // In a template: a clone may be put into any form.
-                                plans.insert("disabled", Plan::AddDisabled { required: false });
-                            }
-                        }
-                        // Not a URL: the browser submits nothing; disabling does no harm.
-                        None => {
-                            plans.insert("disabled", Plan::AddDisabled { required: false });
-                        }
-                    }
+                let ka_through = kids(a, &|_| false, &chosen);
+                if same_shape(&ka_through, &kb_through) {
+                    self.accept(LIMIT_FORMATTING);
+                    return (ka_through, kb_through);
                 }
             }
         }
-        if let Some(p) = attr(a, "referrerpolicy").filter(|p| !safe_referrer(p)) {
+        (ka, kb)
+    }
+
+    /// A link URL's plan: the token when it is same-origin, optional where a rule or a limit
+    /// lets the rewriter leave it.
+    fn token_plan(&self, el: &Handle, value: &str, refresh: bool) -> Option<Plan> {
+        if !self.same(value) {
+            return None;
+        }
+        let frame = is_html(el, "iframe") || is_html(el, "frame");
+        let empty = significant(value).is_empty();
+        let optional = if scheme_only(value) {
+            Some(RULE_SCHEME_ONLY)
+        } else if long_tag(el) {
+            Some(LIMIT_LONG_TAG)
+        } else if self.after_foreign_closed(el) {
+            Some(LIMIT_FOREIGN_CLOSED)
+        } else if let Some(why) = self.unread_base(el).filter(|_| self.base_dependent(value)) {
+            Some(why)
+        } else if (frame || refresh) && empty
+            || frame && fragment_only(value) && self.same_document(value)
+        {
+            Some(LIMIT_EMPTY_TARGET)
+        } else if !frame && self.same_document(value) {
+            Some(OPEN_SAME_DOCUMENT)
+        } else if fragment_only(value) && self.decided_before_base(el) && !self.base_neutralised {
+            Some(LIMIT_FRAGMENT_BEFORE_BASE)
+        } else {
+            None
+        };
+        Some(Plan::Token { refresh, optional })
+    }
+
+    /// README: "every `ping` attribute gets `ping=""` first" (`Ping-From` carries the page's
+    /// URL, and a same-site ping URL may redirect elsewhere).
+    fn ping_plan(ping: &str) -> Option<Plan> {
+        ping.split(is_ascii_ws)
+            .any(|s| !s.is_empty())
+            .then_some(Plan::Neutral {
+                value: "",
+                required: true,
+                why: None,
+            })
+    }
+
+    /// The plan for each no-namespace attribute of input element `a`.
+    /// `out`: the element in the output, where known (what a limit's overrides did there).
+    fn plans(
+        &self,
+        a: &Handle,
+        a_root: &Handle,
+        out: Option<&Handle>,
+    ) -> HashMap<&'static str, Plan> {
+        let mut plans = HashMap::new();
+        if !is_html_element(a) {
+            self.foreign_overrides(a, &mut plans);
+            return plans;
+        }
+        let local = qual_name(a)
+            .map(|n| n.local.to_string())
+            .unwrap_or_default();
+        let in_template = !Rc::ptr_eq(a_root, &self.before.document);
+        match local.as_str() {
+            "a" | "area" => {
+                if let Some(h) = attr(a, "href") {
+                    plans.extend(self.token_plan(a, &h, false).map(|p| ("href", p)));
+                }
+                if let Some(ping) = attr(a, "ping") {
+                    plans.extend(Self::ping_plan(&ping).map(|p| ("ping", p)));
+                }
+            }
+            "iframe" | "frame" => {
+                if let Some(s) = attr(a, "src").filter(|s| !s.is_empty()) {
+                    plans.extend(self.token_plan(a, &s, false).map(|p| ("src", p)));
+                }
+                if local == "iframe" {
+                    if let Some(doc) = attr(a, "srcdoc") {
+                        let plan = if self.depth >= MAX_SRCDOC_DEPTH {
+                            Plan::Neutral {
+                                value: "",
+                                required: !doc.is_empty(),
+                                why: None,
+                            }
+                        } else {
+                            Plan::Srcdoc
+                        };
+                        plans.insert("srcdoc", plan);
+                    }
+                }
+            }
+            "meta" => {
+                if is_refresh(a) {
+                    let url = attr(a, "content")
+                        .and_then(|c| parse_refresh(&c))
+                        .and_then(|(_, url)| url);
+                    if let Some(u) = url {
+                        plans.extend(self.token_plan(a, &u, true).map(|p| ("content", p)));
+                    }
+                }
+                let name = attr(a, "name");
+                let exact = name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("referrer"))
+                    || attr(a, "http-equiv").is_some_and(|e| {
+                        e.trim_matches(is_ascii_ws)
+                            .eq_ignore_ascii_case("referrer-policy")
+                    });
+                let loose = name
+                    .as_deref()
+                    .is_some_and(|n| n.trim_matches(is_ascii_ws).eq_ignore_ascii_case("referrer"));
+                if (exact || loose) && attr(a, "content").is_some_and(|c| !safe_referrer(&c)) {
+                    plans.insert(
+                        "content",
+                        Plan::Neutral {
+                            value: "same-origin",
+                            required: exact,
+                            why: (!exact).then_some(OPEN_LOOSE_META),
+                        },
+                    );
+                }
+            }
+            "form" if self.has_token(a) => {
+                if attr(a, "id").is_none() && !in_template {
+                    plans.insert(
+                        "id",
+                        Plan::AddId {
+                            required: self.got_input.contains(&ptr(a)),
+                        },
+                    );
+                }
+                if attr(a, "action").is_some_and(|v| !v.is_empty()) {
+                    plans.insert(
+                        "action",
+                        Plan::Target {
+                            proof: true,
+                            why: None,
+                        },
+                    );
+                }
+            }
+            "base" if self.base_el.as_ref().is_some_and(|b| Rc::ptr_eq(b, a)) => {
+                plans.extend(self.base_plan.map(|p| ("href", p)));
+            }
+            _ => {}
+        }
+        if is_submitter(a) && attr(a, "formaction").is_some_and(|v| v.is_empty()) {
+            let foreign_base = !self.same("#") && self.base_el.is_some();
+            if foreign_base
+                && (attr(a, "form").is_some() || in_template || {
+                    form_owner(self.before, a, a_root).is_some_and(|f| self.has_token(&f))
+                })
+            {
+                plans.insert(
+                    "disabled",
+                    Plan::AddDisabled {
+                        required: false,
+                        why: Some(LIMIT_EMPTY_FORMACTION),
+                    },
+                );
+            }
+        }
+        if is_submitter(a) {
+            if let Some(fa) = attr(a, "formaction").filter(|v| !v.is_empty()) {
+                let has_form_attr = attr(a, "form").is_some();
+                let in_token_form =
+                    form_owner(self.before, a, a_root).is_some_and(|f| self.has_token(&f));
+                // Rule 5 looks at submitters in token forms and at those that may join any form.
+                let judged = in_token_form || has_form_attr;
+                let parses =
+                    resolve(&fa, &self.base).is_some() && resolve(&fa, &self.base_https).is_some();
+                let disabled = |required, why| Plan::AddDisabled { required, why };
+                if !parses {
+                    // Not a URL: the browser submits nothing; disabling does no harm.
+                    plans.insert("disabled", disabled(false, Some(OPEN_NOT_A_URL)));
+                } else if self.same(&fa) {
+                    let foreign_to_rewriter = if scheme_only(&fa) {
+                        Some(RULE_SCHEME_ONLY)
+                    } else if self.base_dependent(&fa) {
+                        self.unread_base(a)
+                    } else {
+                        None
+                    };
+                    if let Some(why) = foreign_to_rewriter {
+                        if judged || in_template {
+                            plans.insert("disabled", disabled(false, Some(why)));
+                        }
+                    } else if judged {
+                        let proof = in_token_form && !has_form_attr;
+                        plans.insert("formaction", Plan::Target { proof, why: None });
+                    } else if in_template {
+                        // A clone may be put into any form: anchoring does no harm.
+                        plans.insert(
+                            "formaction",
+                            Plan::Target {
+                                proof: false,
+                                why: Some(OPEN_TEMPLATE_SUBMITTER),
+                            },
+                        );
+                    }
+                } else if judged {
+                    plans.insert("disabled", disabled(true, None));
+                } else if in_template {
+                    plans.insert("disabled", disabled(false, Some(OPEN_TEMPLATE_SUBMITTER)));
+                }
+            }
+        }
+        if REFERRER_ELEMENTS.contains(&local.as_str())
+            && attr(a, "referrerpolicy").is_some_and(|p| !safe_referrer(&p))
+        {
             plans.insert(
                 "referrerpolicy",
                 Plan::Neutral {
                     value: "same-origin",
-                    required: !empty_referrer(&p),
+                    required: true,
+                    why: None,
                 },
             );
+        }
+        if long_tag(a) {
+            self.long_tag_overrides(a, &local, out, &mut plans);
         }
         plans
     }
 
+    /// An svg/math element named like an HTML one that can send the page's URL (`a`, `area`,
+    /// `img`, `iframe`, `link`, `script`, `meta`) may get the same overrides as the HTML one (no
+    /// ping, a safe referrer policy, a safe meta policy): harmless, and right should the parser
+    /// have read it as HTML.
+    fn foreign_overrides(&self, a: &Handle, plans: &mut HashMap<&'static str, Plan>) {
+        let Some(name) = qual_name(a) else {
+            return;
+        };
+        let local = &*name.local;
+        if !["a", "area", "img", "iframe", "link", "script", "meta"].contains(&local) {
+            return;
+        }
+        let neutral = |value| Plan::Neutral {
+            value,
+            required: false,
+            why: Some(OPEN_FOREIGN_OVERRIDES),
+        };
+        if matches!(local, "a" | "area")
+            && attr(a, "ping").is_some_and(|p| Self::ping_plan(&p).is_some())
+        {
+            plans.insert("ping", neutral(""));
+        }
+        if attr(a, "referrerpolicy").is_some_and(|p| !safe_referrer(&p)) {
+            plans.insert("referrerpolicy", neutral("same-origin"));
+        }
+        let sets_policy = attr(a, "name")
+            .is_some_and(|n| n.trim_matches(is_ascii_ws).eq_ignore_ascii_case("referrer"))
+            || attr(a, "http-equiv").is_some_and(|e| {
+                e.trim_matches(is_ascii_ws)
+                    .eq_ignore_ascii_case("referrer-policy")
+            });
+        if local == "meta" && sets_policy && attr(a, "content").is_some_and(|c| !safe_referrer(&c))
+        {
+            plans.insert("content", neutral("same-origin"));
+        }
+    }
+
+    /// `LIMIT_LONG_TAG`: the overrides the rewriter puts right after the name of a start tag it
+    /// cannot read (no ping and a referrer policy of its own on links, a referrer policy on the
+    /// other elements that use one, no meaning for a `<meta>`, `disabled` on a button or on an
+    /// input in a token form). Allowed, not required (the tree tells a long tag only roughly); what
+    /// the element's own attributes call for stays required.
+    fn long_tag_overrides(
+        &self,
+        a: &Handle,
+        local: &str,
+        out: Option<&Handle>,
+        plans: &mut HashMap<&'static str, Plan>,
+    ) {
+        let neutral = |value| Plan::Neutral {
+            value,
+            required: false,
+            why: Some(LIMIT_LONG_TAG),
+        };
+        let mut allow = |name: &'static str, plan: Plan| {
+            plans.entry(name).or_insert(plan);
+        };
+        match local {
+            "a" | "area" => {
+                allow("ping", neutral(""));
+                allow("referrerpolicy", neutral("same-origin"));
+            }
+            "img" | "iframe" | "frame" | "link" | "script" => {
+                allow("referrerpolicy", neutral("same-origin"));
+            }
+            "meta" => {
+                allow("name", neutral(""));
+                allow("http-equiv", neutral(""));
+                // A meta without name and http-equiv sets no referrer policy.
+                let meaningless = out.is_some_and(|o| {
+                    attr(o, "name").is_none_or(|n| n.is_empty())
+                        && attr(o, "http-equiv").is_none_or(|e| e.is_empty())
+                });
+                if meaningless && matches!(plans.get("content"), Some(Plan::Neutral { .. })) {
+                    plans.insert("content", neutral("same-origin"));
+                }
+            }
+            "button" | "input" => allow(
+                "disabled",
+                Plan::AddDisabled {
+                    required: false,
+                    why: Some(LIMIT_LONG_TAG),
+                },
+            ),
+            _ => {}
+        }
+        let _ = a;
+    }
+
     fn check_element(&mut self, a: &Handle, b: &Handle, a_root: &Handle) {
         let label = qual_name(a).map(element_label).unwrap_or_default();
-        let plans = self.plans(a, a_root);
+        let plans = self.plans(a, a_root, Some(b));
         let before = attr_map(a);
         let after = attr_map(b);
         let mut keys: Vec<(String, String)> = before
@@ -1233,7 +2256,10 @@ impl<'a> Oracle<'a> {
                         );
                     }
                 }
-                Some(Plan::Token { optional: true, .. }) if va == vb => {}
+                Some(Plan::Token {
+                    optional: Some(why),
+                    ..
+                }) if va == vb => self.accept(why),
                 Some(Plan::Token { refresh, .. }) => match (&va, &vb) {
                     (Some(va), Some(vb)) => self.check_token(&what, a, va, vb, refresh),
                     _ => self.find(
@@ -1241,15 +2267,32 @@ impl<'a> Oracle<'a> {
                         format!("{} / after {}", describe_node(a), show(&vb)),
                     ),
                 },
-                Some(Plan::Target { proof }) => match (&va, &vb) {
-                    (Some(va), Some(vb)) => self.check_target(&what, a, va, vb, proof),
+                Some(Plan::Target { proof, why }) => match (&va, &vb) {
+                    (Some(va), Some(vb)) => {
+                        if va != vb {
+                            if let Some(why) = why {
+                                self.accept(why);
+                            }
+                        }
+                        self.check_target(&what, a, va, vb, proof);
+                    }
                     _ => self.find(
                         format!("attribute changed: {what}"),
                         format!("{} / after {}", describe_node(a), show(&vb)),
                     ),
                 },
-                Some(Plan::Neutral { value, required }) => {
-                    let ok = vb.as_deref() == Some(value) || (!required && va == vb);
+                Some(Plan::Neutral {
+                    value,
+                    required,
+                    why,
+                }) => {
+                    let neutralised = vb.as_deref() == Some(value) && va != vb;
+                    if neutralised && !required {
+                        if let Some(why) = why {
+                            self.accept(why);
+                        }
+                    }
+                    let ok = neutralised || (!required && va == vb);
                     if !ok {
                         let class = if va == vb {
                             format!("not neutralised: {what}")
@@ -1266,18 +2309,31 @@ impl<'a> Oracle<'a> {
                         );
                     }
                 }
-                Some(Plan::AddId) => match &vb {
-                    None => {}
-                    Some(id) if id.starts_with(&self.setup.form_id) => {}
-                    _ => self.find(
-                        "attribute changed: form[id]",
-                        format!("{} / after id {}", describe_node(a), show(&vb)),
-                    ),
-                },
-                Some(Plan::AddDisabled { required }) => {
+                Some(Plan::AddId { required }) => {
+                    let prefix = format!("{}-", self.setup.form_id);
+                    match &vb {
+                        None if required => self.find(
+                            "form id missing",
+                            format!("{} got its hidden input but no id", describe_node(a)),
+                        ),
+                        None => {}
+                        Some(id) if id.starts_with(&prefix) && required => {}
+                        _ => self.find(
+                            "attribute changed: form[id]",
+                            format!("{} / after id {}", describe_node(a), show(&vb)),
+                        ),
+                    }
+                }
+                Some(Plan::AddDisabled { required, why }) => {
+                    let added = vb.is_some() && va != vb;
                     let ok = vb.is_some()
                         && (va.is_none() || va == vb || vb.as_deref() == Some(""))
                         || (!required && va == vb);
+                    if ok && added && !required {
+                        if let Some(why) = why {
+                            self.accept(why);
+                        }
+                    }
                     if !ok {
                         let class = if vb.is_none() {
                             format!("submitter to another site not disabled: {label}")
@@ -1287,7 +2343,18 @@ impl<'a> Oracle<'a> {
                         self.find(class, describe_node(a));
                     }
                 }
-                Some(Plan::BaseHref { allowed, required }) => {
+                Some(Plan::Srcdoc) => match (&va, &vb) {
+                    (Some(va), Some(vb)) => self.check_srcdoc(a, va, vb),
+                    _ => self.find(
+                        format!("attribute changed: {what}"),
+                        format!("{} / after {}", describe_node(a), show(&vb)),
+                    ),
+                },
+                Some(Plan::BaseHref {
+                    allowed,
+                    required,
+                    why,
+                }) => {
                     let neutralised = vb.as_deref() == Some("") && va.as_deref() != Some("");
                     if neutralised && !allowed {
                         self.find(
@@ -1299,16 +2366,48 @@ impl<'a> Oracle<'a> {
                             format!("attribute changed: {what}"),
                             format!("before {} / after {}", show(&va), show(&vb)),
                         );
-                    } else if !neutralised && required {
+                    } else if !neutralised && required && va.as_deref() != Some("") {
                         let why = self.base_required.clone().unwrap_or_default();
                         self.find(
                             "late base not neutralised",
                             format!("{} comes after {why}", describe_node(a)),
                         );
+                    } else if !neutralised {
+                        if let Some(why) = why {
+                            self.accept(why);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// README: "An iframe's `srcdoc` is a document of its own (its requests carry the page's
+    /// URL): it is rewritten by the same rules and written back." Its base is this document's
+    /// (HTML: the fallback base URL of an about:srcdoc document); its findings count here.
+    fn check_srcdoc(&mut self, a: &Handle, va: &str, vb: &str) {
+        let before = parse(va);
+        let after = parse(vb);
+        let page = (self.base.clone(), self.base_https.clone());
+        let mut inner = Oracle::new(self.setup, &before, &after, page, self.depth + 1);
+        inner.utf8 = self.utf8;
+        inner.run();
+        let at = describe_node(a);
+        for f in inner.findings {
+            self.find(
+                format!("srcdoc: {}", f.class),
+                format!("{at}: {}", f.detail),
+            );
+        }
+        if self.checking {
+            self.accepted.extend(inner.accepted);
+        }
+    }
+
+    /// `LIMIT_LONG_TAG`: a URL created before an unreadable first base was resolved against the
+    /// document URL.
+    fn before_long_base(&self, a: &Handle) -> bool {
+        self.base_long && self.before_base(a)
     }
 
     fn check_token(&mut self, what: &str, a: &Handle, va: &str, vb: &str, refresh: bool) {
@@ -1340,15 +2439,31 @@ impl<'a> Oracle<'a> {
             return;
         };
         let Some(got) = resolve(&ub, &self.base) else {
-            self.find(
-                format!("token URL does not parse: {what}"),
-                format!("before {va:?} / after {vb:?}"),
-            );
+            if c0_at_the_ends(&ua) {
+                // A control moved into the authority: a link that goes nowhere.
+                self.accept(LIMIT_C0_AT_THE_ENDS);
+            } else {
+                self.find(
+                    format!("token URL does not parse: {what}"),
+                    format!("before {va:?} / after {vb:?}"),
+                );
+            }
             return;
         };
         let (param, token) = (&self.setup.param, &self.setup.token);
         let pairs: Vec<(String, String)> = got.query_pairs().into_owned().collect();
         if !pairs.iter().any(|(k, v)| k == param && v == token) {
+            // `LIMIT_AMP_HASH`: the token went into the fragment after a `&#` that starts no
+            // character reference (so the browser sends no token; it stays in this page).
+            let first_hash = ua.find('#');
+            let amp_hash = first_hash.is_some_and(|at| at > 0 && ua[..at].ends_with('&'))
+                && got
+                    .fragment()
+                    .is_some_and(|f| f.contains(&format!("{param}={token}")));
+            if amp_hash {
+                self.accept(LIMIT_AMP_HASH);
+                return;
+            }
             let class = if vb.contains(token.as_str()) {
                 format!("token not in the query: {what}")
             } else {
@@ -1369,14 +2484,28 @@ impl<'a> Oracle<'a> {
         let want = strip_param(&target, param);
         let have = strip_param(&got, param);
         if want != have {
-            self.find(
-                format!("token URL points elsewhere: {what}"),
-                format!(
-                    "before {va:?} = {target} / after {vb:?} = {got} (base {})",
-                    self.base
-                ),
-            );
-            return;
+            let doc_target = resolve(&ua, &self.doc_url).map(|u| strip_param(&u, param));
+            if self.before_long_base(a) && doc_target.as_ref() == Some(&have) {
+                self.accept(LIMIT_LONG_TAG);
+            } else if self.base_query_dropped(&ua, &want, Some(&have)) {
+                self.accept(LIMIT_BASE_QUERY);
+            } else if c0_at_the_ends(&ua) && without_c0(&have) == without_c0(&want) {
+                self.accept(LIMIT_C0_AT_THE_ENDS);
+            } else if !self.utf8
+                && self.base_el.is_some()
+                && without_escapes(&have, 0x80) == without_escapes(&want, 0x80)
+            {
+                self.accept(LIMIT_NON_UTF8_BASE);
+            } else {
+                // Judged base-proof as well: that is what decides whether a base can move it.
+                self.find(
+                    format!("token URL points elsewhere: {what}"),
+                    format!(
+                        "before {va:?} = {target} / after {vb:?} = {got} (base {})",
+                        self.base
+                    ),
+                );
+            }
         }
         if !resolve(&ub, &self.other_base).is_some_and(|u| same_place(&u, &got)) {
             self.find(
@@ -1386,20 +2515,48 @@ impl<'a> Oracle<'a> {
         }
     }
 
+    /// `LIMIT_BASE_QUERY`: an empty or fragment-only `value` under a base element with a query,
+    /// written as the base URL without that query.
+    fn base_query_dropped(&self, value: &str, want: &Url, have: Option<&Url>) -> bool {
+        let v = significant(value);
+        self.base_el.is_some()
+            && !self.base_neutralised
+            && (v.is_empty() || v.starts_with('#'))
+            && want.query().is_some()
+            && {
+                let mut w = want.clone();
+                w.set_query(None);
+                Some(&w) == have
+            }
+    }
+
     fn check_target(&mut self, what: &str, a: &Handle, va: &str, vb: &str, proof: bool) {
         let want = resolve(va, &self.base);
         let got = resolve(vb, &self.base);
         if want != got {
-            let class = if vb.contains(&self.setup.token) {
-                format!("token where none is due: {what}")
+            let from_doc = resolve(va, &self.doc_url);
+            if self.before_long_base(a) && from_doc.is_some() && from_doc == got {
+                self.accept(LIMIT_LONG_TAG);
+            } else if want
+                .as_ref()
+                .is_some_and(|w| self.base_query_dropped(va, w, got.as_ref()))
+            {
+                self.accept(LIMIT_BASE_QUERY);
+            } else if c0_at_the_ends(va)
+                && (got.is_none() || got.as_ref().map(without_c0) == want.as_ref().map(without_c0))
+            {
+                self.accept(LIMIT_C0_AT_THE_ENDS);
             } else {
-                format!("target changed: {what}")
-            };
-            self.find(
-                class,
-                format!("{} / before {va:?} / after {vb:?}", describe_node(a)),
-            );
-            return;
+                let class = if vb.contains(&self.setup.token) {
+                    format!("token where none is due: {what}")
+                } else {
+                    format!("target changed: {what}")
+                };
+                self.find(
+                    class,
+                    format!("{} / before {va:?} / after {vb:?}", describe_node(a)),
+                );
+            }
         }
         if proof {
             let proofed = got
@@ -1417,11 +2574,8 @@ impl<'a> Oracle<'a> {
     fn check_hidden_inputs(&mut self) {
         self.path.clear();
         let mut count: HashMap<*const Node, usize> = HashMap::new();
-        let structural = self
-            .findings
-            .iter()
-            .any(|f| f.class.starts_with("structure"));
-        for (input, root) in std::mem::take(&mut self.inserted) {
+        let structural = self.structure_findings() > 0;
+        for (input, root, owner) in self.hidden.clone() {
             let attrs = attr_map(&input);
             let shape_ok = attrs.iter().all(|(ns, local, value)| {
                 ns.is_empty()
@@ -1437,8 +2591,20 @@ impl<'a> Oracle<'a> {
             if !shape_ok {
                 self.find("hidden input malformed", describe_node(&input));
             }
-            let owner = form_owner(self.after, &input, &root);
+            // `LIMIT_TEMPLATE_TABLE`: in template contents, an input that is not its form's first
+            // child (nor inside the formatting clones there) followed a `<form>` the parser ignored
+            // (in a table); it belongs to no form, or to the enclosing token form as a second one.
+            let displaced = !Rc::ptr_eq(&root, &self.after.document)
+                && attr(&input, "form").is_none()
+                && !parent(&input).is_some_and(|p| {
+                    (is_html(&p, "form") || self.through_out.contains(&ptr(&p)))
+                        && first_child(&p).is_some_and(|f| Rc::ptr_eq(&f, &input))
+                });
             let Some(owner) = owner else {
+                if displaced {
+                    self.accept(LIMIT_TEMPLATE_TABLE);
+                    continue;
+                }
                 self.find(
                     "hidden input belongs to no form",
                     format!(
@@ -1459,14 +2625,26 @@ impl<'a> Oracle<'a> {
                 );
                 continue;
             };
-            if !self.token_forms.contains(&ptr(&form)) {
+            let p = ptr(&form);
+            if self.select_forms.contains(&p) {
+                self.find(
+                    "hidden input in a form inside a select",
+                    format!("{} owns {}", describe_node(&form), describe_node(&input)),
+                );
+                continue;
+            }
+            if !self.token_forms.contains(&p) && !self.maybe_forms.contains_key(&p) {
                 self.find(
                     "token in a form that must not get it",
                     format!("{} owns {}", describe_node(&form), describe_node(&input)),
                 );
                 continue;
             }
-            *count.entry(ptr(&form)).or_default() += 1;
+            if displaced && self.has_token(&form) {
+                self.accept(LIMIT_TEMPLATE_TABLE);
+                continue;
+            }
+            *count.entry(p).or_default() += 1;
             let want_form_attr = match attr(&form, "id") {
                 Some(_) => None,
                 None => attr(&owner, "id"),
@@ -1484,22 +2662,68 @@ impl<'a> Oracle<'a> {
         }
         let mut forms: Vec<(usize, Handle)> = elements_with_roots(&self.before.document)
             .into_iter()
-            .filter(|(el, _)| self.token_forms.contains(&ptr(el)))
-            .map(|(el, _)| (self.before.order.get(&ptr(&el)).copied().unwrap_or(0), el))
+            .filter(|(el, _)| {
+                let p = ptr(el);
+                self.token_forms.contains(&p)
+                    || self.maybe_forms.contains_key(&p)
+                    || self.select_forms.contains(&p)
+            })
+            .map(|(el, _)| (self.created(&el).unwrap_or(0), el))
             .collect();
         forms.sort_by_key(|(at, _)| *at);
         for (_, form) in forms {
-            if !self.in_to_out.contains_key(&ptr(&form)) {
+            let p = ptr(&form);
+            if !self.in_to_out.contains_key(&p) {
                 continue; // a structure finding already covers it
             }
-            let n = count.get(&ptr(&form)).copied().unwrap_or(0);
-            if n != 1 {
-                let class = if n == 0 {
-                    "token form without hidden input"
-                } else {
-                    "token form with several hidden inputs"
-                };
-                self.find(class, format!("{} owns {n}", describe_node(&form)));
+            let n = count.get(&p).copied().unwrap_or(0);
+            if self.select_forms.contains(&p) {
+                if n == 0 {
+                    self.accept(RULE_SELECT);
+                }
+                continue;
+            }
+            let maybe = self.maybe_forms.get(&p).copied();
+            match (n, maybe) {
+                (1, _) => {}
+                (0, Some(why)) => self.accept(why),
+                (0, None) => self.find(
+                    "token form without hidden input",
+                    format!("{} owns 0", describe_node(&form)),
+                ),
+                _ => self.find(
+                    "token form with several hidden inputs",
+                    format!("{} owns {n}", describe_node(&form)),
+                ),
+            }
+        }
+    }
+
+    /// Rule 2: the ids inserted into forms of the document (not template contents) are
+    /// `FORM_ID-1`, `FORM_ID-2`, ... in document order.
+    fn check_form_ids(&mut self) {
+        self.path.clear();
+        let mut forms: Vec<(usize, Handle)> = elements_with_roots(&self.after.document)
+            .into_iter()
+            .filter(|(el, root)| is_html(el, "form") && Rc::ptr_eq(root, &self.after.document))
+            .map(|(el, _)| (self.after.order.get(&ptr(&el)).copied().unwrap_or(0), el))
+            .collect();
+        forms.sort_by_key(|(at, _)| *at);
+        let mut n = 0;
+        for (_, out) in forms {
+            let Some(input) = self.out_to_in.get(&ptr(&out)).cloned() else {
+                continue;
+            };
+            let (None, Some(id)) = (attr(&input, "id"), attr(&out, "id")) else {
+                continue;
+            };
+            n += 1;
+            let want = format!("{}-{n}", self.setup.form_id);
+            if id != want {
+                self.find(
+                    "form id out of sequence",
+                    format!("{} got id {id:?}, want {want:?}", describe_node(&input)),
+                );
             }
         }
     }
@@ -1508,63 +2732,6 @@ impl<'a> Oracle<'a> {
 fn safe_referrer(value: &str) -> bool {
     let v = value.trim_matches(is_ascii_ws);
     SAFE_REFERRER.iter().any(|s| s.eq_ignore_ascii_case(v))
-}
-
-/// An empty policy is no policy (the document's, which the filter's Referrer-Policy header
-/// sets): neutralising it is allowed, not required. Conventions rule 5 lists no such exception.
-fn empty_referrer(value: &str) -> bool {
-    value.trim_matches(is_ascii_ws).is_empty()
-}
-
-/// The URLs the rewriter decides on for an element (rule 1, 2 and 5): `None` when it decides
-/// nothing there. A form always counts (its action is decided even when missing).
-fn decided_urls(el: &Handle) -> Option<Vec<String>> {
-    if !is_html_element(el) {
-        return None;
-    }
-    let local = qual_name(el)?.local.to_string();
-    let mut urls = Vec::new();
-    let mut decides = false;
-    match local.as_str() {
-        "a" | "area" => {
-            if let Some(h) = attr(el, "href") {
-                decides = true;
-                urls.push(h);
-            }
-            if let Some(p) = attr(el, "ping") {
-                decides = true;
-                urls.extend(
-                    p.split(is_ascii_ws)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                );
-            }
-        }
-        "iframe" | "frame" => {
-            if let Some(s) = attr(el, "src").filter(|s| !s.is_empty()) {
-                decides = true;
-                urls.push(s);
-            }
-        }
-        "meta" if is_refresh(el) => {
-            if let Some((_, Some(u))) = attr(el, "content").and_then(|c| parse_refresh(&c)) {
-                decides = true;
-                urls.push(u);
-            }
-        }
-        "form" => {
-            decides = true;
-            urls.extend(attr(el, "action").filter(|a| !a.is_empty()));
-        }
-        _ => {}
-    }
-    if let Some(fa) = attr(el, "formaction").filter(|v| !v.is_empty()) {
-        if is_submitter(el) {
-            decides = true;
-            urls.push(fa);
-        }
-    }
-    decides.then_some(urls)
 }
 
 /// The parsed tree of `bytes`, one node a line (html5ever's view, for reading findings).
