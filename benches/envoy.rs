@@ -72,36 +72,11 @@ fn main() {
     let needs_token = [Kind::Session, Kind::PostSession].into_iter().any(wanted);
     let token = if needs_token { start_session(&filtered) } else { String::new() };
 
-    let mut scenarios = Vec::new();
-    for (label, size) in PAGE_SIZES {
-        let page = format!("/page?big={size}");
-        scenarios.push(Scenario::new(Kind::NoFilter, label, size, page.clone(), None));
-        scenarios.push(Scenario::new(Kind::NotCookieless, label, size, format!("/admin{page}"), None));
-        if size == 4 * 1024 {
-            scenarios.push(Scenario::new(Kind::RouteDisabled, label, size, format!("/nofilter{page}"), None));
-            scenarios.push(Scenario::new(Kind::NoSession, label, size, page.clone(), None));
-        }
-        let with_token = format!("{page}&sessionid={token}");
-        scenarios.push(Scenario::new(Kind::Session, label, size, with_token, None));
-    }
-    let form = "/form?big=4096".to_string();
-    scenarios.push(Scenario::new(Kind::PostNoFilter, "4 KB", 4096, form.clone(), Some(FORM_FIELDS.to_string())));
-    scenarios.push(Scenario::new(Kind::PostSession, "4 KB", 4096, form, Some(format!("{FORM_FIELDS}&sessionid={token}"))));
-    // `BENCH_ONLY=session,routedisabled`: only those (and their baselines, for the ratios).
-    let kinds: Vec<Kind> = scenarios.iter().map(|s| s.measured.kind).filter(|k| wanted(*k)).collect();
-    scenarios.retain(|s| kinds.iter().any(|k| *k == s.measured.kind || k.baseline() == s.measured.kind));
-
+    let mut scenarios = scenarios(&token, &wanted);
     for s in &scenarios {
         s.check(s.envoy(&plain, &filtered));
     }
-    for round in 1..=rounds {
-        for s in scenarios.iter_mut() {
-            let envoy = if s.filtered { &filtered } else { &plain };
-            eprint!("round {round}/{rounds}: {:<40} ", s.title());
-            let run = s.run(envoy, seconds);
-            eprintln!("{:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  Envoy CPU {:>6.1} µs/req", run.rps, run.p50_ms, run.p99_ms, run.cpu_us_per_request);
-        }
-    }
+    measure(&mut scenarios, &plain, &filtered, seconds, rounds);
     filtered.assert_no_panic();
     let load_after = loadavg();
 
@@ -120,6 +95,48 @@ fn main() {
         startup,
         native_gbps,
     };
+    write_report(&report);
+}
+
+/// What is measured: each page size with and without the filter, on a route that is not
+/// cookieless, with a session; the route-disabled and no-session cases at 4 KB; a form post.
+/// `BENCH_ONLY=session,routedisabled` keeps only those (and their baselines, for the ratios).
+fn scenarios(token: &str, wanted: &dyn Fn(Kind) -> bool) -> Vec<Scenario> {
+    let mut scenarios = Vec::new();
+    for (label, size) in PAGE_SIZES {
+        let page = format!("/page?big={size}");
+        scenarios.push(Scenario::new(Kind::NoFilter, label, size, page.clone(), None));
+        scenarios.push(Scenario::new(Kind::NotCookieless, label, size, format!("/admin{page}"), None));
+        if size == 4 * 1024 {
+            scenarios.push(Scenario::new(Kind::RouteDisabled, label, size, format!("/nofilter{page}"), None));
+            scenarios.push(Scenario::new(Kind::NoSession, label, size, page.clone(), None));
+        }
+        let with_token = format!("{page}&sessionid={token}");
+        scenarios.push(Scenario::new(Kind::Session, label, size, with_token, None));
+    }
+    let form = "/form?big=4096".to_string();
+    scenarios.push(Scenario::new(Kind::PostNoFilter, "4 KB", 4096, form.clone(), Some(FORM_FIELDS.to_string())));
+    scenarios.push(Scenario::new(Kind::PostSession, "4 KB", 4096, form, Some(format!("{FORM_FIELDS}&sessionid={token}"))));
+    let kinds: Vec<Kind> = scenarios.iter().map(|s| s.measured.kind).filter(|k| wanted(*k)).collect();
+    scenarios.retain(|s| kinds.iter().any(|k| *k == s.measured.kind || k.baseline() == s.measured.kind));
+    scenarios
+}
+
+/// Runs every scenario once per round, rounds interleaved so that a slow minute of the machine
+/// spreads over all of them.
+fn measure(scenarios: &mut [Scenario], plain: &Envoy, filtered: &Envoy, seconds: u32, rounds: u32) {
+    for round in 1..=rounds {
+        for s in scenarios.iter_mut() {
+            let envoy = if s.filtered { filtered } else { plain };
+            eprint!("round {round}/{rounds}: {:<40} ", s.title());
+            let run = s.run(envoy, seconds);
+            eprintln!("{:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  Envoy CPU {:>6.1} µs/req", run.rps, run.p50_ms, run.p99_ms, run.cpu_us_per_request);
+        }
+    }
+}
+
+/// Prints the report; unless `BENCH_WRITE=0`, also writes it into BENCHMARKS.md and the chart.
+fn write_report(report: &Report) {
     let markdown = report.markdown();
     println!("{markdown}");
     if std::env::var("BENCH_WRITE").as_deref() != Ok("0") {

@@ -80,21 +80,6 @@ fn split_at_points(opts: RewriteOptions, input: &[u8], points: &[usize]) -> Vec<
     out
 }
 
-fn corpus() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.ends_with(".html") && !name.ends_with(".expected.html")
-        })
-        .collect();
-    pages.sort();
-    assert!(pages.len() >= 8, "corpus missing in {}", dir.display());
-    pages
-}
-
 fn expected_path(page: &Path) -> PathBuf {
     page.with_extension("expected.html")
 }
@@ -119,7 +104,7 @@ fn first_difference(got: &[u8], want: &[u8]) -> String {
 #[test]
 fn corpus_matches_expected_output() {
     let update = std::env::var_os("UPDATE_CORPUS").is_some();
-    for page in corpus() {
+    for page in cookieless_testkit::corpus() {
         let input = std::fs::read(&page).unwrap();
         let got = one_shot(options(), &input);
         let expected = expected_path(&page);
@@ -140,7 +125,7 @@ fn corpus_matches_expected_output() {
 
 #[test]
 fn corpus_streaming_equals_one_shot() {
-    for page in corpus() {
+    for page in cookieless_testkit::corpus() {
         let input = std::fs::read(&page).unwrap();
         let whole = one_shot(options(), &input);
         for size in [1, 2, 3, 7, 16, 100, 4096, MAX_CARRY, MAX_CARRY + 1] {
@@ -176,7 +161,7 @@ fn without_guards(mut out: Vec<u8>) -> Vec<u8> {
 /// `ping=""` before a foreign `ping`, a safe referrer policy before an unsafe one.
 #[test]
 fn corpus_passes_through_with_everything_off_but_the_referrer_guards() {
-    for page in corpus() {
+    for page in cookieless_testkit::corpus() {
         let input = std::fs::read(&page).unwrap();
         assert!(without_guards(one_shot(all_off(), &input)) == input, "{}", page.display());
         assert!(without_guards(in_chunks(all_off(), &input, 1)) == input, "{}", page.display());
@@ -188,7 +173,7 @@ fn corpus_changes_are_only_insertions() {
     // Everything the rewriter does adds bytes (or replaces an old token with "TOKEN", or spells
     // the character references of a rewritten value anew): the input must remain a subsequence
     // of the output once replaced values are accounted for.
-    for page in corpus() {
+    for page in cookieless_testkit::corpus() {
         let input = std::fs::read(&page).unwrap();
         let input = String::from_utf8_lossy(&input)
             .replace("__COOKIELESS_TOKEN__", "TOKEN")

@@ -510,21 +510,6 @@ fn hard_cases_match_the_oracle() {
 // ---------------------------------------------------------------------------------------------
 // Inputs.
 
-fn corpus() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.ends_with(".html") && !name.ends_with(".expected.html")
-        })
-        .collect();
-    pages.sort();
-    assert!(pages.len() >= 8, "corpus missing in {}", dir.display());
-    pages
-}
-
 /// Debian's HTML manuals: (package, folder, pages taken).
 const MANUALS: &[(&str, &str, usize)] = &[
     ("python3.11-doc", "/usr/share/doc/python3.11/html", 100),
@@ -832,7 +817,7 @@ fn page() -> impl Strategy<Value = Vec<u8>> {
 fn corpus_matches_the_oracle() {
     let setup = setup();
     let mut failures = String::new();
-    for page in corpus() {
+    for page in cookieless_testkit::corpus() {
         let input = std::fs::read(&page).unwrap();
         let findings = check_rewrite(&setup, &input);
         if !findings.is_empty() {
@@ -1020,7 +1005,7 @@ fn census() {
         }
     }
     println!("== corpus");
-    for page in corpus() {
+    for page in cookieless_testkit::corpus() {
         let input = std::fs::read(&page).unwrap();
         let verdict = judge_output(&setup, &input, &rewrite(&setup, &input));
         let name = page.file_name().unwrap().to_string_lossy().into_owned();

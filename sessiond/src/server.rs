@@ -32,34 +32,11 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 pub async fn run(args: Args) -> Result<(), String> {
     args.validate()?;
     let args = Arc::new(args);
-    let store = Arc::new(match args.backend {
-        BackendKind::Memory => Store::Memory(MemoryStore::new(
-            usize::try_from(args.max_sessions).unwrap_or(usize::MAX),
-        )),
-        BackendKind::Redis => Store::Redis(RedisStore::new(
-            &args.redis_url,
-            &args.key_prefix,
-            args.redis_timeout(),
-        )?),
-    });
+    let store = Arc::new(open_store(&args)?);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, ServingStatus::Serving).await;
-
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    info!(
-        addr = %local,
-        backend = ?args.backend,
-        max_sessions = args.max_sessions,
-        redis_timeout_ms = args.redis_timeout_ms,
-        "cookieless-sessiond listening"
-    );
-
+    let listener = listen(&args).await?;
     let housekeeping = spawn_housekeeping(store.clone(), reporter.clone());
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -85,14 +62,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             housekeeping.abort();
             set_health(&reporter, ServingStatus::NotServing).await;
             let _ = stop_tx.send(true);
-            let grace = Duration::from_millis(args.shutdown_timeout_ms);
-            match tokio::time::timeout(grace, &mut server).await {
-                Ok(r) => r.map_err(|e| format!("server failed: {e}")),
-                Err(_) => {
-                    warn!(timeout_ms = args.shutdown_timeout_ms, "calls still in flight at the shutdown timeout; exiting anyway");
-                    Ok(())
-                }
-            }
+            drain(&mut server, args.shutdown_timeout_ms).await
         }
     };
     housekeeping.abort();
@@ -100,6 +70,53 @@ pub async fn run(args: Args) -> Result<(), String> {
         info!("stopped");
     }
     result
+}
+
+/// The backend the arguments name.
+fn open_store(args: &Args) -> Result<Store, String> {
+    Ok(match args.backend {
+        BackendKind::Memory => Store::Memory(MemoryStore::new(
+            usize::try_from(args.max_sessions).unwrap_or(usize::MAX),
+        )),
+        BackendKind::Redis => Store::Redis(RedisStore::new(
+            &args.redis_url,
+            &args.key_prefix,
+            args.redis_timeout(),
+        )?),
+    })
+}
+
+/// Binds the listening address and logs what the service runs with.
+async fn listen(args: &Args) -> Result<tokio::net::TcpListener, String> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    info!(
+        addr = %local,
+        backend = ?args.backend,
+        max_sessions = args.max_sessions,
+        redis_timeout_ms = args.redis_timeout_ms,
+        "cookieless-sessiond listening"
+    );
+    Ok(listener)
+}
+
+/// After the stop signal: lets the calls in flight finish, for at most the shutdown timeout.
+async fn drain<F, E>(server: &mut std::pin::Pin<&mut F>, timeout_ms: u64) -> Result<(), String>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), server).await {
+        Ok(r) => r.map_err(|e| format!("server failed: {e}")),
+        Err(_) => {
+            warn!(timeout_ms, "calls still in flight at the shutdown timeout; exiting anyway");
+            Ok(())
+        }
+    }
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {

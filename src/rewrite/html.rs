@@ -520,6 +520,8 @@ impl Machine {
 
     /// The edits a tag gets for what it is (link, form, control, base), and the base it sets.
     fn decide(&mut self, kind: Kind, t: &Tag<'_>) -> (Plan, Option<BaseUrl>) {
+        self.track_open_elements(kind);
+        let created = kind == Kind::Form && self.form_created();
         let mut plan = Plan::default();
         let mut new_base = None;
         let page = Page {
@@ -533,34 +535,18 @@ impl Machine {
                 page.link(kind, t, &mut plan);
             }
             Kind::Form => {
-                let in_template = self.template_depth > 0;
-                // The parser's form element pointer: a `<form>` while one is open is ignored
-                // (outside templates), so is an input placed after it. In a template, a form in a
-                // table is ignored.
-                let opened = if in_template {
-                    self.template_tables.last().is_none_or(|&n| n == 0)
-                } else {
-                    !std::mem::replace(&mut self.form_open, true)
-                };
                 // In a `<select>` the hidden input would close the select (and land elsewhere).
-                if opened && self.select_open {
+                if created && self.select_open {
                     self.token_form = false;
-                } else if opened {
+                } else if created {
+                    let in_template = self.template_depth > 0;
                     self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, &mut plan);
                     if matches!(plan.hidden, Some(Some(_))) {
                         self.forms_tied += 1;
                     }
                 }
             }
-            Kind::Select => self.select_open = true,
-            Kind::Table if self.template_depth > 0 => {
-                if let Some(n) = self.template_tables.last_mut() {
-                    *n = n.saturating_add(1);
-                }
-            }
             Kind::Button | Kind::Input => {
-                // An input closes an open select, as the parser does.
-                self.select_open &= kind != Kind::Input;
                 // `form="..."` joins the control to any form of the page, a token form maybe.
                 let joined = t.attr(b"form").is_some();
                 if forms && (joined || self.token_form) {
@@ -584,6 +570,32 @@ impl Machine {
             _ => {}
         }
         (plan, new_base)
+    }
+
+    /// The parser's open elements as far as decisions need them: an open select (an input
+    /// closes it, as the parser does), tables in template contents.
+    fn track_open_elements(&mut self, kind: Kind) {
+        match kind {
+            Kind::Select => self.select_open = true,
+            Kind::Input => self.select_open = false,
+            Kind::Table if self.template_depth > 0 => {
+                if let Some(n) = self.template_tables.last_mut() {
+                    *n = n.saturating_add(1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a `<form>` start tag creates a form. The parser's form element pointer: a
+    /// `<form>` while one is open is ignored (outside templates), so is an input placed after
+    /// it. In a template, a form in a table is ignored.
+    fn form_created(&mut self) -> bool {
+        if self.template_depth > 0 {
+            self.template_tables.last().is_none_or(|&n| n == 0)
+        } else {
+            !std::mem::replace(&mut self.form_open, true)
+        }
     }
 
     /// An `<iframe srcdoc>` is a document of its own whose requests carry this page's URL as

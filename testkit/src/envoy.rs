@@ -169,33 +169,14 @@ impl Envoy {
 }
 
 pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u16, opts: &EnvoyOptions) -> String {
-    let wasm = wasm_path();
-    let filter_json = serde_json::to_string(filter_json).unwrap();
     // With use_remote_address false and no trusted hops, Envoy takes the client address from the
     // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
     let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
-    // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
-    let wasm_filter = format!(
-        r#"
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: cookieless
-                root_id: cookieless
-                allow_on_headers_stop_iteration: true
-                vm_config:
-                  vm_id: cookieless
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{local: {{filename: "{wasm}"}}}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {filter_json}"#,
-        wasm = wasm.display()
-    );
+    let wasm_filter = wasm_filter(filter_json);
     let filters = if opts.filter_enabled { wasm_filter.as_str() } else { "" };
     let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
     let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
+    // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
     format!(
         r#"
 admin:
@@ -239,6 +220,30 @@ static_resources:
         - endpoint:
             address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream_port}}}}}
 {sessiond}"#
+    )
+}
+
+/// The filter's entry in the HTTP filter chain, with its configuration as a string value.
+fn wasm_filter(filter_json: &str) -> String {
+    let wasm = wasm_path();
+    let filter_json = serde_json::to_string(filter_json).unwrap();
+    format!(
+        r#"
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: cookieless
+                root_id: cookieless
+                allow_on_headers_stop_iteration: true
+                vm_config:
+                  vm_id: cookieless
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{local: {{filename: "{wasm}"}}}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {filter_json}"#,
+        wasm = wasm.display()
     )
 }
 

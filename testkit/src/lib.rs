@@ -4,7 +4,7 @@
 //! Every process is started on free loopback ports and stopped by its PID when its guard drops,
 //! which also happens when a test fails or panics.
 //!
-//! * here: the workspace paths, [`free_port`], the process guard [`Proc`], waiting
+//! * here: the workspace paths, the rewriter's [`corpus`], [`free_port`], the process guard [`Proc`], waiting
 //!   ([`wait_until`], [`accepts`]), [`TempDir`];
 //! * [`redis`]: a real `redis-server` that can be killed, frozen and restarted;
 //! * [`sessiond`]: the real `cookieless-sessiond` binary;
@@ -49,6 +49,23 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
+/// The pages of the rewriter's corpus (`tests/corpus/*.html`, without the `.expected.html`
+/// files), sorted; fails the test when the folder is missing or nearly empty.
+pub fn corpus() -> Vec<PathBuf> {
+    let dir = root().join("tests/corpus");
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read the corpus {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.ends_with(".html") && !name.ends_with(".expected.html")
+        })
+        .collect();
+    pages.sort();
+    assert!(pages.len() >= 8, "corpus missing in {}", dir.display());
+    pages
+}
+
 /// A built artefact under the target directory, e.g. `release/demo`; fails the test when missing.
 pub fn artefact(relative: &str, what: &str) -> PathBuf {
     let path = target_dir().join(relative);
@@ -56,12 +73,35 @@ pub fn artefact(relative: &str, what: &str) -> PathBuf {
     path
 }
 
-/// A loopback port nobody listens on right now.
+/// The ports [`free_port`] hands out: below Linux's ephemeral range (32768-60999 by default).
+/// A port the kernel picks (a `bind(0)`, the local end of every outgoing connection) is never one
+/// of these, so a port handed out here cannot be taken by such a socket before its server binds
+/// it: CI once lost a test to exactly that race, when ports came from `bind(0)`.
+const PORTS: std::ops::Range<u16> = 20000..32000;
+
+/// The next candidate in [`PORTS`]: one counter for the test process, so its parallel tests never
+/// get the same port; it starts at an offset from the PID, so processes run one after the other
+/// (cargo's test binaries) do not walk the same ports while a stopped server's port may linger.
+fn next_candidate() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(PORTS.end - PORTS.start);
+    let start = std::process::id().wrapping_mul(7919) % span;
+    let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+    PORTS.start + u16::try_from(n).unwrap_or(0)
+}
+
+/// A loopback port nobody listens on right now, and that this process has not handed out before
+/// (see [`PORTS`]).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+    for _ in PORTS {
+        let port = next_candidate();
+        if TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {PORTS:?}")
 }
 
 /// Something accepts TCP connections on this loopback port.
