@@ -21,6 +21,8 @@ pub struct Config {
     pub rewrite: Rewrite,
     pub allowed_hosts: Vec<String>,
     pub require_referer: bool,
+    /// The `Sec-Fetch-Site` values a token is accepted with.
+    pub accepted_fetch_sites: Vec<FetchSite>,
     pub cookies: CookiePolicy,
     pub store: Store,
     pub upstream_header: Option<String>,
@@ -31,6 +33,35 @@ pub struct Config {
 pub enum Scope {
     Site,
     Path,
+}
+
+/// A `Sec-Fetch-Site` value: how the browser says the request's initiator relates to its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchSite {
+    SameOrigin,
+    /// Another origin of the same site; accepted only from a host of `allowed_hosts`.
+    SameSite,
+    CrossSite,
+    /// Typed into the address bar, a bookmark, or opened from another application.
+    None,
+}
+
+impl FetchSite {
+    /// The header's value, as browsers write it; `None` for any other value.
+    pub fn from_header(value: &str) -> Option<FetchSite> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "same-origin" => Some(FetchSite::SameOrigin),
+            "same-site" => Some(FetchSite::SameSite),
+            "cross-site" => Some(FetchSite::CrossSite),
+            "none" => Some(FetchSite::None),
+            _ => None,
+        }
+    }
+}
+
+fn default_fetch_sites() -> Vec<FetchSite> {
+    vec![FetchSite::SameOrigin, FetchSite::SameSite, FetchSite::None]
 }
 
 #[derive(Debug)]
@@ -168,6 +199,8 @@ struct RawConfig {
     allowed_hosts: Vec<String>,
     #[serde(default)]
     require_referer: bool,
+    #[serde(default = "default_fetch_sites")]
+    accepted_fetch_sites: Vec<FetchSite>,
     #[serde(default)]
     cookies: RawCookies,
     #[serde(default)]
@@ -397,6 +430,7 @@ impl RawConfig {
             transport,
             allowed_hosts,
             require_referer: self.require_referer,
+            accepted_fetch_sites: self.accepted_fetch_sites,
             cookies: CookiePolicy {
                 strip_request: self.cookies.strip_request,
                 clear_browser: self.cookies.clear_browser,
@@ -743,6 +777,7 @@ mod tests {
         assert_eq!(c.rewrite.placeholder.as_deref(), Some("__COOKIELESS_TOKEN__"));
         assert!(c.allowed_hosts.is_empty());
         assert!(!c.require_referer);
+        assert_eq!(c.accepted_fetch_sites, [FetchSite::SameOrigin, FetchSite::SameSite, FetchSite::None]);
         assert!(c.cookies.strip_request && !c.cookies.clear_browser);
         assert_eq!(
             c.store,
@@ -801,6 +836,16 @@ mod tests {
     fn wrong_types_name_the_field() {
         assert_eq!(field_of(&with(r#""token": {"ttl_seconds": "soon"}"#)), "token.ttl_seconds");
         assert_eq!(field_of(&with(r#""require_referer": 1"#)), "require_referer");
+        assert_eq!(field_of(&with(r#""accepted_fetch_sites": ["same-origin", "cross_site"]"#)), "accepted_fetch_sites[1]");
+    }
+
+    #[test]
+    fn accepted_fetch_sites_are_the_header_values() {
+        let c = parse(&with(r#""accepted_fetch_sites": ["same-origin", "cross-site"]"#)).unwrap();
+        assert_eq!(c.accepted_fetch_sites, [FetchSite::SameOrigin, FetchSite::CrossSite]);
+        assert_eq!(FetchSite::from_header(" Same-Site"), Some(FetchSite::SameSite));
+        assert_eq!(FetchSite::from_header("none"), Some(FetchSite::None));
+        assert_eq!(FetchSite::from_header("same_origin"), None);
     }
 
     #[test]

@@ -10,10 +10,11 @@ pub enum Metric {
     RewriteSkipped,
     StoreErrors,
     StoreEvictions,
+    RequestsRefused,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::SessionsCreated,
         Metric::SessionsResumed,
         Metric::SessionsExpired,
@@ -22,6 +23,7 @@ impl Metric {
         Metric::RewriteSkipped,
         Metric::StoreErrors,
         Metric::StoreEvictions,
+        Metric::RequestsRefused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Metric {
             Metric::RewriteSkipped => "cookieless_rewrite_skipped",
             Metric::StoreErrors => "cookieless_store_errors",
             Metric::StoreEvictions => "cookieless_store_evictions",
+            Metric::RequestsRefused => "cookieless_requests_refused",
         }
     }
 

@@ -11,7 +11,7 @@
 //! and its body held) until `on_store_reply`. Everything goes through `Host`, so whole flows run
 //! in native tests with `MockHost`.
 
-use crate::config::{Config, ConfigError, OnError, Scope, Store as StoreConfig};
+use crate::config::{Config, ConfigError, FetchSite, OnError, Scope, Store as StoreConfig};
 use crate::cookies::{parse_set_cookie, JarChange};
 use crate::host::Host;
 use crate::jar::Jar;
@@ -22,7 +22,7 @@ use crate::store::grpc::{LoadCall, UpdateCall};
 use crate::store::{CallReply, Loaded, Loading, Store, StoreError, Updating};
 use crate::token::{Binding, KeyRing, Rejection, SessionId};
 use crate::transport::FormEncoding;
-use crate::url::{path_without_query, query_value, strip_port, strip_query_param, with_query_param, QuerySeparator};
+use crate::url::{path_without_query, split_absolute, strip_port, take_query_param, with_query_param, QuerySeparator};
 use log::{debug, warn};
 use std::rc::Rc;
 
@@ -65,6 +65,9 @@ pub enum Resume {
 }
 
 pub const STORE_UNAVAILABLE_BODY: &str = "session store unavailable\n";
+/// The answer to a request whose body may hold the token where it cannot be taken out: it is
+/// refused rather than passed on with the token.
+pub const UNCLEAN_BODY: &str = "the request body carries the session parameter in a part that cannot be removed\n";
 
 /// The most rewritten output kept in Envoy's buffer while the rewriter waits for the rest of a
 /// tag; past it, output flows on and only the rewriter's own bounded carry-over waits.
@@ -94,6 +97,8 @@ struct RequestFacts {
     browser_cookies: Option<String>,
     /// `Origin`, else `Referer`.
     origin: Option<String>,
+    /// `Sec-Fetch-Site`, as sent.
+    fetch_site: Option<String>,
     is_head: bool,
 }
 
@@ -153,6 +158,7 @@ impl Exchange {
         let config = &settings.config;
         let authority = host.request_header(":authority").unwrap_or_default().to_ascii_lowercase();
         let full_path = host.request_header(":path").unwrap_or_default();
+        strip_referer_token(host, config, &authority);
         if !config.routes.is_cookieless(&full_path, &authority) {
             return Next::Continue;
         }
@@ -163,6 +169,7 @@ impl Exchange {
             user_agent: host.request_header("user-agent"),
             browser_cookies: host.request_header("cookie"),
             origin: host.request_header("origin").or_else(|| host.request_header("referer")),
+            fetch_site: host.request_header("sec-fetch-site"),
             is_head: host.request_header(":method").as_deref() == Some("HEAD"),
         };
         if config.cookies.strip_request {
@@ -174,7 +181,7 @@ impl Exchange {
         take_query_token(host, config, &full_path, &mut candidates);
         take_header_token(host, config, &mut candidates);
         let mut exchange = Box::new(Cookieless { request, phase: Phase::Done });
-        let next = match form_to_read(host, config, end_of_stream) {
+        let next = match form_to_read(host, end_of_stream) {
             Some(encoding) => {
                 exchange.phase = Phase::ReadingForm { encoding, candidates };
                 Next::Pause
@@ -197,13 +204,21 @@ impl Exchange {
             Phase::ReadingForm { .. } if !end_of_stream => Next::Pause,
             Phase::ReadingForm { encoding, candidates } => {
                 let body = host.request_body(body_size).unwrap_or_default();
-                let taken = encoding.take_token(&body, &settings.config.param);
+                let Ok(taken) = encoding.take_token(&body, &settings.config.param) else {
+                    debug!("cookieless: refused a request body the token cannot be taken out of");
+                    host.count(Metric::RequestsRefused);
+                    host.send_reply(400, UNCLEAN_BODY);
+                    exchange.phase = Phase::Done;
+                    return Next::Pause;
+                };
                 if let Some(stripped) = taken.body {
                     host.replace_request_body(body_size, &stripped);
                     host.set_request_header("content-length", Some(&stripped.len().to_string()));
                 }
                 let mut candidates = std::mem::take(candidates);
-                candidates.extend(taken.token);
+                if settings.config.transport.form {
+                    candidates.extend(taken.token);
+                }
                 begin_resume(host, &settings, exchange, &candidates)
             }
             _ => Next::Continue,
@@ -340,11 +355,32 @@ fn rewrite_buffered(host: &mut dyn Host, phase: &mut Phase, body_size: usize, en
 /// The query token is accepted only with `transport.query`, but removed in any case: the upstream
 /// never sees a token.
 fn take_query_token(host: &mut dyn Host, config: &Config, path: &str, candidates: &mut Vec<String>) {
+    let (values, stripped) = take_query_param(path, &config.param);
     if config.transport.query {
-        candidates.extend(query_value(path, &config.param).map(str::to_string));
+        candidates.extend(values);
     }
-    if let Some(stripped) = strip_query_param(path, &config.param) {
+    if let Some(stripped) = stripped {
         host.set_request_header(":path", Some(&stripped));
+    }
+}
+
+/// A page that had the token in its URL sends that URL on as `Referer` to this site (the
+/// response's Referrer-Policy keeps it here): the token is taken out of it on every route, since
+/// the page's own requests (images, scripts, links) go to routes that are not cookieless too.
+/// Only a Referer of this site's cookieless pages holds the filter's parameter.
+fn strip_referer_token(host: &mut dyn Host, config: &Config, authority: &str) {
+    let Some(referer) = host.request_header("referer") else {
+        return;
+    };
+    let same = SameOrigin { host: authority, allowed_hosts: &config.allowed_hosts };
+    let Some((referer_host, referer_path)) = split_absolute(&referer) else {
+        return;
+    };
+    if !same.allows_origin_header(&referer) || !config.routes.is_cookieless(path_without_query(referer_path), referer_host) {
+        return;
+    }
+    if let (_, Some(stripped)) = take_query_param(&referer, &config.param) {
+        host.set_request_header("referer", Some(&stripped));
     }
 }
 
@@ -359,12 +395,10 @@ fn take_header_token(host: &mut dyn Host, config: &Config, candidates: &mut Vec<
 }
 
 /// A form body is held only when it may carry the token: never for a request whose headers end
-/// the stream (pausing those hangs them).
-fn form_to_read(host: &dyn Host, config: &Config, end_of_stream: bool) -> Option<FormEncoding> {
-    if !config.transport.form || end_of_stream {
-        return None;
-    }
-    if host.request_header(":method").as_deref() != Some("POST") {
+/// the stream (pausing those hangs them). Any method: scripts send forms with PUT and PATCH too.
+/// Without `transport.form` the body is still read, to take the token out (it opens nothing).
+fn form_to_read(host: &dyn Host, end_of_stream: bool) -> Option<FormEncoding> {
+    if end_of_stream {
         return None;
     }
     FormEncoding::from_content_type(&host.request_header("content-type")?)
@@ -449,15 +483,35 @@ fn open_candidates(host: &dyn Host, settings: &Settings, request: &RequestFacts,
     None
 }
 
-/// A token only counts when the request comes from a page of this site (Origin, else Referer).
+/// A token only counts when the request comes from a page of this site: the browser's Fetch
+/// metadata (`Sec-Fetch-Site`) when it sends them, and Origin, else Referer.
 fn check_origin(config: &Config, request: &RequestFacts) -> Result<(), &'static str> {
     let same = SameOrigin { host: &request.authority, allowed_hosts: &config.allowed_hosts };
+    check_fetch_site(config, request, &same)?;
     match request.origin.as_deref() {
         Some(origin) if same.allows_origin_header(origin) => Ok(()),
         Some(_) => Err("foreign origin"),
         None if config.require_referer => Err("no origin or referer"),
         None => Ok(()),
     }
+}
+
+/// A token comes with a `Sec-Fetch-Site` the configuration accepts; `same-site` (another origin
+/// of this site, e.g. a sibling subdomain) only from a host `allowed_hosts` names, so it must say
+/// where it came from. An unknown value is refused: browsers send four.
+fn check_fetch_site(config: &Config, request: &RequestFacts, same: &SameOrigin<'_>) -> Result<(), &'static str> {
+    let Some(value) = request.fetch_site.as_deref() else {
+        return Ok(());
+    };
+    let site = FetchSite::from_header(value).ok_or("unknown Sec-Fetch-Site")?;
+    if !config.accepted_fetch_sites.contains(&site) {
+        return Err("Sec-Fetch-Site not accepted");
+    }
+    let from_allowed_host = request.origin.as_deref().is_some_and(|o| same.allows_origin_header(o));
+    if site == FetchSite::SameSite && !from_allowed_host {
+        return Err("same-site request not from an allowed host");
+    }
+    Ok(())
 }
 
 /// Moves every `Set-Cookie` into the jar. A session is created only when the jar first holds a

@@ -2,12 +2,23 @@
 //! parameters to read, strip, add or replace (requests, `Location` headers, HTML attributes), and
 //! `host:port` authorities. The one place these are parsed, so every module reads them alike.
 //!
-//! A query is split into `name=value` pairs at `&` (in HTML attributes also at `&amp;`); a pair is
-//! the parameter's when its name is the parameter exactly (`PARAM=...` or a bare `PARAM`).
+//! Two readings of a query, on purpose. In what the filter writes (`Location`, HTML attributes) a
+//! query is split into `name=value` pairs at `&` (in attributes also at `&amp;`), and a pair is the
+//! parameter's when its name is the parameter exactly (`PARAM=...` or a bare `PARAM`): the filter
+//! replaces its own pair. In what a request brings ([`take_pairs`]) a pair is the parameter's when
+//! any common framework would read it so: what is taken out there must cover every app's reading.
 
 /// The path of a `:path`, without query or fragment.
 pub fn path_without_query(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
+}
+
+/// An absolute URL's authority and what follows it (path, query): `http://h:1/p?q` →
+/// `("h:1", "/p?q")`; `None` for a URL without `scheme://`.
+pub fn split_absolute(url: &str) -> Option<(&str, &str)> {
+    let (_, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(rest.split_at(end))
 }
 
 /// `host:port` → `host`, also for bracketed IPv6 (`[::1]:80` → `::1`); a bare IPv6 address or
@@ -22,34 +33,100 @@ pub fn strip_port(host: &str) -> &str {
     }
 }
 
-/// The value of `param` in the query of `path` (first occurrence), as written.
-pub fn query_value<'a>(path: &'a str, param: &str) -> Option<&'a str> {
-    let (_, query) = path.split_once('?')?;
-    query_value_in(query.split('#').next().unwrap_or(query), param)
+/// The token's pairs taken out of a request's query or urlencoded body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TakenPairs {
+    /// Their values, decoded as a form decodes them, in order.
+    pub values: Vec<String>,
+    /// The query or body without them; `None` when there was none.
+    pub rest: Option<Vec<u8>>,
 }
 
-/// The value of `param` in `query` (`a=1&b=2`, also a urlencoded body), first occurrence.
-pub fn query_value_in<'a>(query: &'a str, param: &str) -> Option<&'a str> {
-    query.split('&').find_map(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (name == param).then_some(value)
+/// Takes every pair of `param` out of a request's query or urlencoded body (bytes: a body need
+/// not be UTF-8). A pair is the parameter's when an app could read it as the parameter: the
+/// common frameworks split at `&`, some also at `;` (Python's cgi, older Java and Perl), decode
+/// `%XX` and `+` in names, and PHP reads `PARAM[]=` or `PARAM[x]=` as PARAM and turns `.` and
+/// spaces of a name into `_`. Every reading counts: the upstream never sees a token.
+pub fn take_pairs(query: &[u8], param: &str) -> TakenPairs {
+    let mut taken = TakenPairs::default();
+    let mut rest = Vec::with_capacity(query.len());
+    let mut removed = false;
+    for (separator, pair) in request_pairs(query) {
+        let (name, value) = match memchr::memchr(b'=', pair) {
+            Some(eq) => (pair.get(..eq).unwrap_or_default(), pair.get(eq + 1..).unwrap_or_default()),
+            None => (pair, &b""[..]),
+        };
+        if reads_as(name, param) {
+            taken.values.push(String::from_utf8_lossy(&form_decode(value)).into_owned());
+            removed = true;
+            continue;
+        }
+        // The separator before a kept pair stays, unless nothing was kept before it.
+        if !rest.is_empty() {
+            rest.extend_from_slice(separator);
+        }
+        rest.extend_from_slice(pair);
+    }
+    taken.rest = removed.then_some(rest);
+    taken
+}
+
+/// `path` (a request's `:path`) with every pair of `param` taken out of its query (see
+/// [`take_pairs`]): the pairs' values, and the stripped path (`None` when there was none).
+pub fn take_query_param(path: &str, param: &str) -> (Vec<String>, Option<String>) {
+    let Some((base, query)) = path.split_once('?') else {
+        return (Vec::new(), None);
+    };
+    let taken = take_pairs(query.as_bytes(), param);
+    let stripped = taken.rest.map(|kept| {
+        // Only whole pairs of a str were dropped: what is left is still UTF-8.
+        let kept = String::from_utf8_lossy(&kept).into_owned();
+        if kept.is_empty() { base.to_string() } else { format!("{base}?{kept}") }
+    });
+    (taken.values, stripped)
+}
+
+/// The pairs of a request query, each with the separator (`&` or `;`) before it.
+fn request_pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut rest = Some((&b""[..], query));
+    std::iter::from_fn(move || {
+        let (separator, tail) = rest?;
+        match memchr::memchr2(b'&', b';', tail) {
+            Some(at) => {
+                let (pair, after) = tail.split_at(at);
+                rest = Some(after.split_at(1));
+                Some((separator, pair))
+            }
+            None => {
+                rest = None;
+                Some((separator, tail))
+            }
+        }
     })
 }
 
-/// `path` without any `param` pair in its query; `None` when there was none to remove.
-pub fn strip_query_param(path: &str, param: &str) -> Option<String> {
-    let (base, query) = path.split_once('?')?;
-    let kept = without_param(query, param)?;
-    Some(if kept.is_empty() { base.to_string() } else { format!("{base}?{kept}") })
+/// Can an app read this raw name as `param`?
+fn reads_as(raw_name: &[u8], param: &str) -> bool {
+    let name = form_decode(raw_name);
+    name == param.as_bytes() || php_name(&name) == param.as_bytes()
 }
 
-/// `query` without any `param` pair; `None` when there was none.
-pub fn without_param(query: &str, param: &str) -> Option<String> {
-    let is_param = |pair: &&str| pair_is(pair.as_bytes(), param.as_bytes());
-    if !query.split('&').any(|p| is_param(&p)) {
-        return None;
-    }
-    Some(query.split('&').filter(|p| !is_param(p)).collect::<Vec<_>>().join("&"))
+/// `+` as a space and `%XX` as its byte, as forms are decoded.
+fn form_decode(raw: &[u8]) -> Vec<u8> {
+    let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_encoding::percent_decode(&spaced).collect()
+}
+
+/// The variable a name is to PHP: leading spaces dropped, the part before `[` when a `]` follows
+/// (`a[]`, `a[x]` are `a`), with `.` and spaces turned into `_`.
+pub fn php_name(name: &[u8]) -> Vec<u8> {
+    let start = name.iter().position(|&b| b != b' ').unwrap_or(name.len());
+    let name = name.get(start..).unwrap_or_default();
+    let base = match memchr::memchr(b'[', name) {
+        Some(open) if name.get(open..).is_some_and(|tail| tail.contains(&b']')) => name.get(..open).unwrap_or(name),
+        _ => name,
+    };
+    base.iter().map(|&b| if b == b'.' || b == b' ' { b'_' } else { b }).collect()
 }
 
 /// "&" (Location headers) vs "&amp;" (HTML attributes).
@@ -191,18 +268,54 @@ fn pair_is(pair: &[u8], param: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn strip(path: &str) -> (Vec<String>, Option<String>) {
+        take_query_param(path, "sessionid")
+    }
+
     #[test]
-    fn query_value_and_strip() {
-        assert_eq!(query_value("/a?x=1&sessionid=TOK&y=2", "sessionid"), Some("TOK"));
-        assert_eq!(query_value("/a?sessionid=TOK#frag", "sessionid"), Some("TOK"));
-        assert_eq!(query_value("/a?xsessionid=TOK", "sessionid"), None);
-        assert_eq!(query_value("/a", "sessionid"), None);
-        assert_eq!(strip_query_param("/a?x=1&sessionid=TOK&y=2", "sessionid").unwrap(), "/a?x=1&y=2");
-        assert_eq!(strip_query_param("/a?sessionid=TOK", "sessionid").unwrap(), "/a");
-        assert_eq!(strip_query_param("/a?sessionid=1&sessionid=2", "sessionid").unwrap(), "/a");
-        assert_eq!(strip_query_param("/a?sessionid", "sessionid").unwrap(), "/a");
-        assert_eq!(strip_query_param("/a?x=1", "sessionid"), None);
-        assert_eq!(strip_query_param("/a", "sessionid"), None);
+    fn query_token_taken_and_stripped() {
+        assert_eq!(strip("/a?x=1&sessionid=TOK&y=2"), (vec!["TOK".into()], Some("/a?x=1&y=2".into())));
+        assert_eq!(strip("/a?sessionid=TOK"), (vec!["TOK".into()], Some("/a".into())));
+        assert_eq!(strip("/a?sessionid=1&sessionid=2"), (vec!["1".into(), "2".into()], Some("/a".into())));
+        assert_eq!(strip("/a?sessionid"), (vec![String::new()], Some("/a".into())));
+        assert_eq!(strip("/a?sessionid=TOK&x=1").1.as_deref(), Some("/a?x=1"));
+        assert_eq!(strip("/a?xsessionid=TOK"), (vec![], None));
+        assert_eq!(strip("/a?x=1"), (vec![], None));
+        assert_eq!(strip("/a"), (vec![], None));
+        // Empty pairs and the other separators stay as they were.
+        assert_eq!(strip("/a?x=1&&sessionid=T&;y").1.as_deref(), Some("/a?x=1&&;y"));
+    }
+
+    #[test]
+    fn names_are_read_as_frameworks_read_them() {
+        for query in [
+            "session%69d=TOK",   // a percent-encoded name
+            "%73essionid=TOK",
+            "sessionid[]=TOK",   // PHP arrays
+            "sessionid[x]=TOK",
+            "+sessionid=TOK",    // `+` is a space, and PHP drops leading spaces
+            "a=1;sessionid=TOK", // `;` separators (Python's cgi, older Java and Perl)
+        ] {
+            let (values, rest) = strip(&format!("/p?{query}"));
+            assert_eq!(values.last().map(String::as_str), Some("TOK"), "{query}");
+            assert!(!rest.unwrap_or_default().contains("TOK"), "{query}");
+        }
+        // PHP reads `session.id` and `session id` as `session_id`.
+        assert_eq!(take_query_param("/p?session.id=T", "session_id").0, vec!["T".to_string()]);
+        assert_eq!(take_query_param("/p?session%20id=T", "session_id").0, vec!["T".to_string()]);
+        // An unclosed bracket is no array: PHP reads `sessionid[` as `sessionid_`.
+        assert_eq!(strip("/p?sessionid[=T").0, Vec::<String>::new());
+        // Values are form-decoded.
+        assert_eq!(strip("/p?sessionid=a%2Db+c").0, vec!["a-b c".to_string()]);
+    }
+
+    #[test]
+    fn bodies_need_not_be_utf8() {
+        let taken = take_pairs(b"name=caf\xe9&sessionid=TOK", "sessionid");
+        assert_eq!(taken.values, vec!["TOK".to_string()]);
+        assert_eq!(taken.rest.as_deref(), Some(&b"name=caf\xe9"[..]));
+        let first = take_pairs(b"sessionid=TOK&name=x", "sessionid");
+        assert_eq!(first.rest.as_deref(), Some(&b"name=x"[..]));
     }
 
     #[test]
@@ -212,6 +325,14 @@ mod tests {
         assert_eq!(strip_port("::1"), "::1");
         assert_eq!(strip_port("127.0.0.1"), "127.0.0.1");
         assert_eq!(strip_port("a.example:x"), "a.example:x");
+    }
+
+    #[test]
+    fn absolute_urls_split_at_the_authority() {
+        assert_eq!(split_absolute("http://h:1/p?q"), Some(("h:1", "/p?q")));
+        assert_eq!(split_absolute("https://h?q"), Some(("h", "?q")));
+        assert_eq!(split_absolute("https://h"), Some(("h", "")));
+        assert_eq!(split_absolute("/p"), None);
     }
 
     #[test]

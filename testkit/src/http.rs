@@ -71,9 +71,18 @@ impl Client {
     }
 
     pub fn post(&self, url: &str, content_type: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
-        let mut req = self
-            .agent
-            .post(url)
+        self.send("POST", url, content_type, body, headers)
+    }
+
+    /// A request with a body: `POST`, `PUT` or `PATCH`.
+    pub fn send(&self, method: &str, url: &str, content_type: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
+        let req = match method {
+            "PUT" => self.agent.put(url),
+            "PATCH" => self.agent.patch(url),
+            "POST" => self.agent.post(url),
+            other => panic!("no body method {other}"),
+        };
+        let mut req = req
             .header("user-agent", &self.user_agent)
             .header("content-type", content_type);
         if let Some(ip) = &self.client_ip {
