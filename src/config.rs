@@ -23,6 +23,7 @@ pub struct Config {
     pub require_referer: bool,
     /// The `Sec-Fetch-Site` values a token is accepted with.
     pub accepted_fetch_sites: Vec<FetchSite>,
+    pub rotation: Rotation,
     pub cookies: CookiePolicy,
     pub store: Store,
     pub upstream_header: Option<String>,
@@ -63,6 +64,26 @@ impl FetchSite {
 fn default_fetch_sites() -> Vec<FetchSite> {
     vec![FetchSite::SameOrigin, FetchSite::SameSite, FetchSite::None]
 }
+
+/// When the jar moves to a new session id: when the app gives its session a new identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// Cookies that hold a server-side session id: a new value, or their deletion, rotates.
+    pub session_cookies: Vec<String>,
+    /// A response header by which the app asks for a rotation; stripped before the browser.
+    pub header: Option<String>,
+    /// How long a token issued before a rotation still opens the session (requests in flight).
+    pub grace_seconds: u64,
+}
+
+/// The session-id cookies of common frameworks that keep their sessions on the server: PHP,
+/// Java servlets, ASP.NET, Express (express-session), Django (database backend). Frameworks
+/// that keep the session inside the cookie (Flask, Rails, Laravel) rewrite it on every change,
+/// and are not listed: rotating on every write would break older pages' links.
+pub const DEFAULT_SESSION_COOKIES: [&str; 5] = ["PHPSESSID", "JSESSIONID", "ASP.NET_SessionId", "connect.sid", "sessionid"];
+pub const DEFAULT_ROTATION_GRACE_SECONDS: u64 = 5;
+/// The longest grace: a token from before a rotation must stop opening the session soon.
+const MAX_ROTATION_GRACE_SECONDS: u64 = 60;
 
 #[derive(Debug)]
 pub struct TokenPolicy {
@@ -201,6 +222,8 @@ struct RawConfig {
     require_referer: bool,
     #[serde(default = "default_fetch_sites")]
     accepted_fetch_sites: Vec<FetchSite>,
+    #[serde(default)]
+    rotation: RawRotation,
     #[serde(default)]
     cookies: RawCookies,
     #[serde(default)]
@@ -364,6 +387,56 @@ impl Default for RawCookies {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRotation {
+    #[serde(default = "default_session_cookies")]
+    session_cookies: Vec<String>,
+    #[serde(default = "default_rotation_header")]
+    header: String,
+    #[serde(default = "default_rotation_grace")]
+    grace_seconds: u64,
+}
+
+fn default_session_cookies() -> Vec<String> {
+    DEFAULT_SESSION_COOKIES.iter().map(|c| c.to_string()).collect()
+}
+fn default_rotation_header() -> String {
+    "x-cookieless-rotate".to_string()
+}
+fn default_rotation_grace() -> u64 {
+    DEFAULT_ROTATION_GRACE_SECONDS
+}
+
+impl Default for RawRotation {
+    fn default() -> Self {
+        RawRotation {
+            session_cookies: default_session_cookies(),
+            header: default_rotation_header(),
+            grace_seconds: default_rotation_grace(),
+        }
+    }
+}
+
+fn validate_rotation(raw: RawRotation) -> Result<Rotation, ConfigError> {
+    for (i, name) in raw.session_cookies.iter().enumerate() {
+        if name.is_empty() || !name.chars().all(is_token_char) {
+            return Err(error(format!("rotation.session_cookies[{i}]"), format!("{name:?} is not a cookie name")));
+        }
+    }
+    if raw.grace_seconds > MAX_ROTATION_GRACE_SECONDS {
+        return Err(error(
+            "rotation.grace_seconds",
+            format!("{} is more than {MAX_ROTATION_GRACE_SECONDS}: old tokens must stop opening the session soon", raw.grace_seconds),
+        ));
+    }
+    Ok(Rotation {
+        session_cookies: raw.session_cookies,
+        header: optional_header_name("rotation.header", raw.header)?.map(|h| h.to_ascii_lowercase()),
+        grace_seconds: raw.grace_seconds,
+    })
+}
+
 /// Flat on purpose: fields that do not belong to the chosen `kind` get their own clear error.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -431,6 +504,7 @@ impl RawConfig {
             allowed_hosts,
             require_referer: self.require_referer,
             accepted_fetch_sites: self.accepted_fetch_sites,
+            rotation: validate_rotation(self.rotation)?,
             cookies: CookiePolicy {
                 strip_request: self.cookies.strip_request,
                 clear_browser: self.cookies.clear_browser,
@@ -778,6 +852,9 @@ mod tests {
         assert!(c.allowed_hosts.is_empty());
         assert!(!c.require_referer);
         assert_eq!(c.accepted_fetch_sites, [FetchSite::SameOrigin, FetchSite::SameSite, FetchSite::None]);
+        assert_eq!(c.rotation.session_cookies, DEFAULT_SESSION_COOKIES);
+        assert_eq!(c.rotation.header.as_deref(), Some("x-cookieless-rotate"));
+        assert_eq!(c.rotation.grace_seconds, 5);
         assert!(c.cookies.strip_request && !c.cookies.clear_browser);
         assert_eq!(
             c.store,
@@ -837,6 +914,16 @@ mod tests {
         assert_eq!(field_of(&with(r#""token": {"ttl_seconds": "soon"}"#)), "token.ttl_seconds");
         assert_eq!(field_of(&with(r#""require_referer": 1"#)), "require_referer");
         assert_eq!(field_of(&with(r#""accepted_fetch_sites": ["same-origin", "cross_site"]"#)), "accepted_fetch_sites[1]");
+    }
+
+    #[test]
+    fn rotation_settings_are_checked() {
+        let c = parse(&with(r#""rotation": {"session_cookies": ["SID"], "header": "", "grace_seconds": 0}"#)).unwrap();
+        assert_eq!(c.rotation, Rotation { session_cookies: vec!["SID".into()], header: None, grace_seconds: 0 });
+        assert_eq!(field_of(&with(r#""rotation": {"session_cookies": ["a b"]}"#)), "rotation.session_cookies[0]");
+        assert_eq!(field_of(&with(r#""rotation": {"grace_seconds": 61}"#)), "rotation.grace_seconds");
+        assert_eq!(field_of(&with(r#""rotation": {"header": "x y"}"#)), "rotation.header");
+        assert_eq!(field_of(&with(r#""rotation": {"grace": 1}"#)), "rotation.grace");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading cookie headers: the browser's `Cookie` request header and the upstream's `Set-Cookie`
 //! response headers, turned into changes of a session's jar.
 
+use crate::token::SessionId;
 use cookie::Expiration;
 
 /// What one `Set-Cookie` header does to the jar.
@@ -8,6 +9,9 @@ use cookie::Expiration;
 pub enum JarChange {
     Set { name: String, value: String },
     Delete { name: String },
+    /// The session was rotated: its cookies moved to the session `to`, to which tokens of this
+    /// one lead until `until` (unix seconds), and then nowhere.
+    Retire { to: SessionId, until: u64 },
 }
 
 /// Interprets a `Set-Cookie` value at unix time `now`. `Max-Age<=0` or an `Expires` in the past

@@ -11,10 +11,11 @@ pub enum Metric {
     StoreErrors,
     StoreEvictions,
     RequestsRefused,
+    SessionsRotated,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 10] = [
         Metric::SessionsCreated,
         Metric::SessionsResumed,
         Metric::SessionsExpired,
@@ -24,6 +25,7 @@ impl Metric {
         Metric::StoreErrors,
         Metric::StoreEvictions,
         Metric::RequestsRefused,
+        Metric::SessionsRotated,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Metric {
             Metric::StoreErrors => "cookieless_store_errors",
             Metric::StoreEvictions => "cookieless_store_evictions",
             Metric::RequestsRefused => "cookieless_requests_refused",
+            Metric::SessionsRotated => "cookieless_sessions_rotated",
         }
     }
 

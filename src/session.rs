@@ -119,10 +119,11 @@ enum Phase {
     /// A POST form body that may carry the token is being buffered; `candidates` are the tokens
     /// the query and header had.
     ReadingForm { encoding: FormEncoding, candidates: Vec<String> },
-    /// The session's jar is being loaded; the request and its body wait.
-    Loading { call: LoadCall, id: SessionId },
+    /// The session's jar is being loaded; the request and its body wait. `forwarded`: `id` is
+    /// the session a rotated one moved to (followed once, never further).
+    Loading { call: LoadCall, id: SessionId, forwarded: bool },
     /// The request went upstream, resuming `session` (or none).
-    Upstream { session: Option<SessionId> },
+    Upstream { session: Option<Resumed> },
     /// The response's `Set-Cookie`s are going into the store; the response and its body wait.
     Updating { call: UpdateCall, update: Update, waiting_body: Option<WaitingBody> },
     /// The body passes through the rewriter; `held` bytes of output are still in Envoy's buffer.
@@ -131,14 +132,31 @@ enum Phase {
     Done,
 }
 
-/// An update in flight: the session it writes, and what the response is.
+/// The session a request resumed: its id and the jar it sent upstream.
+struct Resumed {
+    id: SessionId,
+    jar: Jar,
+}
+
+/// An update in flight: the session it writes, why, and what the response is.
 #[derive(Debug, Clone, Copy)]
 struct Update {
     id: SessionId,
-    /// The session did not exist before: the update creates it.
-    creating: bool,
+    kind: UpdateKind,
     /// The response headers ended the stream.
     response_ends: bool,
+}
+
+/// What an update does to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UpdateKind {
+    /// The response's changes to the session's own jar; `creating`: it did not exist before.
+    Changes { creating: bool },
+    /// A rotation's first step: the jar and the changes, written to a new session; the old one
+    /// (`from`) is retired next.
+    Rotated { from: SessionId },
+    /// A rotation's second step: the old session forwards to `to` for the grace, then is gone.
+    Retired { to: SessionId },
 }
 
 /// A response body Envoy buffers while the filter waits: its size, and whether it is complete.
@@ -230,10 +248,13 @@ impl Exchange {
         let Some(exchange) = self.cookieless.as_mut() else {
             return Next::Continue;
         };
-        match exchange.phase {
+        match std::mem::replace(&mut exchange.phase, Phase::Done) {
             Phase::Upstream { session } => begin_update(host, &settings, exchange, session, end_of_stream),
             // Answered locally (a 503 from the filter), or never went upstream.
-            _ => Next::Continue,
+            other => {
+                exchange.phase = other;
+                Next::Continue
+            }
         }
     }
 
@@ -292,9 +313,9 @@ impl Exchange {
             return Resume::Nothing;
         };
         match std::mem::replace(&mut exchange.phase, Phase::Done) {
-            Phase::Loading { call: pending, id } if pending.id() == call => {
+            Phase::Loading { call: pending, id, forwarded } if pending.id() == call => {
                 let loading = pending.on_reply(&reply);
-                match after_load(host, &settings, exchange, Some(id), loading) {
+                match after_load(host, &settings, exchange, Some(id), loading, forwarded) {
                     Next::Continue => Resume::Request,
                     Next::Pause => Resume::Nothing,
                 }
@@ -398,7 +419,10 @@ fn take_header_token(host: &mut dyn Host, config: &Config, candidates: &mut Vec<
 /// the stream (pausing those hangs them). Any method: scripts send forms with PUT and PATCH too.
 /// Without `transport.form` the body is still read, to take the token out (it opens nothing).
 fn form_to_read(host: &dyn Host, end_of_stream: bool) -> Option<FormEncoding> {
-    if end_of_stream {
+    // A compressed body (no browser sends one) is not a form the filter can read: it passes on as
+    // it is, with whatever its sender put in it.
+    let encoded = host.request_header("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+    if end_of_stream || encoded {
         return None;
     }
     FormEncoding::from_content_type(&host.request_header("content-type")?)
@@ -407,34 +431,43 @@ fn form_to_read(host: &dyn Host, end_of_stream: bool) -> Option<FormEncoding> {
 /// Opens the first good candidate token and asks the store for its jar.
 fn begin_resume(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, candidates: &[String]) -> Next {
     let Some(id) = open_candidates(host, settings, &exchange.request, candidates) else {
-        return after_load(host, settings, exchange, None, Loading::Done(Ok(Loaded::Missing)));
+        return after_load(host, settings, exchange, None, Loading::Done(Ok(Loaded::Missing)), false);
     };
     let loading = settings.store.load(host, id);
-    after_load(host, settings, exchange, Some(id), loading)
+    after_load(host, settings, exchange, Some(id), loading, false)
 }
 
 /// Waits for the jar, or restores it as the upstream's `Cookie` header and tells the upstream.
-fn after_load(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, opened: Option<SessionId>, loading: Loading) -> Next {
+/// A rotated session leads to the one it moved to, during the grace only, and only one step.
+fn after_load(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, opened: Option<SessionId>, loading: Loading, forwarded: bool) -> Next {
     let config = &settings.config;
     let loaded = match (loading, opened) {
         (Loading::Waiting(call), Some(id)) => {
-            exchange.phase = Phase::Loading { call, id };
+            exchange.phase = Phase::Loading { call, id, forwarded };
             return Next::Pause;
         }
         (Loading::Waiting(_), None) => Ok(Loaded::Missing),
         (Loading::Done(loaded), _) => loaded,
     };
     let mut session = None;
-    match loaded {
-        Ok(Loaded::Found(jar)) => {
-            let browser = exchange.request.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
-            host.set_request_header("cookie", Some(&jar.cookie_header(browser)));
-            host.count(Metric::SessionsResumed);
-            session = opened;
-        }
-        Ok(Loaded::Missing | Loaded::Expired) if opened.is_some() => host.count(Metric::SessionsExpired),
-        Ok(_) => {}
-        Err(e) => {
+    match (loaded, opened) {
+        (Ok(Loaded::Found(jar)), Some(id)) => match jar.moved() {
+            Some(moved) if !forwarded && host.now() <= moved.until => {
+                let loading = settings.store.load(host, moved.to);
+                return after_load(host, settings, exchange, Some(moved.to), loading, true);
+            }
+            // Rotated away: tokens of before open nothing once the grace is over.
+            Some(_) => host.count(Metric::SessionsExpired),
+            None => {
+                let browser = exchange.request.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
+                host.set_request_header("cookie", Some(&jar.cookie_header(browser)));
+                host.count(Metric::SessionsResumed);
+                session = Some(Resumed { id, jar });
+            }
+        },
+        (Ok(Loaded::Missing | Loaded::Expired), Some(_)) => host.count(Metric::SessionsExpired),
+        (Ok(_), _) => {}
+        (Err(e), _) => {
             if store_failed(host, settings, "load", e) == Next::Pause {
                 exchange.phase = Phase::Done;
                 return Next::Pause;
@@ -515,26 +548,66 @@ fn check_fetch_site(config: &Config, request: &RequestFacts, same: &SameOrigin<'
 }
 
 /// Moves every `Set-Cookie` into the jar. A session is created only when the jar first holds a
-/// cookie: requests that need no state store nothing.
-fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, session: Option<SessionId>, response_ends: bool) -> Next {
+/// cookie: requests that need no state store nothing. When the app gives its session a new
+/// identity, the jar moves to a new session id ([`rotates`]).
+fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, session: Option<Resumed>, response_ends: bool) -> Next {
+    let asked = rotation_asked(host, &settings.config);
     let headers = host.response_header_values("set-cookie");
-    if headers.is_empty() {
-        return finish_response(host, settings, exchange, session, response_ends);
+    if headers.is_empty() && !(asked && session.is_some()) {
+        return finish_response(host, settings, exchange, session.map(|s| s.id), response_ends);
     }
     host.set_response_header("set-cookie", None);
     let now = host.now();
     let changes: Vec<JarChange> = headers.iter().filter_map(|h| parse_set_cookie(h, now)).collect();
-    let creating = session.is_none();
-    if creating && !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) {
-        return finish_response(host, settings, exchange, None, response_ends);
-    }
-    let Some(id) = session.or_else(|| new_session_id(host)) else {
-        warn!("cookieless: no randomness for a session id");
-        return finish_response(host, settings, exchange, None, response_ends);
+    let (id, kind, changes) = match session {
+        Some(resumed) if asked || rotates(&settings.config, &resumed.jar, &changes) => {
+            let Some(new) = new_session_id(host) else {
+                warn!("cookieless: no randomness for a session id: the session is not rotated");
+                return finish_response(host, settings, exchange, None, response_ends);
+            };
+            let mut all = resumed.jar.to_changes();
+            all.extend(changes);
+            (new, UpdateKind::Rotated { from: resumed.id }, all)
+        }
+        Some(resumed) => (resumed.id, UpdateKind::Changes { creating: false }, changes),
+        None if !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) => {
+            return finish_response(host, settings, exchange, None, response_ends);
+        }
+        None => {
+            let Some(new) = new_session_id(host) else {
+                warn!("cookieless: no randomness for a session id");
+                return finish_response(host, settings, exchange, None, response_ends);
+            };
+            (new, UpdateKind::Changes { creating: true }, changes)
+        }
     };
-    let update = Update { id, creating, response_ends };
+    let update = Update { id, kind, response_ends };
     let updating = settings.store.update(host, id, changes);
     after_update(host, settings, exchange, update, updating)
+}
+
+/// The app's explicit signal (`rotation.header`), taken off the response in any case.
+fn rotation_asked(host: &mut dyn Host, config: &Config) -> bool {
+    let Some(name) = config.rotation.header.as_deref() else {
+        return false;
+    };
+    let Some(value) = host.response_header(name) else {
+        return false;
+    };
+    host.set_response_header(name, None);
+    !matches!(value.trim(), "" | "0")
+}
+
+/// Does the response give the session a new identity: a new value of a cookie that holds a
+/// server-side session id, or its deletion? Other cookies change freely (a framework that keeps
+/// its session in the cookie rewrites it on every write: rotating then would break older pages).
+fn rotates(config: &Config, jar: &Jar, changes: &[JarChange]) -> bool {
+    let is_id = |name: &str| config.rotation.session_cookies.iter().any(|c| c == name);
+    changes.iter().any(|change| match change {
+        JarChange::Set { name, value } => is_id(name) && jar.get(name) != Some(value.as_str()),
+        JarChange::Delete { name } => is_id(name) && jar.get(name).is_some(),
+        JarChange::Retire { .. } => false,
+    })
 }
 
 fn new_session_id(host: &mut dyn Host) -> Option<SessionId> {
@@ -551,22 +624,42 @@ fn after_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
         }
         Updating::Done(updated) => updated,
     };
-    let mut session = Some(update.id);
-    match updated {
-        Ok(jar) if jar.is_empty() => session = None,
-        Ok(_) if update.creating => host.count(Metric::SessionsCreated),
-        Ok(_) => {}
-        Err(e) => {
-            if update.creating {
-                session = None;
+    let session = match (updated, update.kind) {
+        (Ok(_), UpdateKind::Retired { to }) => Some(to),
+        (Ok(jar), _) if jar.is_empty() => None,
+        (Ok(_), UpdateKind::Rotated { from }) => {
+            host.count(Metric::SessionsRotated);
+            return retire(host, settings, exchange, from, update);
+        }
+        (Ok(_), UpdateKind::Changes { creating }) => {
+            if creating {
+                host.count(Metric::SessionsCreated);
             }
+            Some(update.id)
+        }
+        (Err(e), kind) => {
             if store_failed(host, settings, "update", e) == Next::Pause {
                 exchange.phase = Phase::Done;
                 return Next::Pause;
             }
+            match kind {
+                UpdateKind::Changes { creating: false } => Some(update.id),
+                // The new session holds the jar: it is the session, even if the old one could not
+                // be retired (its tokens then open the jar of before, until it expires).
+                UpdateKind::Retired { to } => Some(to),
+                UpdateKind::Changes { creating: true } | UpdateKind::Rotated { .. } => None,
+            }
         }
-    }
+    };
     finish_response(host, settings, exchange, session, update.response_ends)
+}
+
+/// A rotation's second step: the old session forwards to the new one for the grace.
+fn retire(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, old: SessionId, rotated: Update) -> Next {
+    let until = host.now().saturating_add(settings.config.rotation.grace_seconds);
+    let update = Update { id: old, kind: UpdateKind::Retired { to: rotated.id }, response_ends: rotated.response_ends };
+    let updating = settings.store.update(host, old, vec![JarChange::Retire { to: rotated.id, until }]);
+    after_update(host, settings, exchange, update, updating)
 }
 
 /// Hands the browser a fresh token wherever it needs one, when there is a session.

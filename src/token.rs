@@ -251,6 +251,24 @@ impl SessionId {
             .filter_map(|nibble| char::from_digit(u32::from(nibble), 16))
             .collect()
     }
+
+    /// The inverse of [`SessionId::to_hex`]; `None` unless exactly 32 lowercase hex digits.
+    pub fn from_hex(hex: &str) -> Option<SessionId> {
+        let digits: Vec<u8> = hex
+            .chars()
+            .map(|c| c.to_digit(16).filter(|_| !c.is_ascii_uppercase()).and_then(|d| u8::try_from(d).ok()))
+            .collect::<Option<_>>()?;
+        let mut id = [0u8; 16];
+        if digits.len() != 2 * id.len() {
+            return None;
+        }
+        for (byte, pair) in id.iter_mut().zip(digits.chunks_exact(2)) {
+            if let [high, low] = pair {
+                *byte = (high << 4) | low;
+            }
+        }
+        Some(SessionId(id))
+    }
 }
 
 /// What a token is bound to: it opens only for the same values. The caller chooses which fields

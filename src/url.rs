@@ -36,7 +36,7 @@ pub fn strip_port(host: &str) -> &str {
 /// The token's pairs taken out of a request's query or urlencoded body.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TakenPairs {
-    /// Their values, decoded as a form decodes them, in order.
+    /// Their values as written, in order.
     pub values: Vec<String>,
     /// The query or body without them; `None` when there was none.
     pub rest: Option<Vec<u8>>,
@@ -44,31 +44,59 @@ pub struct TakenPairs {
 
 /// Takes every pair of `param` out of a request's query or urlencoded body (bytes: a body need
 /// not be UTF-8). A pair is the parameter's when an app could read it as the parameter: the
-/// common frameworks split at `&`, some also at `;` (Python's cgi, older Java and Perl), decode
-/// `%XX` and `+` in names, and PHP reads `PARAM[]=` or `PARAM[x]=` as PARAM and turns `.` and
-/// spaces of a name into `_`. Every reading counts: the upstream never sees a token.
+/// common frameworks split at `&` and decode `%XX` and `+` in names, and PHP reads `PARAM[]=` or
+/// `PARAM[x]=` as PARAM and turns `.` and spaces of a name into `_`. Some (Python's old cgi,
+/// older Java and Perl) also split at `;`: a `;PARAM=` inside a pair cuts the pair there, since
+/// for those apps the rest is the parameter's. Every reading counts: the upstream never sees a
+/// token.
 pub fn take_pairs(query: &[u8], param: &str) -> TakenPairs {
     let mut taken = TakenPairs::default();
     let mut rest = Vec::with_capacity(query.len());
     let mut removed = false;
-    for (separator, pair) in request_pairs(query) {
-        let (name, value) = match memchr::memchr(b'=', pair) {
-            Some(eq) => (pair.get(..eq).unwrap_or_default(), pair.get(eq + 1..).unwrap_or_default()),
-            None => (pair, &b""[..]),
+    for (index, pair) in query.split(|&b| b == b'&').enumerate() {
+        let (name, value) = split_pair(pair);
+        let kept = if reads_as(name, param) {
+            taken.values.push(String::from_utf8_lossy(value).into_owned());
+            None
+        } else {
+            match semicolon_param(pair, param) {
+                Some((at, value)) => {
+                    taken.values.push(String::from_utf8_lossy(value).into_owned());
+                    pair.get(..at)
+                }
+                None => Some(pair),
+            }
         };
-        if reads_as(name, param) {
-            taken.values.push(String::from_utf8_lossy(&form_decode(value)).into_owned());
-            removed = true;
-            continue;
+        removed |= kept != Some(pair);
+        if let Some(kept) = kept {
+            // The `&` before a kept pair stays, unless nothing was kept before it.
+            if index > 0 && !rest.is_empty() {
+                rest.push(b'&');
+            }
+            rest.extend_from_slice(kept);
         }
-        // The separator before a kept pair stays, unless nothing was kept before it.
-        if !rest.is_empty() {
-            rest.extend_from_slice(separator);
-        }
-        rest.extend_from_slice(pair);
     }
     taken.rest = removed.then_some(rest);
     taken
+}
+
+/// `name=value` → (name, value); a bare name has an empty value.
+fn split_pair(pair: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memchr(b'=', pair) {
+        Some(eq) => (pair.get(..eq).unwrap_or_default(), pair.get(eq + 1..).unwrap_or_default()),
+        None => (pair, &b""[..]),
+    }
+}
+
+/// The first `;` of a pair after which `PARAM=...` follows: its position, and the value up to the
+/// next `;`.
+fn semicolon_param<'a>(pair: &'a [u8], param: &str) -> Option<(usize, &'a [u8])> {
+    memchr::memchr_iter(b';', pair).find_map(|at| {
+        let segment = pair.get(at + 1..)?;
+        let segment = segment.split(|&b| b == b';').next().unwrap_or(segment);
+        let (name, value) = split_pair(segment);
+        reads_as(name, param).then_some((at, value))
+    })
 }
 
 /// `path` (a request's `:path`) with every pair of `param` taken out of its query (see
@@ -84,25 +112,6 @@ pub fn take_query_param(path: &str, param: &str) -> (Vec<String>, Option<String>
         if kept.is_empty() { base.to_string() } else { format!("{base}?{kept}") }
     });
     (taken.values, stripped)
-}
-
-/// The pairs of a request query, each with the separator (`&` or `;`) before it.
-fn request_pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut rest = Some((&b""[..], query));
-    std::iter::from_fn(move || {
-        let (separator, tail) = rest?;
-        match memchr::memchr2(b'&', b';', tail) {
-            Some(at) => {
-                let (pair, after) = tail.split_at(at);
-                rest = Some(after.split_at(1));
-                Some((separator, pair))
-            }
-            None => {
-                rest = None;
-                Some((separator, tail))
-            }
-        }
-    })
 }
 
 /// Can an app read this raw name as `param`?
@@ -282,8 +291,13 @@ mod tests {
         assert_eq!(strip("/a?xsessionid=TOK"), (vec![], None));
         assert_eq!(strip("/a?x=1"), (vec![], None));
         assert_eq!(strip("/a"), (vec![], None));
-        // Empty pairs and the other separators stay as they were.
-        assert_eq!(strip("/a?x=1&&sessionid=T&;y").1.as_deref(), Some("/a?x=1&&;y"));
+        // Empty pairs stay as they were.
+        assert_eq!(strip("/a?x=1&&sessionid=T&&y").1.as_deref(), Some("/a?x=1&&&y"));
+        // For an app that splits at `&` only, the token's value runs to the next `&`.
+        assert_eq!(strip("/a?a=1&sessionid=;;;"), (vec![";;;".into()], Some("/a?a=1".into())));
+        // For one that also splits at `;`, a `;PARAM=` cuts its pair.
+        assert_eq!(strip("/a?a=1;sessionid=T;b&c=2"), (vec!["T".into()], Some("/a?a=1&c=2".into())));
+        assert_eq!(strip("/a?a=1;b=2").1, None);
     }
 
     #[test]
@@ -305,8 +319,8 @@ mod tests {
         assert_eq!(take_query_param("/p?session%20id=T", "session_id").0, vec!["T".to_string()]);
         // An unclosed bracket is no array: PHP reads `sessionid[` as `sessionid_`.
         assert_eq!(strip("/p?sessionid[=T").0, Vec::<String>::new());
-        // Values are form-decoded.
-        assert_eq!(strip("/p?sessionid=a%2Db+c").0, vec!["a-b c".to_string()]);
+        // Values stay as written: a token has no escapes.
+        assert_eq!(strip("/p?sessionid=a%2Db+c").0, vec!["a%2Db+c".to_string()]);
     }
 
     #[test]

@@ -398,3 +398,35 @@ fn bench_resume_grpc_vs_shared_data() {
         assert_eq!(envoy.counter(STORE_ERRORS), 0, "{name}");
     }
 }
+
+#[test]
+fn a_rotation_on_one_envoy_retires_the_old_token_on_every_envoy() {
+    let redis = Redis::start();
+    let sessiond = Sessiond::release(Backend::Redis { url: redis.url(), timeout_ms: 200 });
+    let upstream = Upstream::start();
+    let config = |grace: u32| {
+        let mut c = grpc_config(1000, "fail_closed");
+        c["rotation"] = json!({"grace_seconds": grace});
+        c
+    };
+    let opts = EnvoyOptions { sessiond_port: Some(sessiond.port()), ..Default::default() };
+    let a = Envoy::start_with(config(1), upstream.port, opts.clone());
+    let b = Envoy::start_with(config(1), upstream.port, opts);
+    let browser = Browser::new();
+    let app_cookies = |envoy: &Envoy, token: &str| {
+        let view = browser.get(envoy, &format!("/echo?sessionid={token}")).body;
+        view.contains("x-cookieless-session: resumed").then(|| view.lines().find_map(|l| l.strip_prefix("cookie: ")).unwrap_or_default().to_string())
+    };
+    let before = token(&browser.get(&a, "/page?cookie=PHPSESSID%3Danon")).unwrap();
+    let login = browser.get(&b, &format!("/page?sessionid={before}&cookie=PHPSESSID%3Dlogged-in"));
+    let after = token(&login).unwrap_or_else(|| panic!("no token after the login: {login:?}\n{}", b.log()));
+    // In flight on the other Envoy during the grace: it follows to the new session.
+    assert_eq!(app_cookies(&a, &before).as_deref(), Some("PHPSESSID=logged-in"));
+    std::thread::sleep(Duration::from_millis(2500));
+    for envoy in [&a, &b] {
+        assert_eq!(app_cookies(envoy, &before), None, "the old token opened a session after the grace");
+        assert_eq!(app_cookies(envoy, &after).as_deref(), Some("PHPSESSID=logged-in"));
+        assert_eq!(envoy.counter(STORE_ERRORS), 0, "{}", envoy.log());
+    }
+    assert_eq!(b.counter("cookieless_sessions_rotated"), 1);
+}

@@ -1,6 +1,7 @@
 //! A scriptable upstream, run in-process on its own runtime: `/echo...` answers with what it
 //! received (so tests see what the filter let through); any other path answers as its query says:
-//! `status`, `location`, `cookie` (repeatable: one Set-Cookie each), `content_type`, `body`,
+//! `status`, `location`, `cookie` (repeatable: one Set-Cookie each), `header` (`name: value`,
+//! repeatable), `content_type`, `body`,
 //! `encoding` (a Content-Encoding header), `big` (an HTML page of that many bytes), `trailer`
 //! (sent as an HTTP/2 trailer after the body; needs an HTTP/2 cluster). It speaks HTTP/1.1 and
 //! HTTP/2 (prior knowledge).
@@ -74,6 +75,11 @@ fn scripted(query: &[(String, String)]) -> Response {
             "location" => "location",
             "content_type" => "content-type",
             "encoding" => "content-encoding",
+            "header" => {
+                let (name, value) = value.split_once(':').unwrap();
+                headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value.trim()).unwrap());
+                continue;
+            }
             _ => continue,
         };
         headers.append(HeaderName::from_static(header), HeaderValue::from_str(value).unwrap());
