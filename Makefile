@@ -39,12 +39,13 @@ run: build
 		./envoy/run-demo.sh
 
 # Debian packages the integration tests use: Redis (session service), Chromium + ChromeDriver
-# (the browser proof), HTML manuals (tests/rewrite_differential.rs). Each is COMMAND:PACKAGE or
+# (the browser proof), HTML manuals (tests/rewrite_differential.rs), PHP (tests/php_app.rs, a
+# real PHP app with native sessions). Each is COMMAND:PACKAGE or
 # /FILE:PACKAGE; installed when missing, as root; otherwise named.
 TEST_PACKAGES := redis-server:redis-server chromium:chromium chromedriver:chromium-driver \
 	/usr/share/doc/python3.11/html/index.html:python3.11-doc \
 	/usr/share/doc/postgresql-doc-15/html/index.html:postgresql-doc-15 \
-	/usr/share/doc/git-doc/git.html:git-doc
+	/usr/share/doc/git-doc/git.html:git-doc php:php-cli
 
 test-deps:
 	@missing=""; for pair in $(TEST_PACKAGES); do have="$${pair%%:*}"; \

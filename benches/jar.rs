@@ -7,20 +7,24 @@
 //! or 2 plus a deletion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use cookieless::cookies::{parse_set_cookie, JarChange};
+use cookieless::cookies::{parse_set_cookie, CookieContext};
 use cookieless::jar::Jar;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
 const NOW: u64 = 1_790_000_000;
+/// A page of the app, over https.
+const PAGE: CookieContext<'static> = CookieContext { host: "www.example.com", path: "/account/orders", secure: true, now: NOW };
 
 /// A stored jar of `n` cookies shaped like a Django app's plus analytics.
 fn stored_jar(n: usize) -> Vec<u8> {
     let mut jar = Jar::default();
-    jar.apply(JarChange::Set { name: "sessionid".into(), value: "k3j5h2g6f7d8s9a0q1w2e3r4t5y6u7i8".into() });
-    jar.apply(JarChange::Set { name: "csrftoken".into(), value: "Zk9vYmFyQmF6UXV4Q29yZ2VHcmF1bHRQbHVnaA".into() });
+    for header in ["sessionid=k3j5h2g6f7d8s9a0q1w2e3r4t5y6u7i8; Path=/", "csrftoken=Zk9vYmFyQmF6UXV4Q29yZ2VHcmF1bHRQbHVnaA; Path=/"] {
+        jar.apply(parse_set_cookie(header, &PAGE).unwrap());
+    }
     for i in 2..n {
-        jar.apply(JarChange::Set { name: format!("_ga_{i}"), value: format!("GS1.1.{}.{i}.1.1700000000.0.0.0", 1_700_000_000 + i) });
+        let value = format!("GS1.1.{}.{i}.1.1700000000.0.0.0", 1_700_000_000 + i);
+        jar.apply(parse_set_cookie(&format!("_ga_{i}={value}; Max-Age=63072000; Domain=example.com; Path=/"), &PAGE).unwrap());
     }
     jar.encode()
 }
@@ -36,12 +40,12 @@ fn merge(stored: &[u8], set_cookies: &[&str]) -> (Vec<u8>, String) {
     let mut jar = Jar::decode(stored).unwrap_or_default();
     let mut changed = false;
     for header in set_cookies {
-        if let Some(change) = parse_set_cookie(header, NOW) {
+        if let Some(change) = parse_set_cookie(header, &PAGE) {
             changed |= jar.apply(change);
         }
     }
     let bytes = if changed && jar.fits() { jar.encode() } else { Vec::new() };
-    (bytes, jar.cookie_header(None))
+    (bytes, jar.cookie_header(&PAGE, None))
 }
 
 fn bench(c: &mut Criterion) {
@@ -49,7 +53,7 @@ fn bench(c: &mut Criterion) {
     for (name, header) in [("session", SET_COOKIES[0]), ("csrf", SET_COOKIES[1]), ("delete", DELETE), ("bare", "a=1")] {
         parse.throughput(Throughput::Bytes(header.len() as u64));
         parse.bench_with_input(BenchmarkId::from_parameter(name), header, |b, h| {
-            b.iter(|| parse_set_cookie(black_box(h), NOW));
+            b.iter(|| parse_set_cookie(black_box(h), &PAGE));
         });
     }
     parse.finish();
@@ -66,7 +70,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| merge(black_box(stored), &three));
         });
         group.bench_with_input(BenchmarkId::new("cookie_header_only", n), &stored, |b, stored| {
-            b.iter(|| Jar::decode(black_box(stored)).unwrap_or_default().cookie_header(Some("theme=dark; old=1")));
+            b.iter(|| Jar::decode(black_box(stored)).unwrap_or_default().cookie_header(&PAGE, Some("theme=dark; old=1")));
         });
     }
     group.finish();

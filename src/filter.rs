@@ -146,12 +146,12 @@ impl HeaderMap for ProxyMap {
         logged("get headers", hostcalls::get_map_bytes(self.0))
     }
 
-    fn write(&self, name: &str, value: Option<&str>) {
-        logged("set header", hostcalls::set_map_value(self.0, name, value));
+    fn write(&self, name: &str, value: Option<&[u8]>) {
+        logged("set header", hostcalls::set_map_value_bytes(self.0, name, value));
     }
 
-    fn add(&self, name: &str, value: &str) {
-        logged("add header", hostcalls::add_map_value(self.0, name, value));
+    fn add(&self, name: &str, value: &[u8]) {
+        logged("add header", hostcalls::add_map_value_bytes(self.0, name, value));
     }
 }
 
@@ -187,6 +187,14 @@ impl Host for WasmHost {
         self.request_headers.set(name, value)
     }
 
+    fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        self.request_headers.get_bytes(name)
+    }
+
+    fn set_request_header_bytes(&mut self, name: &str, value: &[u8]) {
+        self.request_headers.set_bytes(name, Some(value))
+    }
+
     fn request_body(&self, size: usize) -> Option<Vec<u8>> {
         logged("get request body", hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size))
     }
@@ -200,11 +208,19 @@ impl Host for WasmHost {
     }
 
     fn response_header_values(&self, name: &str) -> Vec<String> {
-        self.response_headers.values(name).cloned().collect()
+        self.response_headers.values(name).collect()
     }
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         self.response_headers.set(name, value)
+    }
+
+    fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        self.response_headers.get_bytes(name)
+    }
+
+    fn set_response_header_bytes(&mut self, name: &str, value: &[u8]) {
+        self.response_headers.set_bytes(name, Some(value))
     }
 
     fn add_response_header(&mut self, name: &str, value: &str) {

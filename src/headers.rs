@@ -13,14 +13,16 @@ pub trait HeaderMap {
     /// Every header, in order (values as bytes: they need not be UTF-8).
     fn read_all(&self) -> Vec<(String, Vec<u8>)>;
     /// Sets (replacing all of that name) or, with `None`, removes a header.
-    fn write(&self, name: &str, value: Option<&str>);
+    fn write(&self, name: &str, value: Option<&[u8]>);
     /// Adds a header beside any of the same name.
-    fn add(&self, name: &str, value: &str);
+    fn add(&self, name: &str, value: &[u8]);
 }
 
+/// The map, values kept as the bytes Envoy has: a value the filter rewrites (`Location`,
+/// `Referer`, `:path`) keeps every byte it does not change, UTF-8 or not.
 pub struct HeaderCache<M> {
     map: M,
-    pairs: OnceCell<Vec<(String, String)>>,
+    pairs: OnceCell<Vec<(String, Vec<u8>)>>,
 }
 
 impl<M: HeaderMap> HeaderCache<M> {
@@ -28,34 +30,47 @@ impl<M: HeaderMap> HeaderCache<M> {
         HeaderCache { map, pairs: OnceCell::new() }
     }
 
-    fn pairs(&self) -> &[(String, String)] {
-        self.pairs.get_or_init(|| self.map.read_all().into_iter().map(|(name, value)| (name, text(value))).collect())
+    fn pairs(&self) -> &[(String, Vec<u8>)] {
+        self.pairs.get_or_init(|| self.map.read_all())
     }
 
-    /// Every value of `name` (case-insensitive), in order.
-    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a String> {
-        self.pairs().iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    fn raw_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+        self.pairs().iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+    }
+
+    /// Every value of `name` (case-insensitive), in order, as text.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.raw_values(name).map(text)
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
-        self.values(name).next().cloned()
+        self.values(name).next()
+    }
+
+    /// The first value of `name`, byte for byte.
+    pub fn get_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        self.raw_values(name).next().map(<[u8]>::to_vec)
     }
 
     pub fn set(&mut self, name: &str, value: Option<&str>) {
-        if value.is_none() && self.values(name).next().is_none() {
+        self.set_bytes(name, value.map(str::as_bytes));
+    }
+
+    pub fn set_bytes(&mut self, name: &str, value: Option<&[u8]>) {
+        if value.is_none() && self.raw_values(name).next().is_none() {
             return;
         }
         self.map.write(name, value);
         if let Some(pairs) = self.pairs.get_mut() {
             pairs.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            pairs.extend(value.map(|v| (name.to_string(), v.to_string())));
+            pairs.extend(value.map(|v| (name.to_string(), v.to_vec())));
         }
     }
 
     pub fn add(&mut self, name: &str, value: &str) {
-        self.map.add(name, value);
+        self.map.add(name, value.as_bytes());
         if let Some(pairs) = self.pairs.get_mut() {
-            pairs.push((name.to_string(), value.to_string()));
+            pairs.push((name.to_string(), value.as_bytes().to_vec()));
         }
     }
 }
@@ -63,8 +78,8 @@ impl<M: HeaderMap> HeaderCache<M> {
 /// A header value as text. Envoy passes on bytes that are not UTF-8 (obs-text, e.g. Latin-1 in a
 /// Cookie or Content-Disposition); such bytes read as U+FFFD. (The proxy-wasm SDK's `String`
 /// getters unwrap `String::from_utf8` on them: a panic that kills the VM, so shells read bytes.)
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[cfg(test)]
@@ -87,15 +102,15 @@ mod tests {
             self.calls.borrow_mut().push("read_all".into());
             self.headers.borrow().clone()
         }
-        fn write(&self, name: &str, value: Option<&str>) {
+        fn write(&self, name: &str, value: Option<&[u8]>) {
             self.calls.borrow_mut().push(format!("write {name}"));
             let mut headers = self.headers.borrow_mut();
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            headers.extend(value.map(|v| (name.to_string(), v.as_bytes().to_vec())));
+            headers.extend(value.map(|v| (name.to_string(), v.to_vec())));
         }
-        fn add(&self, name: &str, value: &str) {
+        fn add(&self, name: &str, value: &[u8]) {
             self.calls.borrow_mut().push(format!("add {name}"));
-            self.headers.borrow_mut().push((name.to_string(), value.as_bytes().to_vec()));
+            self.headers.borrow_mut().push((name.to_string(), value.to_vec()));
         }
     }
 
@@ -110,7 +125,7 @@ mod tests {
         let host = map(&[("cookie", b"a=1"), ("Set-Cookie", b"x=1"), ("set-cookie", b"y=2")]);
         let mut cache = HeaderCache::new(host.clone());
         assert_eq!(cache.get("COOKIE").as_deref(), Some("a=1"));
-        assert_eq!(cache.values("set-cookie").cloned().collect::<Vec<_>>(), ["x=1", "y=2"]);
+        assert_eq!(cache.values("set-cookie").collect::<Vec<_>>(), ["x=1", "y=2"]);
         cache.set("cookie", Some("b=2"));
         cache.add("content-security-policy", "base-uri 'self'");
         cache.set("set-cookie", None);
@@ -133,5 +148,15 @@ mod tests {
     fn values_that_are_not_utf8_read_as_replacement_characters() {
         let cache = HeaderCache::new(map(&[("x", b"caf\xe9")]));
         assert_eq!(cache.get("x").as_deref(), Some("caf\u{fffd}"));
+    }
+
+    #[test]
+    fn values_are_kept_and_written_byte_for_byte() {
+        let host = map(&[("location", b"/caf\xe9")]);
+        let mut cache = HeaderCache::new(host.clone());
+        assert_eq!(cache.get_bytes("Location").as_deref(), Some(&b"/caf\xe9"[..]));
+        cache.set_bytes("location", Some(b"/caf\xe9?s=1"));
+        assert_eq!(cache.get_bytes("location").as_deref(), Some(&b"/caf\xe9?s=1"[..]));
+        assert_eq!(*host.headers.borrow(), [("location".to_string(), b"/caf\xe9?s=1".to_vec())]);
     }
 }

@@ -23,11 +23,17 @@ pub trait Host {
     fn request_header(&self, name: &str) -> Option<String>;
     /// `None` removes the header.
     fn set_request_header(&mut self, name: &str, value: Option<&str>);
+    /// A header byte for byte, for the ones the filter rewrites (`:path`, `Referer`, `Location`):
+    /// values need not be UTF-8, and what the filter does not change must pass unchanged.
+    fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>>;
+    fn set_request_header_bytes(&mut self, name: &str, value: &[u8]);
     fn request_body(&self, size: usize) -> Option<Vec<u8>>;
     fn replace_request_body(&mut self, size: usize, body: &[u8]);
 
     fn response_header(&self, name: &str) -> Option<String>;
     fn response_header_values(&self, name: &str) -> Vec<String>;
+    fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>>;
+    fn set_response_header_bytes(&mut self, name: &str, value: &[u8]);
     /// `None` removes every header of that name.
     fn set_response_header(&mut self, name: &str, value: Option<&str>);
     /// Adds a header beside any of the same name (a second `Content-Security-Policy`).
@@ -138,6 +144,13 @@ pub mod mock {
         fn set_request_header(&mut self, name: &str, value: Option<&str>) {
             set(&mut self.request_headers, name, value)
         }
+        // The mock keeps text: bytes that are not UTF-8 are the Envoy tests' to check.
+        fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+            get(&self.request_headers, name).map(String::into_bytes)
+        }
+        fn set_request_header_bytes(&mut self, name: &str, value: &[u8]) {
+            set(&mut self.request_headers, name, Some(&String::from_utf8_lossy(value)))
+        }
         fn request_body(&self, size: usize) -> Option<Vec<u8>> {
             Some(self.request_body[..size.min(self.request_body.len())].to_vec())
         }
@@ -153,6 +166,12 @@ pub mod mock {
         }
         fn set_response_header(&mut self, name: &str, value: Option<&str>) {
             set(&mut self.response_headers, name, value)
+        }
+        fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+            get(&self.response_headers, name).map(String::into_bytes)
+        }
+        fn set_response_header_bytes(&mut self, name: &str, value: &[u8]) {
+            set(&mut self.response_headers, name, Some(&String::from_utf8_lossy(value)))
         }
         fn add_response_header(&mut self, name: &str, value: &str) {
             self.response_headers.push((name.to_string(), value.to_string()));

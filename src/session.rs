@@ -12,7 +12,7 @@
 //! in native tests with `MockHost`.
 
 use crate::config::{Config, ConfigError, FetchSite, OnError, Scope, Store as StoreConfig};
-use crate::cookies::{parse_set_cookie, JarChange};
+use crate::cookies::{parse_set_cookie, CookieContext, JarChange};
 use crate::host::Host;
 use crate::jar::Jar;
 use crate::metrics::Metric;
@@ -22,7 +22,7 @@ use crate::store::grpc::{LoadCall, UpdateCall};
 use crate::store::{CallReply, Loaded, Loading, Store, StoreError, Updating};
 use crate::token::{Binding, KeyRing, Rejection, SessionId};
 use crate::transport::FormEncoding;
-use crate::url::{path_without_query, split_absolute, strip_port, take_query_param, with_query_param, QuerySeparator};
+use crate::url::{path_without_query, push_with_query_param, split_absolute, strip_port, take_query_param, QuerySeparator};
 use log::{debug, warn};
 use std::rc::Rc;
 
@@ -99,10 +99,17 @@ struct RequestFacts {
     origin: Option<String>,
     /// `Sec-Fetch-Site`, as sent.
     fetch_site: Option<String>,
+    /// Envoy saw https (`:scheme`): `Secure` cookies go upstream only then.
+    secure: bool,
     is_head: bool,
 }
 
 impl RequestFacts {
+    /// The request as the jar sees it: the host without its port, the path, the scheme.
+    fn cookie_context(&self, now: u64) -> CookieContext<'_> {
+        CookieContext { host: strip_port(&self.authority), path: &self.path, secure: self.secure, now }
+    }
+
     fn binding<'a>(&'a self, config: &Config) -> Binding<'a> {
         Binding {
             host: &self.authority,
@@ -188,6 +195,7 @@ impl Exchange {
             browser_cookies: host.request_header("cookie"),
             origin: host.request_header("origin").or_else(|| host.request_header("referer")),
             fetch_site: host.request_header("sec-fetch-site"),
+            secure: host.request_header(":scheme").is_some_and(|s| s.eq_ignore_ascii_case("https")),
             is_head: host.request_header(":method").as_deref() == Some("HEAD"),
         };
         if config.cookies.strip_request {
@@ -196,7 +204,7 @@ impl Exchange {
         // Bodies must come back uncompressed to be rewritten.
         host.set_request_header("accept-encoding", None);
         let mut candidates = Vec::new();
-        take_query_token(host, config, &full_path, &mut candidates);
+        take_query_token(host, config, &mut candidates);
         take_header_token(host, config, &mut candidates);
         let mut exchange = Box::new(Cookieless { request, phase: Phase::Done });
         let next = match form_to_read(host, end_of_stream) {
@@ -375,13 +383,14 @@ fn rewrite_buffered(host: &mut dyn Host, phase: &mut Phase, body_size: usize, en
 
 /// The query token is accepted only with `transport.query`, but removed in any case: the upstream
 /// never sees a token.
-fn take_query_token(host: &mut dyn Host, config: &Config, path: &str, candidates: &mut Vec<String>) {
-    let (values, stripped) = take_query_param(path, &config.param);
+fn take_query_token(host: &mut dyn Host, config: &Config, candidates: &mut Vec<String>) {
+    let path = host.request_header_bytes(":path").unwrap_or_default();
+    let (values, stripped) = take_query_param(&path, &config.param);
     if config.transport.query {
         candidates.extend(values);
     }
     if let Some(stripped) = stripped {
-        host.set_request_header(":path", Some(&stripped));
+        host.set_request_header_bytes(":path", &stripped);
     }
 }
 
@@ -400,8 +409,9 @@ fn strip_referer_token(host: &mut dyn Host, config: &Config, authority: &str) {
     if !same.allows_origin_header(&referer) || !config.routes.is_cookieless(path_without_query(referer_path), referer_host) {
         return;
     }
-    if let (_, Some(stripped)) = take_query_param(&referer, &config.param) {
-        host.set_request_header("referer", Some(&stripped));
+    let raw = host.request_header_bytes("referer").unwrap_or_default();
+    if let (_, Some(stripped)) = take_query_param(&raw, &config.param) {
+        host.set_request_header_bytes("referer", &stripped);
     }
 }
 
@@ -460,7 +470,8 @@ fn after_load(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieles
             Some(_) => host.count(Metric::SessionsExpired),
             None => {
                 let browser = exchange.request.browser_cookies.as_deref().filter(|_| !config.cookies.strip_request);
-                host.set_request_header("cookie", Some(&jar.cookie_header(browser)));
+                let cookies = jar.cookie_header(&exchange.request.cookie_context(host.now()), browser);
+                host.set_request_header("cookie", Some(&cookies));
                 host.count(Metric::SessionsResumed);
                 session = Some(Resumed { id, jar });
             }
@@ -557,8 +568,8 @@ fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
         return finish_response(host, settings, exchange, session.map(|s| s.id), response_ends);
     }
     host.set_response_header("set-cookie", None);
-    let now = host.now();
-    let changes: Vec<JarChange> = headers.iter().filter_map(|h| parse_set_cookie(h, now)).collect();
+    let ctx = exchange.request.cookie_context(host.now());
+    let changes: Vec<JarChange> = headers.iter().filter_map(|h| parse_set_cookie(h, &ctx)).collect();
     let (id, kind, changes) = match session {
         Some(resumed) if asked || rotates(&settings.config, &resumed.jar, &changes) => {
             let Some(new) = new_session_id(host) else {
@@ -570,7 +581,7 @@ fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
             (new, UpdateKind::Rotated { from: resumed.id }, all)
         }
         Some(resumed) => (resumed.id, UpdateKind::Changes { creating: false }, changes),
-        None if !changes.iter().any(|c| matches!(c, JarChange::Set { .. })) => {
+        None if !changes.iter().any(|c| matches!(c, JarChange::Set(_))) => {
             return finish_response(host, settings, exchange, None, response_ends);
         }
         None => {
@@ -604,8 +615,8 @@ fn rotation_asked(host: &mut dyn Host, config: &Config) -> bool {
 fn rotates(config: &Config, jar: &Jar, changes: &[JarChange]) -> bool {
     let is_id = |name: &str| config.rotation.session_cookies.iter().any(|c| c == name);
     changes.iter().any(|change| match change {
-        JarChange::Set { name, value } => is_id(name) && jar.get(name) != Some(value.as_str()),
-        JarChange::Delete { name } => is_id(name) && jar.get(name).is_some(),
+        JarChange::Set(cookie) => is_id(&cookie.name) && jar.get(&cookie.name) != Some(cookie.value.as_str()),
+        JarChange::Delete { name, .. } => is_id(name) && jar.get(name).is_some(),
         JarChange::Retire { .. } => false,
     })
 }
@@ -701,13 +712,15 @@ fn rewrite_location(host: &mut dyn Host, config: &Config, request: &RequestFacts
     if !status.is_some_and(|s| (300..400).contains(&s)) {
         return;
     }
-    let Some(location) = host.response_header("location") else {
+    let Some(location) = host.response_header_bytes("location") else {
         return;
     };
     let same = SameOrigin { host: &request.authority, allowed_hosts: &config.allowed_hosts };
-    if same.allows_url(&location) {
-        let rewritten = with_query_param(&location, &config.param, token, QuerySeparator::Amp);
-        host.set_response_header("location", Some(&rewritten));
+    // Bytes that are not UTF-8 (a Latin-1 path) can only be in the path: they stay as they are.
+    if same.allows_url(&String::from_utf8_lossy(&location)) {
+        let mut rewritten = Vec::with_capacity(location.len() + token.len() + config.param.len() + 2);
+        push_with_query_param(&mut rewritten, &location, config.param.as_bytes(), token.as_bytes(), QuerySeparator::Amp);
+        host.set_response_header_bytes("location", &rewritten);
     }
 }
 

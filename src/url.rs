@@ -99,17 +99,22 @@ fn semicolon_param<'a>(pair: &'a [u8], param: &str) -> Option<(usize, &'a [u8])>
     })
 }
 
-/// `path` (a request's `:path`) with every pair of `param` taken out of its query (see
-/// [`take_pairs`]): the pairs' values, and the stripped path (`None` when there was none).
-pub fn take_query_param(path: &str, param: &str) -> (Vec<String>, Option<String>) {
-    let Some((base, query)) = path.split_once('?') else {
+/// `path` (a request's `:path`, or a `Referer`) with every pair of `param` taken out of its query
+/// (see [`take_pairs`]): the pairs' values, and the stripped path (`None` when there was none),
+/// every other byte as it was.
+pub fn take_query_param(path: &[u8], param: &str) -> (Vec<String>, Option<Vec<u8>>) {
+    let Some(q) = memchr::memchr(b'?', path) else {
         return (Vec::new(), None);
     };
-    let taken = take_pairs(query.as_bytes(), param);
+    let (base, query) = (path.get(..q).unwrap_or_default(), path.get(q + 1..).unwrap_or_default());
+    let taken = take_pairs(query, param);
     let stripped = taken.rest.map(|kept| {
-        // Only whole pairs of a str were dropped: what is left is still UTF-8.
-        let kept = String::from_utf8_lossy(&kept).into_owned();
-        if kept.is_empty() { base.to_string() } else { format!("{base}?{kept}") }
+        let mut out = base.to_vec();
+        if !kept.is_empty() {
+            out.push(b'?');
+            out.extend_from_slice(&kept);
+        }
+        out
     });
     (taken.values, stripped)
 }
@@ -278,7 +283,12 @@ mod tests {
     use super::*;
 
     fn strip(path: &str) -> (Vec<String>, Option<String>) {
-        take_query_param(path, "sessionid")
+        strip_as(path, "sessionid")
+    }
+
+    fn strip_as(path: &str, param: &str) -> (Vec<String>, Option<String>) {
+        let (values, stripped) = take_query_param(path.as_bytes(), param);
+        (values, stripped.map(|s| String::from_utf8(s).unwrap()))
     }
 
     #[test]
@@ -315,8 +325,8 @@ mod tests {
             assert!(!rest.unwrap_or_default().contains("TOK"), "{query}");
         }
         // PHP reads `session.id` and `session id` as `session_id`.
-        assert_eq!(take_query_param("/p?session.id=T", "session_id").0, vec!["T".to_string()]);
-        assert_eq!(take_query_param("/p?session%20id=T", "session_id").0, vec!["T".to_string()]);
+        assert_eq!(strip_as("/p?session.id=T", "session_id").0, vec!["T".to_string()]);
+        assert_eq!(strip_as("/p?session%20id=T", "session_id").0, vec!["T".to_string()]);
         // An unclosed bracket is no array: PHP reads `sessionid[` as `sessionid_`.
         assert_eq!(strip("/p?sessionid[=T").0, Vec::<String>::new());
         // Values stay as written: a token has no escapes.
@@ -324,7 +334,8 @@ mod tests {
     }
 
     #[test]
-    fn bodies_need_not_be_utf8() {
+    fn bodies_and_paths_need_not_be_utf8() {
+        assert_eq!(take_query_param(b"/caf\xe9?sessionid=T&a=\xff", "sessionid").1.as_deref(), Some(&b"/caf\xe9?a=\xff"[..]));
         let taken = take_pairs(b"name=caf\xe9&sessionid=TOK", "sessionid");
         assert_eq!(taken.values, vec!["TOK".to_string()]);
         assert_eq!(taken.rest.as_deref(), Some(&b"name=caf\xe9"[..]));

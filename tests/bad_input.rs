@@ -122,6 +122,21 @@ fn read_reply(s: TcpStream) -> Reply {
 }
 
 /// Head of a request from `client()`, without the final blank line.
+/// The whole answer to a raw request, as Envoy sent it.
+fn raw_answer(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    s.write_all(b"connection: close\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    answer
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 fn head(method: &str, target: &str, port: u16, extra: &str) -> Vec<u8> {
     format!("{method} {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nuser-agent: {UA}\r\nx-forwarded-for: {IP}\r\n{extra}")
         .into_bytes()
@@ -635,5 +650,26 @@ fn headers_at_envoys_limits_and_bytes_that_are_not_utf8() {
     }
 
     assert!(resumed(&c.get(&echo).body), "the session broke");
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn header_values_the_filter_rewrites_keep_every_byte_it_does_not_change() {
+    let upstream = Upstream::start();
+    let envoy = Envoy::start(filter_config(json!({})), upstream.port);
+    let good = start_session(&envoy);
+    // A redirect to a Latin-1 path (`/caf\xe9`): the token is added, nothing else changes.
+    let target = format!("/page?sessionid={good}&status=302&header_hex=location:2f636166e9");
+    let answer = raw_answer(envoy.port, &head("GET", &target, envoy.port, ""));
+    assert!(contains(&answer, b"\r\nlocation: /caf\xe9?sessionid="), "{}", String::from_utf8_lossy(&answer));
+    // A Referer of a tokened page with Latin-1 bytes: only the token goes.
+    let mut request = head("GET", "/echo", envoy.port, "");
+    request.extend_from_slice(format!("referer: http://127.0.0.1:{}/caf", envoy.port).as_bytes());
+    request.extend_from_slice(b"\xe9");
+    request.extend_from_slice(format!("?sessionid={good}&q=").as_bytes());
+    request.extend_from_slice(b"\xff\r\n");
+    let answer = raw_answer(envoy.port, &request);
+    let sent = [format!("referer: http://127.0.0.1:{}/caf", envoy.port).as_bytes(), b"\xe9?q=\xff\n"].concat();
+    assert!(contains(&answer, &sent), "{}", String::from_utf8_lossy(&answer));
     envoy.assert_no_panic();
 }

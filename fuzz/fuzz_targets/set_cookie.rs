@@ -1,67 +1,45 @@
-//! Fuzzes reading cookies: `parse_set_cookie` (the upstream's `Set-Cookie`, folded into a jar) and
-//! `parse_cookie_header` (the browser's `Cookie`). Holds on any input: no panic; a change always
-//! names a non-empty cookie; a jar built from header values (no CR, LF or NUL, as HTTP carries
-//! them) survives its stored encoding unchanged; the `Cookie` header a jar sends upstream reads
-//! back as the jar's names; `Jar::fits` is what it says.
+//! Fuzzes the jar against `cookie_store` (tests/common/jar_oracle.rs): any `Set-Cookie` headers,
+//! received over http or https on some path, must leave the jar sending what an RFC 6265 store
+//! sends (as RFC 6265bis narrows it), and `parse_cookie_header` must never panic. The same oracle
+//! runs as a proptest in `tests/cookie_jar.rs`.
 //!
-//! Input layout: bytes 0..8 = `now` (little endian), the rest = header text; `\n` separates
-//! several `Set-Cookie` values folded into one jar.
+//! Input layout: byte 0 = the request (bit 0: https; the rest picks its path), then one response
+//! a line: its first byte the same way, the rest its `Set-Cookie` header.
 //! Run: `cargo +nightly fuzz run set_cookie`.
 #![no_main]
 
-use cookieless::cookies::{parse_cookie_header, parse_set_cookie, JarChange};
-use cookieless::jar::{Jar, MAX_JAR_BYTES};
+#[path = "../../tests/common/jar_oracle.rs"]
+mod jar_oracle;
+
+use cookieless::cookies::parse_cookie_header;
+use jar_oracle::Response;
 use libfuzzer_sys::fuzz_target;
 
+const PATHS: [&str; 6] = ["/", "/a", "/a/", "/a/b", "/a/b/c", "/ab"];
+
+fn request(selector: u8) -> (bool, &'static str) {
+    (selector & 1 == 1, PATHS[usize::from(selector >> 1) % PATHS.len()])
+}
+
 fuzz_target!(|data: &[u8]| {
-    let (now, text) = match data.split_first_chunk::<8>() {
-        Some((now, rest)) => (u64::from_le_bytes(*now), rest),
-        None => (1_790_000_000, data),
-    };
-    let text = String::from_utf8_lossy(text);
-
-    // The browser's header: names are trimmed and non-empty, and come from the input.
+    let Some((&first, rest)) = data.split_first() else { return };
+    let text = String::from_utf8_lossy(rest);
     for (name, value) in parse_cookie_header(&text) {
-        assert!(!name.is_empty());
-        assert_eq!(name, name.trim());
-        assert_eq!(value, value.trim());
-        assert!(!name.contains(';') && !value.contains(';'));
+        assert!(!name.is_empty() && !name.contains(';') && !value.contains(';'));
     }
-
-    let mut jar = Jar::default();
-    let mut expected = std::collections::BTreeMap::new();
-    for header in text.split('\n') {
-        let change = parse_set_cookie(header, now);
-        let Some(change) = change else { continue };
-        match &change {
-            JarChange::Set { name, value } => {
-                assert!(!name.is_empty(), "a cookie without a name from {header:?}");
-                expected.insert(name.clone(), value.clone());
-            }
-            JarChange::Delete { name } => {
-                assert!(!name.is_empty(), "a deletion without a name from {header:?}");
-                expected.remove(name);
-            }
-        }
-        let had = jar.clone();
-        let changed = jar.apply(change);
-        assert_eq!(changed, had != jar, "apply() said {changed} for {header:?}");
-    }
-    for (name, value) in &expected {
-        assert_eq!(jar.get(name), Some(value.as_str()));
-    }
-    assert_eq!(jar.is_empty(), expected.is_empty());
-
-    let size: usize = expected.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
-    assert_eq!(jar.fits(), size <= MAX_JAR_BYTES);
-
-    // What HTTP can carry in a header value: no CR, LF or NUL. Such jars must store and load back.
-    let http_safe = !text.contains(['\r', '\0']);
-    if http_safe {
-        assert_eq!(Jar::decode(&jar.encode()).as_ref(), Some(&jar), "the jar did not survive the store: {text:?}");
-        let header = jar.cookie_header(None);
-        let names: Vec<&str> = parse_cookie_header(&header).map(|(n, _)| n).collect();
-        let jar_names: Vec<&str> = expected.keys().map(String::as_str).collect();
-        assert_eq!(names, jar_names, "the upstream would see other cookies: {header:?}");
+    // What HTTP carries in a header value: no CR, LF (they separate responses here) or NUL.
+    let responses: Vec<Response> = text
+        .split('\n')
+        .filter(|line| !line.contains(['\r', '\0']))
+        .filter_map(|line| {
+            let mut chars = line.chars();
+            let selector = chars.next()? as u32;
+            let (https, path) = request(u8::try_from(selector % 256).unwrap_or(0));
+            Some(Response { https, path: path.to_string(), set_cookie: chars.as_str().to_string() })
+        })
+        .collect();
+    let (https, path) = request(first);
+    if let Err(difference) = jar_oracle::compare(&responses, https, path) {
+        panic!("{difference}");
     }
 });

@@ -177,12 +177,12 @@ mod tests {
 
     fn jar_with(name: &str, value: &str) -> Jar {
         let mut jar = Jar::default();
-        jar.apply(JarChange::Set { name: name.into(), value: value.into() });
+        jar.apply(JarChange::set(name, value));
         jar
     }
 
     fn set(name: &str, value: &str) -> Vec<JarChange> {
-        vec![JarChange::Set { name: name.into(), value: value.into() }]
+        vec![JarChange::set(name, value)]
     }
 
     #[test]
@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn deleting_the_last_cookie_deletes_the_session() {
         let (store, mut host) = (store(), MockHost::default());
-        let change = vec![JarChange::Delete { name: "a".into() }];
+        let change = vec![JarChange::delete("a")];
         let call = updating(GrpcStore::update(&store, &mut host, SessionId([1; 16]), change));
         let found = proto::GetResponse { found: true, jar: jar_with("a", "1").encode(), version: 2 };
         let call = updating(call.on_reply(&mut host, &ok(found)));

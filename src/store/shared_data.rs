@@ -178,7 +178,7 @@ mod tests {
     }
 
     fn set(name: &str, value: &str) -> JarChange {
-        JarChange::Set { name: name.into(), value: value.into() }
+        JarChange::set(name, value)
     }
 
     fn host_at(now: u64) -> MockHost {
@@ -218,7 +218,7 @@ mod tests {
         let store = SharedDataStore::new(100, 60);
         let host = host_at(1000);
         store.update(&host, id(1), &[set("a", "1")]).unwrap();
-        store.update(&host, id(1), &[JarChange::Delete { name: "a".into() }]).unwrap();
+        store.update(&host, id(1), &[JarChange::delete("a")]).unwrap();
         assert_eq!(store.load(&host, id(1)).unwrap(), Loaded::Missing);
     }
 

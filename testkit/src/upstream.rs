@@ -1,7 +1,8 @@
 //! A scriptable upstream, run in-process on its own runtime: `/echo...` answers with what it
 //! received (so tests see what the filter let through); any other path answers as its query says:
 //! `status`, `location`, `cookie` (repeatable: one Set-Cookie each), `header` (`name: value`,
-//! repeatable), `content_type`, `body`,
+//! repeatable), `header_hex` (`name:` and the value's bytes in hex: values that are not UTF-8),
+//! `content_type`, `body`,
 //! `encoding` (a Content-Encoding header), `big` (an HTML page of that many bytes), `trailer`
 //! (sent as an HTTP/2 trailer after the body; needs an HTTP/2 cluster). It speaks HTTP/1.1 and
 //! HTTP/2 (prior knowledge).
@@ -54,13 +55,16 @@ async fn handle(method: Method, uri: Uri, headers: HeaderMap, Query(query): Quer
     scripted(&query)
 }
 
+/// The request as received, header values and body byte for byte.
 fn echo(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
-    let mut text = format!("{method} {uri}\n");
+    let mut text = format!("{method} {uri}\n").into_bytes();
     for (name, value) in headers {
-        text += &format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes()));
+        text.extend_from_slice(format!("{name}: ").as_bytes());
+        text.extend_from_slice(value.as_bytes());
+        text.push(b'\n');
     }
-    text += "\n";
-    text += &String::from_utf8_lossy(body);
+    text.push(b'\n');
+    text.extend_from_slice(body);
     Response::builder().header("content-type", "text/plain").body(Body::from(text)).unwrap()
 }
 
@@ -78,6 +82,12 @@ fn scripted(query: &[(String, String)]) -> Response {
             "header" => {
                 let (name, value) = value.split_once(':').unwrap();
                 headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value.trim()).unwrap());
+                continue;
+            }
+            "header_hex" => {
+                let (name, hex) = value.split_once(':').unwrap();
+                let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+                headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_bytes(&bytes).unwrap());
                 continue;
             }
             _ => continue,
