@@ -22,7 +22,7 @@ use crate::store::grpc::{LoadCall, UpdateCall};
 use crate::store::{CallReply, Loaded, Loading, Store, StoreError, Updating};
 use crate::token::{Binding, KeyRing, Rejection, SessionId};
 use crate::transport::FormEncoding;
-use crate::url::{path_without_query, push_with_query_param, split_absolute, strip_port, take_query_param, QuerySeparator};
+use crate::url::{path_without_query, push_with_query_param, resolved_path, split_absolute, strip_port, take_query_param, QuerySeparator};
 use log::{debug, warn};
 use std::rc::Rc;
 
@@ -717,11 +717,22 @@ fn rewrite_location(host: &mut dyn Host, config: &Config, request: &RequestFacts
     };
     let same = SameOrigin { host: &request.authority, allowed_hosts: &config.allowed_hosts };
     // Bytes that are not UTF-8 (a Latin-1 path) can only be in the path: they stay as they are.
-    if same.allows_url(&String::from_utf8_lossy(&location)) {
+    let text = String::from_utf8_lossy(&location);
+    if same.allows_url(&text) && leads_to_cookieless_route(config, request, &text) {
         let mut rewritten = Vec::with_capacity(location.len() + token.len() + config.param.len() + 2);
         push_with_query_param(&mut rewritten, &location, config.param.as_bytes(), token.as_bytes(), QuerySeparator::Amp);
         host.set_response_header_bytes("location", &rewritten);
     }
+}
+
+/// A URL of this site goes to a route that is cookieless: only there is the token taken out
+/// again, and only there does the response keep it private. Links elsewhere get no token.
+fn leads_to_cookieless_route(config: &Config, request: &RequestFacts, url: &str) -> bool {
+    let scheme_relative = url.trim_start().replace('\\', "/");
+    let host = split_absolute(url)
+        .or_else(|| scheme_relative.strip_prefix("//").map(|rest| rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()))))
+        .map_or(request.authority.as_str(), |(authority, _)| authority);
+    config.routes.is_cookieless(&resolved_path(&request.path, url), &host.to_ascii_lowercase())
 }
 
 fn set_token_headers(host: &mut dyn Host, config: &Config, token: &str) {

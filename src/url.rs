@@ -13,6 +13,51 @@ pub fn path_without_query(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
 }
 
+/// The path a browser requests for `reference` written on a page whose path is `page_path`: the
+/// path of an absolute or scheme-relative URL, or the reference resolved against the page's
+/// directory, `\` read as `/`, with `.` and `..` segments (also `%2e`) removed, without query or
+/// fragment. For the route check of a URL the filter would give the token.
+pub fn resolved_path(page_path: &str, reference: &str) -> String {
+    let reference = reference.trim().replace('\\', "/");
+    let reference = reference.split(['?', '#']).next().unwrap_or_default();
+    let joined = if let Some(rest) = reference.strip_prefix("//").or_else(|| reference.split_once("://").map(|(_, r)| r)) {
+        rest.find('/').map_or("/".to_string(), |at| rest.get(at..).unwrap_or("/").to_string())
+    } else if reference.starts_with('/') {
+        reference.to_string()
+    } else if reference.is_empty() {
+        path_without_query(page_path).to_string()
+    } else {
+        let page = path_without_query(page_path);
+        let directory = page.rfind('/').and_then(|at| page.get(..=at)).unwrap_or("/");
+        format!("{directory}{reference}")
+    };
+    remove_dot_segments(&joined)
+}
+
+/// RFC 3986 §5.2.4, with WHATWG's `%2e` spellings of the dots.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, segment) in segments.iter().enumerate() {
+        match segment.to_ascii_lowercase().as_str() {
+            "." | "%2e" => {
+                if i == last {
+                    out.push("");
+                }
+            }
+            ".." | ".%2e" | "%2e." | "%2e%2e" => {
+                out.pop();
+                if i == last {
+                    out.push("");
+                }
+            }
+            _ => out.push(segment),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
 /// An absolute URL's authority and what follows it (path, query): `http://h:1/p?q` →
 /// `("h:1", "/p?q")`; `None` for a URL without `scheme://`.
 pub fn split_absolute(url: &str) -> Option<(&str, &str)> {
@@ -350,6 +395,25 @@ mod tests {
         assert_eq!(strip_port("::1"), "::1");
         assert_eq!(strip_port("127.0.0.1"), "127.0.0.1");
         assert_eq!(strip_port("a.example:x"), "a.example:x");
+    }
+
+    #[test]
+    fn references_resolve_to_the_path_the_browser_requests() {
+        for (page, reference, path) in [
+            ("/shop/cart", "/admin/users", "/admin/users"),
+            ("/shop/cart", "checkout?x=1", "/shop/checkout"),
+            ("/shop/cart", "../admin/", "/admin/"),
+            ("/shop/cart", "./x/../../admin", "/admin"),
+            ("/shop/cart", "%2e%2e/admin", "/admin"),
+            ("/shop/cart", "\\admin", "/admin"),
+            ("/shop/cart", "//www.example.com/admin#f", "/admin"),
+            ("/shop/cart", "http://www.example.com", "/"),
+            ("/shop/cart", "https://www.example.com/a/./b/..", "/a/"),
+            ("/shop/cart", "", "/shop/cart"),
+            ("/", "../../x", "/x"),
+        ] {
+            assert_eq!(resolved_path(page, reference), path, "{reference} on {page}");
+        }
     }
 
     #[test]

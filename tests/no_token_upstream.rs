@@ -165,3 +165,25 @@ fn a_body_the_token_cannot_be_taken_out_of_is_refused_not_passed_on() {
     assert_eq!(site.envoy.counter("cookieless_requests_refused"), 1);
     site.envoy.assert_no_panic();
 }
+
+/// Percent-encodes every byte but letters and digits (a query value for the scripted upstream).
+fn enc(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[test]
+fn redirects_to_routes_that_are_not_cookieless_get_no_token() {
+    let site = Site::start(json!({"routes": {"exclude": [{"prefix": "/admin"}, {"prefix": "/static"}]}}));
+    let redirect = |location: &str| {
+        let path = format!("/shop/cart?sessionid={}&status=302&location={}", site.token, enc(location));
+        site.get(&path, &[]).header("location").unwrap_or_default().to_string()
+    };
+    let authority = site.origin().trim_start_matches("http://").to_string();
+    let scheme_relative = format!("//{authority}/static/report.pdf");
+    for excluded in ["/admin/users", "../admin/users", scheme_relative.as_str(), "%2e%2e/static/x", "\\admin"] {
+        let location = redirect(excluded);
+        assert!(!location.is_empty() && !location.contains("sessionid"), "{excluded}: {location:?}");
+    }
+    assert!(redirect("/shop/checkout").starts_with("/shop/checkout?sessionid="));
+    assert!(redirect(&format!("//{authority}/shop/x")).contains("sessionid="));
+}
