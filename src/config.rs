@@ -5,6 +5,7 @@
 //! error names the field it is about, so one log line tells the operator what to fix.
 
 use crate::routes::{Matcher, Routes};
+use std::rc::Rc;
 use crate::token::Key;
 use base64::Engine;
 use serde::Deserialize;
@@ -14,7 +15,8 @@ use std::fmt;
 #[derive(Debug)]
 pub struct Config {
     pub param: String,
-    pub routes: Routes,
+    /// Shared with the rewriter of every response (links to other routes get no token).
+    pub routes: Rc<Routes>,
     pub keys: Vec<Key>,
     pub token: TokenPolicy,
     pub transport: Transport,
@@ -496,7 +498,7 @@ impl RawConfig {
             .unwrap_or_else(|| default_content_security_policy(&allowed_hosts));
         Ok(Config {
             param: validate_param(self.param)?,
-            routes: validate_routes(self.routes)?,
+            routes: Rc::new(validate_routes(self.routes)?),
             keys: validate_keys(self.keys, env)?,
             token: validate_token(self.token)?,
             rewrite: validate_rewrite(self.rewrite, &transport)?,

@@ -23,7 +23,9 @@ mod html;
 mod raw;
 mod tag;
 
+use crate::routes::Routes;
 use html::{HtmlStage, Settings};
+use std::rc::Rc;
 
 /// A tag longer than this (from `<` to `>`, after placeholder substitution) passes unmodified;
 /// it is also the most the rewriter holds back between chunks, plus a placeholder's length.
@@ -93,6 +95,7 @@ impl Rewriter {
                 } else {
                     Vec::new()
                 },
+                routes: None,
             },
             hidden_input: hidden_input(&opts.param, &opts.token),
             srcdoc_depth: 0,
@@ -106,6 +109,13 @@ impl Rewriter {
             html: HtmlStage::new(settings),
             charset_declared: false,
         }
+    }
+
+    /// Only URLs to these routes get the token (elsewhere the filter would not take it out
+    /// again); without, every URL of this site does.
+    pub fn routes(mut self, routes: Rc<Routes>) -> Rewriter {
+        self.html.set_routes(routes);
+        self
     }
 
     /// The response's `Content-Type` names its charset, which then beats any `<meta>` and any
@@ -290,6 +300,30 @@ mod tests {
 
     fn rewrite(input: &str) -> String {
         rewrite_with(opts(), input)
+    }
+
+    #[test]
+    fn urls_to_routes_that_are_not_cookieless_get_no_token() {
+        use crate::routes::Matcher;
+        let routes = Rc::new(Routes::new(
+            vec![Matcher::prefix("/".into(), None)],
+            vec![Matcher::prefix("/admin".into(), None), Matcher::prefix("/static".into(), None)],
+        ));
+        let page = "<a href=/admin/users>a</a><a href=../static/r.pdf>b</a><a href=%2e%2e/admin>c</a>\
+            <a href=//www.example.com/admin/x>d</a><a href=next>e</a>\
+            <form action=/admin/save></form><form action=save></form>";
+        let mut r = Rewriter::new(RewriteOptions { form_id: String::new(), ..opts() }).routes(routes);
+        let mut out = Vec::new();
+        r.write(page.as_bytes(), &mut out);
+        r.end(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out,
+            "<a href=/admin/users>a</a><a href=../static/r.pdf>b</a><a href=%2e%2e/admin>c</a>\
+            <a href=//www.example.com/admin/x>d</a><a href=//www.example.com/dir/next?sessionid=TOKEN>e</a>\
+            <form action=/admin/save></form><form action=//www.example.com/dir/save>\
+            <input type=\"hidden\" name=\"sessionid\" value=\"TOKEN\"></form>"
+        );
     }
 
     fn rewrite_bytewise(o: RewriteOptions, input: &[u8]) -> Vec<u8> {

@@ -22,7 +22,10 @@ use crate::store::grpc::{LoadCall, UpdateCall};
 use crate::store::{CallReply, Loaded, Loading, Store, StoreError, Updating};
 use crate::token::{Binding, KeyRing, Rejection, SessionId};
 use crate::transport::FormEncoding;
-use crate::url::{path_without_query, push_with_query_param, resolved_path, split_absolute, strip_port, take_query_param, QuerySeparator};
+use crate::url::{
+    path_without_query, push_with_query_param, reference_authority, resolved_path, split_absolute, strip_port, take_query_param,
+    QuerySeparator,
+};
 use log::{debug, warn};
 use std::rc::Rc;
 
@@ -728,11 +731,8 @@ fn rewrite_location(host: &mut dyn Host, config: &Config, request: &RequestFacts
 /// A URL of this site goes to a route that is cookieless: only there is the token taken out
 /// again, and only there does the response keep it private. Links elsewhere get no token.
 fn leads_to_cookieless_route(config: &Config, request: &RequestFacts, url: &str) -> bool {
-    let scheme_relative = url.trim_start().replace('\\', "/");
-    let host = split_absolute(url)
-        .or_else(|| scheme_relative.strip_prefix("//").map(|rest| rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()))))
-        .map_or(request.authority.as_str(), |(authority, _)| authority);
-    config.routes.is_cookieless(&resolved_path(&request.path, url), &host.to_ascii_lowercase())
+    let host = reference_authority(url).unwrap_or_else(|| request.authority.clone());
+    config.routes.is_cookieless(&resolved_path(&request.path, url), &host)
 }
 
 fn set_token_headers(host: &mut dyn Host, config: &Config, token: &str) {
@@ -777,7 +777,9 @@ fn body_rewriter(host: &mut dyn Host, config: &Config, request: &RequestFacts, r
         path: request.path.clone(),
         allowed_hosts: config.allowed_hosts.clone(),
         form_id: form_id(host),
-    }).charset_declared(declares_charset(&content_type)))
+    })
+    .charset_declared(declares_charset(&content_type))
+    .routes(Rc::clone(&config.routes)))
 }
 
 /// `cl-` and 16 random hex digits: unguessable by markup injected before the response was made.

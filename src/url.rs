@@ -58,6 +58,18 @@ fn remove_dot_segments(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
+/// The authority a reference names, if it names one: `scheme://host/...` or `//host/...` (`\\`
+/// read as `/`); `None` for one relative to the page.
+pub fn reference_authority(reference: &str) -> Option<String> {
+    let reference = reference.trim_start().replace('\\', "/");
+    let rest = match reference.split_once("://") {
+        Some((scheme, rest)) if !scheme.contains(['/', '?', '#']) => rest,
+        _ => reference.strip_prefix("//")?,
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest.get(..end).map(str::to_ascii_lowercase)
+}
+
 /// An absolute URL's authority and what follows it (path, query): `http://h:1/p?q` →
 /// `("h:1", "/p?q")`; `None` for a URL without `scheme://`.
 pub fn split_absolute(url: &str) -> Option<(&str, &str)> {
@@ -414,6 +426,14 @@ mod tests {
         ] {
             assert_eq!(resolved_path(page, reference), path, "{reference} on {page}");
         }
+    }
+
+    #[test]
+    fn references_name_their_authority() {
+        assert_eq!(reference_authority("https://Shop.example:8443/x").as_deref(), Some("shop.example:8443"));
+        assert_eq!(reference_authority(" \\\\shop.example\\x").as_deref(), Some("shop.example"));
+        assert_eq!(reference_authority("/x?u=http://evil"), None);
+        assert_eq!(reference_authority("x"), None);
     }
 
     #[test]

@@ -187,3 +187,17 @@ fn redirects_to_routes_that_are_not_cookieless_get_no_token() {
     assert!(redirect("/shop/checkout").starts_with("/shop/checkout?sessionid="));
     assert!(redirect(&format!("//{authority}/shop/x")).contains("sessionid="));
 }
+
+#[test]
+fn links_and_forms_to_routes_that_are_not_cookieless_get_no_token() {
+    let site = Site::start(json!({"routes": {"exclude": [{"prefix": "/admin"}, {"prefix": "/static"}]}}));
+    let page = "<a id=users href=/admin/users>users</a><a id=pdf href=../static/report.pdf>pdf</a>\
+        <form id=admin action=/admin/save></form><a id=next href=next>next</a>";
+    let reply = site.get(&format!("/shop/cart?sessionid={}&body={}", site.token, enc(page)), &[]);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = &reply.body;
+    assert!(body.contains("<a id=users href=/admin/users>") && body.contains("<a id=pdf href=../static/report.pdf>"), "{body}");
+    assert!(body.contains("<form id=admin action=/admin/save></form>"), "{body}");
+    let authority = site.origin().trim_start_matches("http://").to_string();
+    assert!(body.contains(&format!("href=//{authority}/shop/next?sessionid=")), "{body}");
+}

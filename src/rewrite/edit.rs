@@ -18,7 +18,9 @@
 use super::charref::{self, Decoded};
 use super::tag::{is_ws, Attr, Kind};
 use crate::origin::{SameOrigin, UrlTarget};
-use crate::url::{push_with_query_param, QuerySeparator};
+use crate::routes::Routes;
+use crate::url::{push_with_query_param, reference_authority, resolved_path, QuerySeparator};
+use std::rc::Rc;
 
 /// What relative URLs resolve against: the document's URL, or the page's first `<base href>`.
 #[derive(Debug, Clone)]
@@ -70,6 +72,8 @@ pub(super) struct Settings {
     pub param: Vec<u8>,
     /// `cl-...`: given to token forms without an `id`; `""` = not used.
     pub form_id: Vec<u8>,
+    /// The cookieless routes: a URL to another route gets no token. `None`: every route is.
+    pub routes: Option<Rc<Routes>>,
 }
 
 /// An attribute value: as written, where it sits in the tag, and as the browser reads it.
@@ -301,7 +305,7 @@ impl Page<'_> {
         let value = match tag.attr(name) {
             Some(Some(value)) => value,
             // `<a href>` is `href=""`: the base URL. The value goes in first, where it counts.
-            Some(None) if empty_ok && !self.base.foreign => {
+            Some(None) if empty_ok && !self.base.foreign && self.to_cookieless_route(b"") => {
                 let mut href = b"href=\"".to_vec();
                 let mut url = Vec::new();
                 self.push_prefix(b"", &mut url);
@@ -319,9 +323,24 @@ impl Page<'_> {
         }
     }
 
+    /// Does `url`, resolved as the browser will, go to a cookieless route? Only there is the
+    /// token taken out of the request again, and the response kept private.
+    fn to_cookieless_route(&self, url: &[u8]) -> bool {
+        let Some(routes) = &self.settings.routes else {
+            return true;
+        };
+        let url = String::from_utf8_lossy(url);
+        let authority = reference_authority(&url).unwrap_or_else(|| String::from_utf8_lossy(&self.base.authority).into_owned());
+        routes.is_cookieless(&resolved_path(&String::from_utf8_lossy(&self.base.path), &url), &authority)
+    }
+
     /// May a link to `url` carry the token? `empty_ok`: an empty URL means the base URL (links)
     /// rather than nothing (frames, whose empty src is about:blank).
     fn gets_token(&self, url: &[u8], empty_ok: bool) -> bool {
+        self.to_cookieless_route(url) && self.may_carry(url, empty_ok)
+    }
+
+    fn may_carry(&self, url: &[u8], empty_ok: bool) -> bool {
         match self.origin.classify(url) {
             UrlTarget::Empty => empty_ok && !self.base.foreign,
             UrlTarget::Relative => !self.base.foreign,
@@ -361,7 +380,7 @@ impl Page<'_> {
             None => true,
             Some(v) if v.text().is_empty() => true,
             Some(v) if self.origin.classify(v.text()) == UrlTarget::Empty => !self.base.foreign,
-            Some(v) => self.goes(v.text()) != Goes::Elsewhere,
+            Some(v) => self.goes(v.text()) != Goes::Elsewhere && self.to_cookieless_route(v.text()),
         };
         if !allowed {
             return false;
@@ -421,7 +440,8 @@ impl Page<'_> {
             let value = tag.value(range);
             // Only the first of duplicate attributes counts for the browser.
             let first = tag.attr(name).flatten().is_some_and(|f| f.range == range);
-            if is_url && first && self.placeholder_is_the_token(value.text()) && self.goes(value.text()) == Goes::Here {
+            let here = self.goes(value.text()) == Goes::Here && self.to_cookieless_route(value.text());
+            if is_url && first && self.placeholder_is_the_token(value.text()) && here {
                 // The token goes in as the parameter's value (the filter strips it from the
                 // request), never elsewhere in the URL, where an open redirect could pass it on.
                 let anchored = self.anchored(&value, (0, value.text().len()), true);

@@ -13,6 +13,8 @@ use super::raw::{self, Comment, RawEnd, Script};
 use super::tag::{Kind, Scan, TagScanner};
 use super::MAX_CARRY;
 use crate::origin::SameOrigin;
+use crate::routes::Routes;
+use std::rc::Rc;
 
 /// Bytes moved into the carry per step when it is resolved against a new chunk; it grows with
 /// the carry, so long tags are copied a bounded number of times.
@@ -169,6 +171,10 @@ impl HtmlStage {
                 settings,
             },
         }
+    }
+
+    pub fn set_routes(&mut self, routes: Rc<Routes>) {
+        self.machine.settings.edit.routes = Some(routes);
     }
 
     pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
