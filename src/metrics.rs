@@ -9,11 +9,16 @@ pub enum Metric {
     BodiesRewritten,
     RewriteSkipped,
     StoreErrors,
+    /// Every eviction: the sum of the two kinds below.
     StoreEvictions,
+    /// A session evicted that was never resumed (a one-shot session, still on probation).
+    StoreEvictionsOneShot,
+    /// A session evicted that had been resumed at least once (pushed back to probation first).
+    StoreEvictionsResumed,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 10] = [
         Metric::SessionsCreated,
         Metric::SessionsResumed,
         Metric::SessionsExpired,
@@ -22,6 +27,8 @@ impl Metric {
         Metric::RewriteSkipped,
         Metric::StoreErrors,
         Metric::StoreEvictions,
+        Metric::StoreEvictionsOneShot,
+        Metric::StoreEvictionsResumed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +41,8 @@ impl Metric {
             Metric::RewriteSkipped => "cookieless_rewrite_skipped",
             Metric::StoreErrors => "cookieless_store_errors",
             Metric::StoreEvictions => "cookieless_store_evictions",
+            Metric::StoreEvictionsOneShot => "cookieless_store_evictions_one_shot",
+            Metric::StoreEvictionsResumed => "cookieless_store_evictions_resumed",
         }
     }
 

@@ -12,8 +12,8 @@
 //!
 //! Holds: not a single 5xx or failed connection; the store evicted every session past its
 //! capacity (`cookieless_store_evictions` ≥ created − 50,000, and no more than were created);
-//! recent sessions still resume (≥ 95%: a session can lose its 4-slot bucket to newer ones,
-//! rarely); and Envoy's RSS stays flat once the store is full. Warm-up ends when twice
+//! recent sessions still resume (≥ 95%: a session not yet resumed can lose its bucket's probation
+//! slots to newer ones, rarely); and Envoy's RSS stays flat once the store is full. Warm-up ends when twice
 //! `max_sessions` were created (by then all but ~1.5% of the table's slots are taken); from there
 //! to the end RSS may grow by at most 4 MiB + 2% (≈ 20 bytes per request of the rest of the run,
 //! so a per-request or per-session leak fails). The store is a fixed table that, once full, only
