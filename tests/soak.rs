@@ -106,12 +106,14 @@ fn two_hundred_thousand_sessions_through_a_store_of_fifty_thousand() {
     let created = tally.created.load(Ordering::Relaxed);
     let evictions = envoy.counter("cookieless_store_evictions");
     let counted = envoy.counter("cookieless_sessions_created");
+    let one_shot = envoy.counter("cookieless_store_evictions_one_shot");
     let (tries, resumed) = (tally.resume_tries.load(Ordering::Relaxed), tally.resumed.load(Ordering::Relaxed));
     eprintln!(
         "soak: {requests} requests in {elapsed:.0} s ({:.0}/s), {created} sessions ({:.0}/s), Envoy counted {counted} \
-         created and {evictions} evictions; {resumed} of {tries} recent sessions resumed",
+         created and {evictions} evictions ({one_shot} one-shot, {} resumed); {resumed} of {tries} recent sessions resumed",
         requests as f64 / elapsed,
         created as f64 / elapsed,
+        envoy.counter("cookieless_store_evictions_resumed"),
     );
 
     assert_eq!(tally.server_errors.load(Ordering::Relaxed), 0, "5xx answers; last: {}", tally.last_failure.lock().unwrap());
