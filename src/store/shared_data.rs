@@ -1,9 +1,9 @@
 //! Session jars in Envoy's shared data, visible to every worker of the process.
 //!
 //! Shared data has no TTL, no eviction and no key listing, so memory is bounded by design: a fixed
-//! table of buckets (one shared-data key each, created on first use), each holding at most
-//! [`BUCKET_SLOTS`] sessions, so at most `max_sessions` (rounded up to whole buckets). A session
-//! lives in the bucket its (random) id hashes to. Writes use compare-and-set and retry, so
+//! table of buckets (one shared-data key each, created on first use) of at most [`BUCKET_SLOTS`]
+//! sessions each, whose sizes add up to `max_sessions` exactly. A session lives in the bucket its
+//! (random) id hashes to. Writes use compare-and-set and retry, so
 //! concurrent workers never lose an update; every decision below is made on one bucket inside one
 //! such write, so it is atomic across workers without any other shared structure.
 //!
@@ -13,7 +13,8 @@
 //! - a session starts on *probation*: created by an update, never resumed since. A session that
 //!   stays there is a one-shot session;
 //! - its first resume (a load that finds it) *promotes* it to the *protected* segment, which holds
-//!   at most [`PROTECTED_SLOTS`] of a bucket's entries. Promoting into a full protected segment
+//!   at most [`PROTECTED_SLOTS`] of a full-sized bucket's entries (three quarters of a smaller
+//!   one's, and always at least one slot less than the bucket). Promoting into a full protected segment
 //!   *demotes* that segment's least recently used entry back to probation (as resumed before);
 //! - making room evicts idle sessions first (not counted: they are expired), then the least
 //!   recently used session on probation. Because the protected segment is never the whole bucket,
@@ -41,15 +42,38 @@ use crate::metrics::Metric;
 use crate::token::SessionId;
 
 pub const BUCKET_SLOTS: usize = 8;
-/// At most this many entries of a bucket are protected; the rest is probation.
+/// At most this many entries of a full-sized bucket are protected; the rest is probation.
 pub const PROTECTED_SLOTS: usize = 6;
 const MAX_CAS_ATTEMPTS: usize = 16;
 
 pub struct SharedDataStore {
+    max_sessions: u64,
     buckets: u64,
     idle_timeout_seconds: u64,
     /// A changed `max_sessions` means another table layout: keep it apart.
     key_prefix: String,
+}
+
+/// How many entries one bucket holds, and how many of them may be protected.
+#[derive(Debug, Clone, Copy)]
+struct Slots {
+    total: usize,
+    protected: usize,
+}
+
+impl Slots {
+    fn of(total: usize) -> Slots {
+        Slots { total, protected: (total * PROTECTED_SLOTS / BUCKET_SLOTS).min(total.saturating_sub(1)) }
+    }
+}
+
+/// A bucket as read, while it is changed: its entries, its slots, and the entries evicted to make
+/// room. Evictions are counted only once the write went through: a lost compare-and-set evicted
+/// nothing, and the retry decides again.
+struct Bucket {
+    entries: Vec<Entry>,
+    slots: Slots,
+    evicted: Vec<Segment>,
 }
 
 /// Where an entry is in its bucket's segmented LRU.
@@ -96,6 +120,7 @@ impl SharedDataStore {
     pub fn new(max_sessions: u32, idle_timeout_seconds: u32) -> SharedDataStore {
         let buckets = u64::from(max_sessions).div_ceil(BUCKET_SLOTS as u64).max(1);
         SharedDataStore {
+            max_sessions: u64::from(max_sessions).max(1),
             buckets,
             idle_timeout_seconds: u64::from(idle_timeout_seconds),
             // v2: buckets of 8 with a segment byte per entry.
@@ -103,34 +128,54 @@ impl SharedDataStore {
         }
     }
 
-    fn bucket_key(&self, id: &SessionId) -> String {
+    fn bucket(&self, id: &SessionId) -> u64 {
         let mut first = [0u8; 8];
         first.copy_from_slice(id.0.get(..8).unwrap_or(&[0; 8]));
-        format!("{}{}", self.key_prefix, u64::from_le_bytes(first) % self.buckets)
+        u64::from_le_bytes(first) % self.buckets
+    }
+
+    fn bucket_key(&self, id: &SessionId) -> String {
+        format!("{}{}", self.key_prefix, self.bucket(id))
+    }
+
+    /// `max_sessions` shared out over the buckets: the first `max_sessions % buckets` hold one
+    /// more. With `buckets` = `max_sessions / 8` rounded up, none holds more than 8.
+    fn slots(&self, bucket: u64) -> Slots {
+        let extra = u64::from(bucket < self.max_sessions % self.buckets);
+        let total = self.max_sessions / self.buckets + extra;
+        Slots::of(usize::try_from(total).unwrap_or(BUCKET_SLOTS).min(BUCKET_SLOTS))
     }
 
     fn is_idle(&self, entry: &Entry, now: u64) -> bool {
         now >= entry.last_seen.saturating_add(self.idle_timeout_seconds)
     }
 
-    /// Reads a bucket, lets `change` edit its entries, and writes it back with CAS, retrying
-    /// from a fresh read when another worker wrote in between.
+    /// Reads a bucket, lets `change` edit it, and writes it back with CAS, retrying from a
+    /// fresh read when another worker wrote in between.
     fn modify<T>(
         &self,
         host: &dyn Host,
         id: &SessionId,
-        mut change: impl FnMut(&mut Vec<Entry>) -> Result<(T, bool), StoreError>,
+        mut change: impl FnMut(&mut Bucket) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
         let key = self.bucket_key(id);
+        let slots = self.slots(self.bucket(id));
         for _ in 0..MAX_CAS_ATTEMPTS {
             let (bytes, cas) = host.shared_data(&key);
-            let mut entries = bytes.as_deref().map(decode_bucket).unwrap_or_default();
-            let (result, dirty) = change(&mut entries)?;
+            let entries = bytes.as_deref().map(decode_bucket).unwrap_or_default();
+            let mut bucket = Bucket { entries, slots, evicted: Vec::new() };
+            let (result, dirty) = change(&mut bucket)?;
             if !dirty {
                 return Ok(result);
             }
-            match host.set_shared_data(&key, &encode_bucket(&entries), cas) {
-                Ok(()) => return Ok(result),
+            match host.set_shared_data(&key, &encode_bucket(&bucket.entries), cas) {
+                Ok(()) => {
+                    for segment in bucket.evicted {
+                        host.count(Metric::StoreEvictions);
+                        host.count(segment.evicted_metric());
+                    }
+                    return Ok(result);
+                }
                 Err(SharedDataError::CasMismatch) => continue,
                 Err(SharedDataError::Failed) => return Err(StoreError::Unavailable),
             }
@@ -140,15 +185,15 @@ impl SharedDataStore {
 
     /// Makes room for one more entry: idle entries go first, then the least recently used on
     /// probation. Only a bucket that is all protected (never written so) falls back to plain LRU.
-    fn make_room(&self, host: &dyn Host, entries: &mut Vec<Entry>, now: u64) {
+    fn make_room(&self, bucket: &mut Bucket, now: u64) {
+        let entries = &mut bucket.entries;
         entries.retain(|e| !self.is_idle(e, now));
-        while entries.len() >= BUCKET_SLOTS {
+        while entries.len() >= bucket.slots.total {
             let Some(i) = least_recent(entries, on_probation).or_else(|| least_recent(entries, |_| true)) else {
                 break;
             };
             let gone = entries.remove(i);
-            host.count(Metric::StoreEvictions);
-            host.count(gone.segment.evicted_metric());
+            bucket.evicted.push(gone.segment);
         }
     }
 }
@@ -166,19 +211,19 @@ fn least_recent(entries: &[Entry], eligible: impl Fn(&Entry) -> bool) -> Option<
     entries.iter().enumerate().filter(|(_, e)| eligible(e)).min_by_key(|(_, e)| e.last_seen).map(|(i, _)| i)
 }
 
-/// A resume: the entry at `pos` moves into the protected segment, making room there by demoting
-/// that segment's least recently used entry. `false` when it was protected already.
-fn promote(entries: &mut [Entry], pos: usize) -> bool {
-    if entries.get(pos).is_none_or(protected) {
+/// A resume: the (just touched) entry at `pos` moves into the protected segment; past `cap`, the
+/// segment's least recently used entries are demoted (in a bucket too small for any protected
+/// entry, that is the resumed one itself). `false` when it was protected already.
+fn promote(entries: &mut [Entry], pos: usize, cap: usize) -> bool {
+    let Some(entry) = entries.get_mut(pos).filter(|e| !protected(e)) else {
         return false;
-    }
-    if entries.iter().filter(|e| protected(e)).count() >= PROTECTED_SLOTS {
-        if let Some(oldest) = least_recent(entries, protected).and_then(|i| entries.get_mut(i)) {
-            oldest.segment = Segment::Demoted;
-        }
-    }
-    if let Some(entry) = entries.get_mut(pos) {
-        entry.segment = Segment::Protected;
+    };
+    entry.segment = Segment::Protected;
+    while entries.iter().filter(|e| protected(e)).count() > cap {
+        let Some(oldest) = least_recent(entries, protected).and_then(|i| entries.get_mut(i)) else {
+            break;
+        };
+        oldest.segment = Segment::Demoted;
     }
     true
 }
@@ -186,7 +231,8 @@ fn promote(entries: &mut [Entry], pos: usize) -> bool {
 impl SharedDataStore {
     pub fn load(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
         let now = host.now();
-        self.modify(host, &id, |entries| {
+        self.modify(host, &id, |bucket| {
+            let entries = &mut bucket.entries;
             let Some(pos) = entries.iter().position(|e| e.id == id.0) else {
                 return Ok((Loaded::Missing, false));
             };
@@ -198,22 +244,23 @@ impl SharedDataStore {
                 return Ok((Loaded::Expired, true));
             }
             let jar = Jar::decode(&entry.jar).ok_or(StoreError::Corrupt)?;
-            let promoted = promote(entries, pos);
             let Some(entry) = entries.get_mut(pos) else {
                 return Ok((Loaded::Missing, false));
             };
-            // Touch at most once a second: a read need not be a write.
+            // Touch at most once a second: a read need not be a write. Touched first, so that
+            // the promotion below demotes others before this one.
             let touch = entry.last_seen < now;
             entry.last_seen = now;
+            let promoted = promote(entries, pos, bucket.slots.protected);
             Ok((Loaded::Found(jar), touch || promoted))
         })
     }
 
     pub fn update(&self, host: &dyn Host, id: SessionId, changes: &[JarChange]) -> Result<Jar, StoreError> {
         let now = host.now();
-        self.modify(host, &id, |entries| {
-            let current = entries.iter().position(|e| e.id == id.0 && !self.is_idle(e, now));
-            let entry = current.and_then(|i| entries.get(i));
+        self.modify(host, &id, |bucket| {
+            let current = bucket.entries.iter().position(|e| e.id == id.0 && !self.is_idle(e, now));
+            let entry = current.and_then(|i| bucket.entries.get(i));
             let stored = match entry {
                 Some(entry) => Jar::decode(&entry.jar).ok_or(StoreError::Corrupt)?,
                 None => Jar::default(),
@@ -227,25 +274,25 @@ impl SharedDataStore {
             if !jar.fits() {
                 return Err(StoreError::TooLarge);
             }
-            self.store_jar(host, entries, current, id, &jar, now);
+            self.store_jar(bucket, current, id, &jar, now);
             Ok((jar, true))
         })
     }
 
     /// Writes `jar` into the entry at `current` (keeping its segment), or into a new entry on
     /// probation; an empty jar removes the session.
-    fn store_jar(&self, host: &dyn Host, entries: &mut Vec<Entry>, current: Option<usize>, id: SessionId, jar: &Jar, now: u64) {
-        match current.filter(|_| !jar.is_empty()).and_then(|i| entries.get_mut(i)) {
+    fn store_jar(&self, bucket: &mut Bucket, current: Option<usize>, id: SessionId, jar: &Jar, now: u64) {
+        match current.filter(|_| !jar.is_empty()).and_then(|i| bucket.entries.get_mut(i)) {
             Some(entry) => {
                 entry.jar = jar.encode();
                 entry.last_seen = now;
             }
             None => {
                 // An idle entry of this id, or the live one of a jar now empty.
-                entries.retain(|e| e.id != id.0);
+                bucket.entries.retain(|e| e.id != id.0);
                 if !jar.is_empty() {
-                    self.make_room(host, entries, now);
-                    entries.push(Entry { id: id.0, last_seen: now, segment: Segment::New, jar: jar.encode() });
+                    self.make_room(bucket, now);
+                    bucket.entries.push(Entry { id: id.0, last_seen: now, segment: Segment::New, jar: jar.encode() });
                 }
             }
         }
@@ -414,6 +461,42 @@ mod tests {
         assert_eq!(evictions(&host), (200 - stored, 200 - stored, 0), "none was resumed: all one-shot");
         assert!(found(&store, &host, nth(199)), "the newest stays");
         assert!(!found(&store, &host, nth(0)), "the oldest went");
+    }
+
+    #[test]
+    fn max_sessions_is_the_exact_bound_and_small_buckets_keep_room_on_probation() {
+        for max in [1u32, 3, 10, 13, 400] {
+            let store = SharedDataStore::new(max, 3600);
+            let mut host = host_at(1000);
+            // Consecutive ids fill the buckets round-robin; each is resumed once (protected).
+            for n in 0..(max * 4) {
+                host.now += 1;
+                store.update(&host, nth(n), &[set("a", "1")]).unwrap();
+                assert!(found(&store, &host, nth(n)), "a session just written, max {max}");
+            }
+            let kept = entries(&host);
+            assert_eq!(kept.len(), max as usize, "max_sessions {max}");
+            // Every bucket's protected segment is full and smaller than the bucket.
+            let protected = kept.iter().filter(|e| e.segment == Segment::Protected).count();
+            let caps: usize = (0..store.buckets).map(|b| store.slots(b).protected).sum();
+            assert_eq!(protected, caps, "max {max}");
+            assert!((0..store.buckets).all(|b| store.slots(b).protected < store.slots(b).total));
+            assert_eq!(evictions(&host).0, u64::from(max) * 3);
+        }
+    }
+
+    #[test]
+    fn an_eviction_whose_write_lost_the_race_is_counted_once() {
+        let store = SharedDataStore::new(8, 3600);
+        let host = host_at(1000);
+        for n in 0..8 {
+            store.update(&host, nth(n), &[set("a", "1")]).unwrap();
+        }
+        *host.shared.conflicts.borrow_mut() = 1;
+        store.update(&host, nth(8), &[set("a", "1")]).unwrap();
+        assert_eq!(*host.shared.conflicts.borrow(), 0, "the first write lost");
+        assert_eq!(evictions(&host), (1, 1, 0));
+        assert_eq!(entries(&host).len(), 8);
     }
 
     #[test]
