@@ -3,25 +3,30 @@
 //! Shared data has no TTL, no eviction and no key listing, so memory is bounded by design: a fixed
 //! table of buckets (one shared-data key each, created on first use) of at most [`BUCKET_SLOTS`]
 //! sessions each, whose sizes add up to `max_sessions` exactly. A session lives in the bucket its
-//! (random) id hashes to. Writes use compare-and-set and retry, so
-//! concurrent workers never lose an update; every decision below is made on one bucket inside one
-//! such write, so it is atomic across workers without any other shared structure.
+//! (random) id hashes to. Writes use compare-and-set and retry, so concurrent workers never lose
+//! an update; every decision below is made on one bucket inside one such write, so it is atomic
+//! across workers without any other shared structure (and evictions are counted only once the
+//! write went through).
 //!
 //! Eviction is a segmented LRU per bucket, so that a flood of one-shot sessions (one anonymous
-//! request to an app that sets a cookie on the first visit) cannot push out the sessions users
-//! come back to:
+//! request each to an app that sets a cookie on the first visit) cannot push out the sessions
+//! users come back to:
 //! - a session starts on *probation*: created by an update, never resumed since. A session that
 //!   stays there is a one-shot session;
 //! - its first resume (a load that finds it) *promotes* it to the *protected* segment, which holds
 //!   at most [`PROTECTED_SLOTS`] of a full-sized bucket's entries (three quarters of a smaller
-//!   one's, and always at least one slot less than the bucket). Promoting into a full protected segment
-//!   *demotes* that segment's least recently used entry back to probation (as resumed before);
+//!   one's, and always at least one slot less than the bucket). When the segment is over that,
+//!   its least recently used entry is *demoted* back to probation, marked as resumed before;
 //! - making room evicts idle sessions first (not counted: they are expired), then the least
-//!   recently used session on probation. Because the protected segment is never the whole bucket,
-//!   there is always such a session: a new session never evicts a protected one. A resumed session
-//!   leaves only after a demotion, that is when more sessions of its bucket are resumed than the
-//!   segment holds. Evictions are counted in total and by kind: never resumed
-//!   (`..._one_shot`) or resumed before (`..._resumed`).
+//!   recently used session on probation. As the protected segment is never the whole bucket,
+//!   there always is one: a new session never evicts a protected one. A resumed session leaves
+//!   only after a demotion, that is when more sessions of its bucket are resumed than the segment
+//!   holds. Evictions are counted in total and by kind: never resumed (`..._one_shot`) or resumed
+//!   before (`..._resumed`).
+//!
+//! Why not TinyLFU's admission filter: its frequency sketch is one more structure that every
+//! request of every worker would have to write with compare-and-set. A segment flag in the
+//! bucket costs one byte per entry and no extra read or write.
 //!
 //! Sizes: 8 slots a bucket, 6 of them protected, 2 or more on probation (SLRU's usual 80/20,
 //! rounded to slots). The protected share is per bucket, so it holds for as many resumed sessions
@@ -29,10 +34,10 @@
 //! (`max_sessions: 400`) put 7 into one bucket about once in 250,000 tables; with a quarter of
 //! `max_sessions` resumed, 3 in 1,000 of them are over their bucket's share (1 in 100 at a third,
 //! 5 in 100 at a half), which is why `max_sessions` should be about four times the sessions in
-//! use. Larger buckets would spread that better but
-//! cost more per request: a load reads and decodes the whole bucket and a write writes it whole
-//! (up to 8 jars of at most 16 KiB). The probation share is what a new session gets under a flood:
-//! it survives until two more new sessions land in its bucket.
+//! use. Larger buckets would spread that better but cost more per request: a load reads and
+//! decodes the whole bucket and a write writes it whole (up to 8 jars of at most 16 KiB). The
+//! probation share is what a new session gets under a flood: it survives until two more new
+//! sessions land in its bucket.
 
 use super::{Loaded, StoreError};
 use crate::cookies::JarChange;
