@@ -9,13 +9,18 @@ pub enum Metric {
     BodiesRewritten,
     RewriteSkipped,
     StoreErrors,
+    /// Every eviction: the sum of the two kinds below.
     StoreEvictions,
+    /// A session evicted that was never resumed (a one-shot session, still on probation).
+    StoreEvictionsOneShot,
+    /// A session evicted that had been resumed at least once (pushed back to probation first).
+    StoreEvictionsResumed,
     RequestsRefused,
     SessionsRotated,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 12] = [
         Metric::SessionsCreated,
         Metric::SessionsResumed,
         Metric::SessionsExpired,
@@ -24,6 +29,8 @@ impl Metric {
         Metric::RewriteSkipped,
         Metric::StoreErrors,
         Metric::StoreEvictions,
+        Metric::StoreEvictionsOneShot,
+        Metric::StoreEvictionsResumed,
         Metric::RequestsRefused,
         Metric::SessionsRotated,
     ];
@@ -38,6 +45,8 @@ impl Metric {
             Metric::RewriteSkipped => "cookieless_rewrite_skipped",
             Metric::StoreErrors => "cookieless_store_errors",
             Metric::StoreEvictions => "cookieless_store_evictions",
+            Metric::StoreEvictionsOneShot => "cookieless_store_evictions_one_shot",
+            Metric::StoreEvictionsResumed => "cookieless_store_evictions_resumed",
             Metric::RequestsRefused => "cookieless_requests_refused",
             Metric::SessionsRotated => "cookieless_sessions_rotated",
         }

@@ -7,7 +7,9 @@ use cookieless_testkit as kit;
 use kit::upstream::Upstream;
 use kit::{filter_config, hidden_field, Client, Demo, Envoy, EnvoyOptions, Reply};
 use serde_json::json;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const SET_APP_COOKIE: &str = "/page?cookie=app%3Dv1%3B%20Path%3D%2F%3B%20HttpOnly";
 
@@ -318,6 +320,77 @@ fn max_sessions_bounds_the_store_and_evicts_the_oldest() {
     assert!(upstream_view(&envoy, &client, &first).contains("session: none"), "the oldest session survived");
 }
 
+/// The attack of issue 15: an app that sets a cookie on the first visit lets anyone create sessions
+/// with one anonymous request each. 20,000 of them through a store of 400 must not cost the 20 users
+/// who keep resuming theirs (once a second each) their sessions, and must not grow Envoy.
+#[test]
+fn a_flood_of_one_shot_sessions_evicts_no_session_users_resume() {
+    const MAX_SESSIONS: u64 = 400;
+    const ONE_SHOTS: u64 = 20_000;
+    let upstream = Upstream::start();
+    let config = filter_config(json!({"store": {"kind": "shared_data", "max_sessions": MAX_SESSIONS}}));
+    let envoy = Envoy::start_with(config, upstream.port, EnvoyOptions { concurrency: 2, ..EnvoyOptions::default() });
+    let client = Client::new();
+    let users: Vec<String> = (0..20).map(|_| start_session(&envoy, &client)).collect();
+    let resume_all = || users.iter().filter(|t| !resumed(&upstream_view(&envoy, &client, t))).count();
+    assert_eq!(resume_all(), 0, "a first resume failed before the flood");
+
+    let sent = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let flooders: Vec<_> = (0..2).map(|_| flood(envoy.url(SET_APP_COOKIE), Arc::clone(&sent), ONE_SHOTS)).collect();
+    // Once a second every user resumes; RSS is sampled once the table has been refilled many times.
+    let (mut lost, mut rounds, mut rss_warm) = (0, 0, None);
+    while !flooders.iter().all(|f| f.is_finished()) {
+        std::thread::sleep(Duration::from_secs(1));
+        lost += resume_all();
+        rounds += 1;
+        if sent.load(Ordering::Relaxed) >= ONE_SHOTS / 10 {
+            rss_warm.get_or_insert_with(|| envoy.rss_kib());
+        }
+    }
+    let failed: u64 = flooders.into_iter().map(|f| f.join().unwrap()).sum();
+    let seconds = started.elapsed().as_secs_f64();
+    lost += resume_all();
+    let (rss_warm, rss_end) = (rss_warm.unwrap_or(0), envoy.rss_kib());
+    let one_shot = envoy.counter("cookieless_store_evictions_one_shot");
+    let of_resumed = envoy.counter("cookieless_store_evictions_resumed");
+    // Nothing expires or is deleted here: what was created and not evicted is in the store.
+    let entries = envoy.counter("cookieless_sessions_created").saturating_sub(envoy.counter("cookieless_store_evictions"));
+    eprintln!(
+        "flood: {ONE_SHOTS} one-shot sessions in {seconds:.1} s, {rounds} rounds of 20 resumes, {lost} lost; evictions: \
+         {one_shot} one-shot, {of_resumed} resumed; {entries} entries stored; Envoy RSS {rss_warm} KiB after {} \
+         one-shots, {rss_end} KiB at the end",
+        ONE_SHOTS / 10
+    );
+    assert_eq!(failed, 0, "one-shot requests without a token");
+    assert_eq!(lost, 0, "resumes that found no session, over {} rounds", rounds + 1);
+    assert_eq!(of_resumed, 0, "{}", envoy.stats());
+    assert!(one_shot >= ONE_SHOTS - MAX_SESSIONS, "{}", envoy.stats());
+    assert_eq!(envoy.counter("cookieless_store_evictions"), one_shot);
+    // Full, not past full: every eviction counted once (also those whose write lost a CAS race).
+    assert_eq!(entries, MAX_SESSIONS, "sessions created less those evicted");
+    // The table is full from the first few hundred one-shots on: what follows only replaces entries.
+    assert!(rss_warm > 0, "Envoy's RSS was not sampled");
+    assert!(rss_end <= rss_warm + 4 * 1024, "Envoy's RSS grew from {rss_warm} KiB to {rss_end} KiB");
+    envoy.assert_no_panic();
+}
+
+/// A thread that sends one-shot requests (each starts a session) until `total` were sent by all
+/// such threads together; returns how many came back without a token.
+fn flood(url: String, sent: Arc<AtomicU64>, total: u64) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let client = Client::new();
+        let mut failed = 0;
+        while sent.fetch_add(1, Ordering::Relaxed) < total {
+            let reply = client.get(&url);
+            if reply.status != 200 || reply.header("x-cookieless-token").is_none() {
+                failed += 1;
+            }
+        }
+        failed
+    })
+}
+
 #[test]
 fn bad_tokens_and_bodies_never_give_a_5xx() {
     let upstream = Upstream::start();
@@ -368,6 +441,8 @@ fn metrics_appear_in_envoy_stats_with_the_contract_names() {
         "cookieless_rewrite_skipped",
         "cookieless_store_errors",
         "cookieless_store_evictions",
+        "cookieless_store_evictions_one_shot",
+        "cookieless_store_evictions_resumed",
     ] {
         assert!(stats.contains(name), "{name} missing from /stats");
     }

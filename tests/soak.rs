@@ -12,8 +12,8 @@
 //!
 //! Holds: not a single 5xx or failed connection; the store evicted every session past its
 //! capacity (`cookieless_store_evictions` ≥ created − 50,000, and no more than were created);
-//! recent sessions still resume (≥ 95%: a session can lose its 4-slot bucket to newer ones,
-//! rarely); and Envoy's RSS stays flat once the store is full. Warm-up ends when twice
+//! recent sessions still resume (≥ 95%: a session not yet resumed can lose its bucket's probation
+//! slots to newer ones, rarely); and Envoy's RSS stays flat once the store is full. Warm-up ends when twice
 //! `max_sessions` were created (by then all but ~1.5% of the table's slots are taken); from there
 //! to the end RSS may grow by at most 4 MiB + 2% (≈ 20 bytes per request of the rest of the run,
 //! so a per-request or per-session leak fails). The store is a fixed table that, once full, only
@@ -106,12 +106,14 @@ fn two_hundred_thousand_sessions_through_a_store_of_fifty_thousand() {
     let created = tally.created.load(Ordering::Relaxed);
     let evictions = envoy.counter("cookieless_store_evictions");
     let counted = envoy.counter("cookieless_sessions_created");
+    let one_shot = envoy.counter("cookieless_store_evictions_one_shot");
     let (tries, resumed) = (tally.resume_tries.load(Ordering::Relaxed), tally.resumed.load(Ordering::Relaxed));
     eprintln!(
         "soak: {requests} requests in {elapsed:.0} s ({:.0}/s), {created} sessions ({:.0}/s), Envoy counted {counted} \
-         created and {evictions} evictions; {resumed} of {tries} recent sessions resumed",
+         created and {evictions} evictions ({one_shot} one-shot, {} resumed); {resumed} of {tries} recent sessions resumed",
         requests as f64 / elapsed,
         created as f64 / elapsed,
+        envoy.counter("cookieless_store_evictions_resumed"),
     );
 
     assert_eq!(tally.server_errors.load(Ordering::Relaxed), 0, "5xx answers; last: {}", tally.last_failure.lock().unwrap());

@@ -69,7 +69,8 @@ pub struct Args {
     pub key_prefix: String,
 
     /// Memory backend only: at most this many sessions are kept. When full, a new session evicts
-    /// the one closest to expiry (the least recently used, at equal idle timeouts).
+    /// the one closest to expiry (the least recently used, at equal idle timeouts) among those
+    /// never resumed since they were written: sessions a Get found are protected (up to 80%).
     #[arg(long, env = "COOKIELESS_SESSIOND_MAX_SESSIONS", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_sessions: u64,

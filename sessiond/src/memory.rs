@@ -1,8 +1,20 @@
-//! In-process backend: a map bounded by `--max-sessions`, ordered by expiry.
+//! In-process backend: a map bounded by `--max-sessions`, evicting as a segmented LRU.
 //!
-//! Each entry sits in a second, ordered index keyed by (expiry instant, touch sequence), so purging
-//! expired sessions and evicting the session closest to expiry are both O(log n). With equal idle
-//! timeouts, "closest to expiry" is "least recently used".
+//! The same policy as the filter's shared-data store, over the whole map instead of per bucket:
+//! - a session starts on *probation* (written by a `Put`, never found by a `Get` since). The filter
+//!   reads before it writes, so a one-shot session (one anonymous request that got a cookie) is a
+//!   `Get` that finds nothing and one `Put`: it never leaves probation;
+//! - a `Get` that finds a session on probation *promotes* it to the *protected* segment, which holds
+//!   at most four fifths of `--max-sessions` (SLRU's usual 80/20). When that is exceeded, the
+//!   protected session closest to expiry is *demoted* back to probation;
+//! - a new session in a full store evicts the session on probation closest to expiry (expired ones
+//!   were purged first). Protected sessions are never evicted by new ones: they leave probation
+//!   only as demoted, when more sessions are in use than the protected segment holds. Evictions are
+//!   counted by kind: one-shot (never resumed) and resumed (demoted first).
+//!
+//! Each segment is an ordered index keyed by (expiry instant, touch sequence), so purging expired
+//! sessions, evicting, promoting and demoting are all O(log n). With equal idle timeouts, "closest
+//! to expiry" is "least recently used".
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -10,20 +22,50 @@ use std::time::{Duration, Instant};
 
 use crate::store::{next_version, PutOutcome, Stored};
 
+/// Where a session is in the segmented LRU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    /// On probation, never found by a `Get`.
+    New,
+    /// Found by a `Get` at least once, in the protected segment.
+    Protected,
+    /// On probation again: resumed before, demoted by more recently resumed sessions.
+    Demoted,
+}
+
 struct Entry {
     jar: Vec<u8>,
     version: u64,
     idle: Duration,
-    /// Key of this entry in `Inner::by_expiry`.
+    segment: Segment,
+    /// Key of this entry in its segment's index.
     slot: (Instant, u64),
 }
+
+/// Sessions evicted because the store was full, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Evictions {
+    /// Never resumed: one-shot sessions.
+    pub one_shot: u64,
+    /// Resumed at least once, then demoted by more recently resumed sessions.
+    pub resumed: u64,
+}
+
+impl Evictions {
+    pub fn total(&self) -> u64 {
+        self.one_shot.saturating_add(self.resumed)
+    }
+}
+
+type Index = BTreeMap<(Instant, u64), String>;
 
 #[derive(Default)]
 struct Inner {
     map: HashMap<String, Entry>,
-    by_expiry: BTreeMap<(Instant, u64), String>,
+    probation: Index,
+    protected: Index,
     next_seq: u64,
-    evictions: u64,
+    evictions: Evictions,
 }
 
 impl Inner {
@@ -33,18 +75,69 @@ impl Inner {
         (now.checked_add(idle).unwrap_or(now), self.next_seq)
     }
 
+    fn index(&mut self, segment: Segment) -> &mut Index {
+        match segment {
+            Segment::Protected => &mut self.protected,
+            Segment::New | Segment::Demoted => &mut self.probation,
+        }
+    }
+
     /// Drops every session whose expiry is not after `now`. Returns how many.
     fn purge_expired(&mut self, now: Instant) -> usize {
         let mut n = 0;
-        while let Some(entry) = self.by_expiry.first_entry() {
-            if entry.key().0 > now {
-                break;
+        for segment in [Segment::New, Segment::Protected] {
+            while let Some(entry) = self.index(segment).first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                let id = entry.remove();
+                self.map.remove(&id);
+                n += 1;
             }
-            let id = entry.remove();
-            self.map.remove(&id);
-            n += 1;
         }
         n
+    }
+
+    /// Moves the session `id` to a new slot in `segment` (its index entry follows it).
+    fn place(&mut self, id: &str, segment: Segment, slot: (Instant, u64)) {
+        let Some(entry) = self.map.get_mut(id) else {
+            return;
+        };
+        let (old_segment, old_slot) = (entry.segment, entry.slot);
+        entry.segment = segment;
+        entry.slot = slot;
+        self.index(old_segment).remove(&old_slot);
+        self.index(segment).insert(slot, id.to_owned());
+    }
+
+    /// A resume: a session on probation becomes protected; past `protected_cap`, the protected
+    /// sessions closest to expiry go back to probation.
+    fn promote(&mut self, id: &str, protected_cap: usize) {
+        let Some(slot) = self.map.get(id).filter(|e| e.segment != Segment::Protected).map(|e| e.slot) else {
+            return;
+        };
+        self.place(id, Segment::Protected, slot);
+        while self.protected.len() > protected_cap {
+            let Some((slot, demoted)) = self.protected.first_key_value().map(|(k, v)| (*k, v.clone())) else {
+                break;
+            };
+            self.place(&demoted, Segment::Demoted, slot);
+        }
+    }
+
+    /// Evicts sessions until there is room for one more: the probation one closest to expiry,
+    /// a protected one only if probation is empty (never, with the cap below the bound).
+    fn make_room(&mut self, max_sessions: usize) {
+        while self.map.len() >= max_sessions {
+            let Some((_, victim)) = self.probation.pop_first().or_else(|| self.protected.pop_first()) else {
+                break;
+            };
+            match self.map.remove(&victim).map(|e| e.segment) {
+                Some(Segment::New) => self.evictions.one_shot += 1,
+                Some(Segment::Protected | Segment::Demoted) => self.evictions.resumed += 1,
+                None => {}
+            }
+        }
     }
 }
 
@@ -52,13 +145,18 @@ impl Inner {
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     max_sessions: usize,
+    /// At most this many sessions are protected: four fifths of the bound, and always at least
+    /// one place less than it, so that a new session can always evict one on probation.
+    protected_cap: usize,
 }
 
 impl MemoryStore {
     pub fn new(max_sessions: usize) -> Self {
+        let max_sessions = max_sessions.max(1);
         MemoryStore {
             inner: Mutex::new(Inner::default()),
-            max_sessions: max_sessions.max(1),
+            max_sessions,
+            protected_cap: (max_sessions.saturating_mul(4) / 5).min(max_sessions - 1),
         }
     }
 
@@ -76,16 +174,15 @@ impl MemoryStore {
         let mut g = self.lock();
         let inner = &mut *g;
         inner.purge_expired(now);
-        let idle = inner.map.get(session_id)?.idle;
-        let new_slot = inner.slot(now, idle);
-        let entry = inner.map.get_mut(session_id)?;
-        let old_slot = std::mem::replace(&mut entry.slot, new_slot);
+        let entry = inner.map.get(session_id)?;
+        let (idle, segment) = (entry.idle, entry.segment);
         let out = Stored {
             jar: entry.jar.clone(),
             version: entry.version,
         };
-        inner.by_expiry.remove(&old_slot);
-        inner.by_expiry.insert(new_slot, session_id.to_owned());
+        let slot = inner.slot(now, idle);
+        inner.place(session_id, segment, slot);
+        inner.promote(session_id, self.protected_cap);
         Some(out)
     }
 
@@ -117,37 +214,26 @@ impl MemoryStore {
         let version = next_version(current.unwrap_or(0));
         let slot = inner.slot(now, idle);
         if let Some(entry) = inner.map.get_mut(session_id) {
-            let old_slot = std::mem::replace(&mut entry.slot, slot);
+            // A write keeps the session in its segment: only a Get is a resume.
             entry.jar = jar;
             entry.version = version;
             entry.idle = idle;
-            inner.by_expiry.remove(&old_slot);
+            let segment = entry.segment;
+            inner.place(session_id, segment, slot);
         } else {
-            while inner.map.len() >= self.max_sessions {
-                let Some((_, victim)) = inner.by_expiry.pop_first() else {
-                    break;
-                };
-                inner.map.remove(&victim);
-                inner.evictions += 1;
-            }
-            inner.map.insert(
-                session_id.to_owned(),
-                Entry {
-                    jar,
-                    version,
-                    idle,
-                    slot,
-                },
-            );
+            inner.make_room(self.max_sessions);
+            let segment = Segment::New;
+            let entry = Entry { jar, version, idle, segment, slot };
+            inner.map.insert(session_id.to_owned(), entry);
+            inner.probation.insert(slot, session_id.to_owned());
         }
-        inner.by_expiry.insert(slot, session_id.to_owned());
         PutOutcome::Stored(version)
     }
 
     pub fn delete(&self, session_id: &str) {
         let mut g = self.lock();
         if let Some(entry) = g.map.remove(session_id) {
-            g.by_expiry.remove(&entry.slot);
+            g.index(entry.segment).remove(&entry.slot);
         }
     }
 
@@ -166,7 +252,7 @@ impl MemoryStore {
     }
 
     /// Sessions evicted so far because the store was full.
-    pub fn evictions(&self) -> u64 {
+    pub fn evictions(&self) -> Evictions {
         self.lock().evictions
     }
 }
@@ -237,13 +323,68 @@ mod tests {
         assert!(m.get_at("01", t0 + S * 2).is_some());
         stored(m.put_at("03", vec![], S * 10, 0, t0 + S * 3));
         assert_eq!(m.len(), 2);
-        assert_eq!(m.evictions(), 1);
+        assert_eq!(m.evictions().total(), 1);
         assert!(m.get_at("02", t0 + S * 3).is_none());
         assert!(m.get_at("01", t0 + S * 3).is_some());
         assert!(m.get_at("03", t0 + S * 3).is_some());
         // Overwriting an existing session never evicts.
         stored(m.put_at("03", vec![1], S * 10, 0, t0 + S * 4));
-        assert_eq!(m.evictions(), 1);
+        assert_eq!(m.evictions().total(), 1);
+    }
+
+    /// The filter's one-shot session: a Get that finds nothing, then an unconditional Put.
+    fn one_shot(m: &MemoryStore, id: &str, at: Instant) {
+        assert!(m.get_at(id, at).is_none());
+        stored(m.put_at(id, b"s=1".to_vec(), S * 3600, 0, at));
+    }
+
+    #[test]
+    fn a_flood_of_one_shot_sessions_never_evicts_a_resumed_one() {
+        let m = MemoryStore::new(400);
+        let t0 = Instant::now();
+        let users: Vec<String> = (0..20).map(|n| format!("{n:04x}")).collect();
+        for user in &users {
+            stored(m.put_at(user, b"a=1".to_vec(), S * 3600, 0, t0));
+            assert!(m.get_at(user, t0).is_some());
+        }
+        // Every one-shot is newer than every user's last use; the users keep reading and writing.
+        for n in 0..20_000u32 {
+            let at = t0 + Duration::from_millis(u64::from(n) + 1);
+            one_shot(&m, &format!("f{n:08x}"), at);
+            if n % 1000 == 999 {
+                for user in &users {
+                    let found = m.get_at(user, at).unwrap_or_else(|| panic!("{user} evicted by one-shot {n}"));
+                    stored(m.put_at(user, b"a=2".to_vec(), S * 3600, found.version, at));
+                }
+                assert_eq!(m.len(), 400);
+            }
+        }
+        let expected = Evictions { one_shot: 20_020 - 400, resumed: 0 };
+        assert_eq!(m.evictions(), expected);
+        assert_eq!(m.evictions().total(), 19_620);
+    }
+
+    #[test]
+    fn resumed_sessions_past_the_protected_share_are_demoted_then_evicted_as_resumed() {
+        // Five places, four of them protected at most.
+        let m = MemoryStore::new(5);
+        let t0 = Instant::now();
+        for n in 0..5u32 {
+            let (id, at) = (format!("0{n}"), t0 + S * n);
+            stored(m.put_at(&id, vec![], S * 60, 0, at));
+            assert!(m.get_at(&id, at).is_some());
+        }
+        // 00 was demoted when 04 was promoted: it is the only one on probation, so it goes.
+        one_shot(&m, "10", t0 + S * 6);
+        assert_eq!(m.evictions(), Evictions { one_shot: 0, resumed: 1 });
+        assert!(m.get_at("00", t0 + S * 7).is_none());
+        // The next new session evicts the one-shot on probation, not a protected session.
+        one_shot(&m, "11", t0 + S * 8);
+        assert_eq!(m.evictions(), Evictions { one_shot: 1, resumed: 1 });
+        assert!(m.get_at("10", t0 + S * 9).is_none());
+        for n in 1..5 {
+            assert!(m.get_at(&format!("0{n}"), t0 + S * 9).is_some());
+        }
     }
 
     #[test]
@@ -252,6 +393,6 @@ mod tests {
         let t0 = Instant::now();
         stored(m.put_at("01", vec![], S, 0, t0));
         stored(m.put_at("02", vec![], S, 0, t0 + S * 5));
-        assert_eq!(m.evictions(), 0);
+        assert_eq!(m.evictions().total(), 0);
     }
 }

@@ -12,7 +12,7 @@ use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
 use crate::config::{Args, BackendKind};
-use crate::memory::MemoryStore;
+use crate::memory::{Evictions, MemoryStore};
 use crate::pb::session_store_server::SessionStoreServer;
 use crate::pb::SERVICE;
 use crate::redis_store::RedisStore;
@@ -124,46 +124,67 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
     reporter.set_service_status(SERVICE, status).await;
 }
 
-/// Memory: drop expired sessions every second (they are also dropped lazily on each call).
-/// Redis: ping every second; the health service says NOT_SERVING while Redis is unreachable, and
-/// the pings keep the connection manager reconnecting even when no calls arrive.
+/// Memory: drop expired sessions every second (they are also dropped lazily on each call), and
+/// log the eviction counters when they changed. Redis: ping every second; the health service
+/// says NOT_SERVING while Redis is unreachable, and the pings keep the connection manager
+/// reconnecting even when no calls arrive.
 fn spawn_housekeeping(store: Arc<Store>, reporter: HealthReporter) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut up: Option<bool> = None;
+        let mut logged = Evictions::default();
         loop {
             tick.tick().await;
             match &*store {
                 Store::Memory(m) => {
                     m.purge_expired();
+                    log_evictions(m, &mut logged);
                 }
-                Store::Redis(_) => {
-                    let now_up = match store.ping().await {
-                        Ok(()) => true,
-                        Err(e) => {
-                            if up != Some(false) {
-                                warn!(error = %e, "redis unreachable: calls answer UNAVAILABLE, health says NOT_SERVING");
-                            }
-                            false
-                        }
-                    };
-                    if up != Some(now_up) {
-                        if now_up {
-                            info!("redis reachable: health says SERVING");
-                        }
-                        let status = if now_up {
-                            ServingStatus::Serving
-                        } else {
-                            ServingStatus::NotServing
-                        };
-                        set_health(&reporter, status).await;
-                        up = Some(now_up);
-                    }
-                }
+                Store::Redis(_) => check_redis(&store, &reporter, &mut up).await,
             }
         }
     })
+}
+
+/// The service has no metrics endpoint: its eviction counters go to the log, at most once a
+/// housekeeping tick and only when they changed (a full store under a flood logs once a second).
+fn log_evictions(m: &MemoryStore, logged: &mut Evictions) {
+    let now = m.evictions();
+    if now != *logged {
+        info!(
+            evicted_one_shot = now.one_shot,
+            evicted_resumed = now.resumed,
+            sessions = m.len(),
+            "store full: sessions evicted so far"
+        );
+        *logged = now;
+    }
+}
+
+/// One health ping of Redis; logs and reports a change of reachability.
+async fn check_redis(store: &Store, reporter: &HealthReporter, up: &mut Option<bool>) {
+    let now_up = match store.ping().await {
+        Ok(()) => true,
+        Err(e) => {
+            if *up != Some(false) {
+                warn!(error = %e, "redis unreachable: calls answer UNAVAILABLE, health says NOT_SERVING");
+            }
+            false
+        }
+    };
+    if *up != Some(now_up) {
+        if now_up {
+            info!("redis reachable: health says SERVING");
+        }
+        let status = if now_up {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        set_health(reporter, status).await;
+        *up = Some(now_up);
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -51,6 +51,45 @@ async fn memory_evicts_the_least_recently_used_when_full() {
     assert!(get(&mut c, &ids[3]).await.unwrap().found);
 }
 
+/// Issue 15's flood, as the filter sends it: each one-shot session is a Get that finds nothing
+/// and one Put. 20,000 of them through `--max-sessions 400` evict none of 20 sessions that keep
+/// being resumed (and written), and the store stays at 400.
+#[tokio::test]
+async fn memory_one_shot_sessions_never_evict_resumed_ones() {
+    let d = Sessiond::start(&["--max-sessions", "400"]);
+    let mut c = d.client().await;
+    let users: Vec<String> = (0..20).map(|_| new_id()).collect();
+    for user in &users {
+        put_ok(&mut c, user, b"a=1", 600).await;
+        assert!(get(&mut c, user).await.unwrap().found);
+    }
+    let started = std::time::Instant::now();
+    // 20 rounds: 1,000 one-shots from 8 concurrent callers, then every user resumes and writes.
+    for round in 0..20 {
+        let mut flood = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let mut c = c.clone();
+            flood.spawn(async move {
+                for _ in 0..125 {
+                    let id = new_id();
+                    assert!(!get(&mut c, &id).await.unwrap().found);
+                    put_ok(&mut c, &id, b"s=1", 600).await;
+                }
+            });
+        }
+        flood.join_all().await;
+        for user in &users {
+            let found = get(&mut c, user).await.unwrap();
+            assert!(found.found, "a resumed session evicted in round {round}");
+            assert!(put(&mut c, user, b"a=2", 600, found.version).await.unwrap().stored);
+        }
+    }
+    eprintln!("sessiond flood: 20,000 one-shot sessions in {:.1} s", started.elapsed().as_secs_f64());
+    // The counters reach the log within a housekeeping tick (once a second).
+    let line = "evicted_one_shot=19620 evicted_resumed=0 sessions=400";
+    cookieless_testkit::wait_until("the eviction counters in the log", Duration::from_secs(5), || d.log().contains(line));
+}
+
 #[tokio::test]
 async fn idle_timeout_zero_uses_the_default_and_large_ones_are_capped() {
     let d = Sessiond::start(&[

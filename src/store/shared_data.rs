@@ -1,10 +1,43 @@
 //! Session jars in Envoy's shared data, visible to every worker of the process.
 //!
 //! Shared data has no TTL, no eviction and no key listing, so memory is bounded by design: a fixed
-//! table of buckets (one shared-data key each, created on first use), each holding at most
-//! `BUCKET_SLOTS` sessions. A session lives in the bucket its (random) id hashes to. A full bucket
-//! evicts an idle session first, else the least recently used one. Writes use compare-and-set and
-//! retry, so concurrent workers never lose an update.
+//! table of buckets (one shared-data key each, created on first use) of at most [`BUCKET_SLOTS`]
+//! sessions each, whose sizes add up to `max_sessions` exactly. A session lives in the bucket its
+//! (random) id hashes to. Writes use compare-and-set and retry, so concurrent workers never lose
+//! an update; every decision below is made on one bucket inside one such write, so it is atomic
+//! across workers without any other shared structure (and evictions are counted only once the
+//! write went through).
+//!
+//! Eviction is a segmented LRU per bucket, so that a flood of one-shot sessions (one anonymous
+//! request each to an app that sets a cookie on the first visit) cannot push out the sessions
+//! users come back to:
+//! - a session starts on *probation*: created by an update, never resumed since. A session that
+//!   stays there is a one-shot session;
+//! - its first resume (a load that finds it) *promotes* it to the *protected* segment, which holds
+//!   at most [`PROTECTED_SLOTS`] of a full-sized bucket's entries (three quarters of a smaller
+//!   one's, and always at least one slot less than the bucket). When the segment is over that,
+//!   its least recently used entry is *demoted* back to probation, marked as resumed before;
+//! - making room evicts idle sessions first (not counted: they are expired), then the least
+//!   recently used session on probation. As the protected segment is never the whole bucket,
+//!   there always is one: a new session never evicts a protected one. A resumed session leaves
+//!   only after a demotion, that is when more sessions of its bucket are resumed than the segment
+//!   holds. Evictions are counted in total and by kind: never resumed (`..._one_shot`) or resumed
+//!   before (`..._resumed`).
+//!
+//! Why not TinyLFU's admission filter: its frequency sketch is one more structure that every
+//! request of every worker would have to write with compare-and-set. A segment flag in the
+//! bucket costs one byte per entry and no extra read or write.
+//!
+//! Sizes: 8 slots a bucket, 6 of them protected, 2 or more on probation (SLRU's usual 80/20,
+//! rounded to slots). The protected share is per bucket, so it holds for as many resumed sessions
+//! as the least lucky bucket can take: with random ids, 20 resumed sessions in 50 buckets
+//! (`max_sessions: 400`) put 7 into one bucket about once in 250,000 tables; with a quarter of
+//! `max_sessions` resumed, 3 in 1,000 of them are over their bucket's share (1 in 100 at a third,
+//! 5 in 100 at a half), which is why `max_sessions` should be about four times the sessions in
+//! use. Larger buckets would spread that better but cost more per request: a load reads and
+//! decodes the whole bucket and a write writes it whole (up to 8 jars of at most 16 KiB). The
+//! probation share is what a new session gets under a flood: it survives until two more new
+//! sessions land in its bucket.
 
 use super::{Loaded, StoreError};
 use crate::cookies::JarChange;
@@ -13,20 +46,78 @@ use crate::jar::Jar;
 use crate::metrics::Metric;
 use crate::token::SessionId;
 
-pub const BUCKET_SLOTS: usize = 4;
+pub const BUCKET_SLOTS: usize = 8;
+/// At most this many entries of a full-sized bucket are protected; the rest is probation.
+pub const PROTECTED_SLOTS: usize = 6;
 const MAX_CAS_ATTEMPTS: usize = 16;
 
 pub struct SharedDataStore {
+    max_sessions: u64,
     buckets: u64,
     idle_timeout_seconds: u64,
     /// A changed `max_sessions` means another table layout: keep it apart.
     key_prefix: String,
 }
 
+/// How many entries one bucket holds, and how many of them may be protected.
+#[derive(Debug, Clone, Copy)]
+struct Slots {
+    total: usize,
+    protected: usize,
+}
+
+impl Slots {
+    fn of(total: usize) -> Slots {
+        Slots { total, protected: (total * PROTECTED_SLOTS / BUCKET_SLOTS).min(total.saturating_sub(1)) }
+    }
+}
+
+/// A bucket as read, while it is changed: its entries, its slots, and the entries evicted to make
+/// room. Evictions are counted only once the write went through: a lost compare-and-set evicted
+/// nothing, and the retry decides again.
+struct Bucket {
+    entries: Vec<Entry>,
+    slots: Slots,
+    evicted: Vec<Segment>,
+}
+
+/// Where an entry is in its bucket's segmented LRU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    /// On probation, never resumed.
+    New,
+    /// Resumed at least once, in the protected segment.
+    Protected,
+    /// On probation again: resumed before, demoted by more recently resumed sessions.
+    Demoted,
+}
+
+impl Segment {
+    fn byte(self) -> u8 {
+        match self {
+            Segment::New => 0,
+            Segment::Protected => 1,
+            Segment::Demoted => 2,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Segment> {
+        [Segment::New, Segment::Protected, Segment::Demoted].into_iter().find(|s| s.byte() == b)
+    }
+
+    fn evicted_metric(self) -> Metric {
+        match self {
+            Segment::New => Metric::StoreEvictionsOneShot,
+            Segment::Protected | Segment::Demoted => Metric::StoreEvictionsResumed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     id: [u8; 16],
     last_seen: u64,
+    segment: Segment,
     jar: Vec<u8>,
 }
 
@@ -34,40 +125,62 @@ impl SharedDataStore {
     pub fn new(max_sessions: u32, idle_timeout_seconds: u32) -> SharedDataStore {
         let buckets = u64::from(max_sessions).div_ceil(BUCKET_SLOTS as u64).max(1);
         SharedDataStore {
+            max_sessions: u64::from(max_sessions).max(1),
             buckets,
             idle_timeout_seconds: u64::from(idle_timeout_seconds),
-            key_prefix: format!("cookieless/v1/{max_sessions}/"),
+            // v2: buckets of 8 with a segment byte per entry.
+            key_prefix: format!("cookieless/v2/{max_sessions}/"),
         }
     }
 
-    fn bucket_key(&self, id: &SessionId) -> String {
+    fn bucket(&self, id: &SessionId) -> u64 {
         let mut first = [0u8; 8];
         first.copy_from_slice(id.0.get(..8).unwrap_or(&[0; 8]));
-        format!("{}{}", self.key_prefix, u64::from_le_bytes(first) % self.buckets)
+        u64::from_le_bytes(first) % self.buckets
+    }
+
+    fn bucket_key(&self, id: &SessionId) -> String {
+        format!("{}{}", self.key_prefix, self.bucket(id))
+    }
+
+    /// `max_sessions` shared out over the buckets: the first `max_sessions % buckets` hold one
+    /// more. With `buckets` = `max_sessions / 8` rounded up, none holds more than 8.
+    fn slots(&self, bucket: u64) -> Slots {
+        let extra = u64::from(bucket < self.max_sessions % self.buckets);
+        let total = self.max_sessions / self.buckets + extra;
+        Slots::of(usize::try_from(total).unwrap_or(BUCKET_SLOTS).min(BUCKET_SLOTS))
     }
 
     fn is_idle(&self, entry: &Entry, now: u64) -> bool {
         now >= entry.last_seen.saturating_add(self.idle_timeout_seconds)
     }
 
-    /// Reads a bucket, lets `change` edit its entries, and writes it back with CAS, retrying
-    /// from a fresh read when another worker wrote in between.
+    /// Reads a bucket, lets `change` edit it, and writes it back with CAS, retrying from a
+    /// fresh read when another worker wrote in between.
     fn modify<T>(
         &self,
         host: &dyn Host,
         id: &SessionId,
-        mut change: impl FnMut(&mut Vec<Entry>) -> Result<(T, bool), StoreError>,
+        mut change: impl FnMut(&mut Bucket) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
         let key = self.bucket_key(id);
+        let slots = self.slots(self.bucket(id));
         for _ in 0..MAX_CAS_ATTEMPTS {
             let (bytes, cas) = host.shared_data(&key);
-            let mut entries = bytes.as_deref().map(decode_bucket).unwrap_or_default();
-            let (result, dirty) = change(&mut entries)?;
+            let entries = bytes.as_deref().map(decode_bucket).unwrap_or_default();
+            let mut bucket = Bucket { entries, slots, evicted: Vec::new() };
+            let (result, dirty) = change(&mut bucket)?;
             if !dirty {
                 return Ok(result);
             }
-            match host.set_shared_data(&key, &encode_bucket(&entries), cas) {
-                Ok(()) => return Ok(result),
+            match host.set_shared_data(&key, &encode_bucket(&bucket.entries), cas) {
+                Ok(()) => {
+                    for segment in bucket.evicted {
+                        host.count(Metric::StoreEvictions);
+                        host.count(segment.evicted_metric());
+                    }
+                    return Ok(result);
+                }
                 Err(SharedDataError::CasMismatch) => continue,
                 Err(SharedDataError::Failed) => return Err(StoreError::Unavailable),
             }
@@ -75,27 +188,60 @@ impl SharedDataStore {
         Err(StoreError::Contended)
     }
 
-    /// Makes room for one more entry: idle entries go first, then the least recently used.
-    fn make_room(&self, host: &dyn Host, entries: &mut Vec<Entry>, now: u64) {
+    /// Makes room for one more entry: idle entries go first, then the least recently used on
+    /// probation. Only a bucket that is all protected (never written so) falls back to plain LRU.
+    fn make_room(&self, bucket: &mut Bucket, now: u64) {
+        let entries = &mut bucket.entries;
         entries.retain(|e| !self.is_idle(e, now));
-        while entries.len() >= BUCKET_SLOTS {
-            let oldest = entries.iter().enumerate().min_by_key(|(_, e)| e.last_seen).map(|(i, _)| i);
-            if let Some(i) = oldest {
-                entries.remove(i);
-                host.count(Metric::StoreEvictions);
-            }
+        while entries.len() >= bucket.slots.total {
+            let Some(i) = least_recent(entries, on_probation).or_else(|| least_recent(entries, |_| true)) else {
+                break;
+            };
+            let gone = entries.remove(i);
+            bucket.evicted.push(gone.segment);
         }
     }
+}
+
+fn on_probation(entry: &Entry) -> bool {
+    entry.segment != Segment::Protected
+}
+
+fn protected(entry: &Entry) -> bool {
+    entry.segment == Segment::Protected
+}
+
+/// The least recently used of the entries `eligible` picks (the first of equals).
+fn least_recent(entries: &[Entry], eligible: impl Fn(&Entry) -> bool) -> Option<usize> {
+    entries.iter().enumerate().filter(|(_, e)| eligible(e)).min_by_key(|(_, e)| e.last_seen).map(|(i, _)| i)
+}
+
+/// A resume: the (just touched) entry at `pos` moves into the protected segment; past `cap`, the
+/// segment's least recently used entries are demoted (in a bucket too small for any protected
+/// entry, that is the resumed one itself). `false` when it was protected already.
+fn promote(entries: &mut [Entry], pos: usize, cap: usize) -> bool {
+    let Some(entry) = entries.get_mut(pos).filter(|e| !protected(e)) else {
+        return false;
+    };
+    entry.segment = Segment::Protected;
+    while entries.iter().filter(|e| protected(e)).count() > cap {
+        let Some(oldest) = least_recent(entries, protected).and_then(|i| entries.get_mut(i)) else {
+            break;
+        };
+        oldest.segment = Segment::Demoted;
+    }
+    true
 }
 
 impl SharedDataStore {
     pub fn load(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
         let now = host.now();
-        self.modify(host, &id, |entries| {
+        self.modify(host, &id, |bucket| {
+            let entries = &mut bucket.entries;
             let Some(pos) = entries.iter().position(|e| e.id == id.0) else {
                 return Ok((Loaded::Missing, false));
             };
-            let Some(entry) = entries.get_mut(pos) else {
+            let Some(entry) = entries.get(pos) else {
                 return Ok((Loaded::Missing, false));
             };
             if self.is_idle(entry, now) {
@@ -103,46 +249,69 @@ impl SharedDataStore {
                 return Ok((Loaded::Expired, true));
             }
             let jar = Jar::decode(&entry.jar).ok_or(StoreError::Corrupt)?;
-            // Touch at most once a second: a read need not be a write.
+            let Some(entry) = entries.get_mut(pos) else {
+                return Ok((Loaded::Missing, false));
+            };
+            // Touch at most once a second: a read need not be a write. Touched first, so that
+            // the promotion below demotes others before this one.
             let touch = entry.last_seen < now;
             entry.last_seen = now;
-            Ok((Loaded::Found(jar), touch))
+            let promoted = promote(entries, pos, bucket.slots.protected);
+            Ok((Loaded::Found(jar), touch || promoted))
         })
     }
 
     pub fn update(&self, host: &dyn Host, id: SessionId, changes: &[JarChange]) -> Result<Jar, StoreError> {
         let now = host.now();
-        self.modify(host, &id, |entries| {
-            let current = entries.iter().find(|e| e.id == id.0 && !self.is_idle(e, now));
-            let stored = match current {
+        self.modify(host, &id, |bucket| {
+            let current = bucket.entries.iter().position(|e| e.id == id.0 && !self.is_idle(e, now));
+            let entry = current.and_then(|i| bucket.entries.get(i));
+            let stored = match entry {
                 Some(entry) => Jar::decode(&entry.jar).ok_or(StoreError::Corrupt)?,
                 None => Jar::default(),
             };
             let (jar, changed) = Jar::merge(stored, changes);
             // An app that sends the same cookies again on every page changes nothing: no write,
             // unless the entry's last-seen time is due (as in `load`).
-            if !changed && current.is_some_and(|e| e.last_seen >= now) {
+            if !changed && entry.is_some_and(|e| e.last_seen >= now) {
                 return Ok((jar, false));
             }
             if !jar.fits() {
                 return Err(StoreError::TooLarge);
             }
-            entries.retain(|e| e.id != id.0);
-            if !jar.is_empty() {
-                self.make_room(host, entries, now);
-                entries.push(Entry { id: id.0, last_seen: now, jar: jar.encode() });
-            }
+            self.store_jar(bucket, current, id, &jar, now);
             Ok((jar, true))
         })
     }
+
+    /// Writes `jar` into the entry at `current` (keeping its segment), or into a new entry on
+    /// probation; an empty jar removes the session.
+    fn store_jar(&self, bucket: &mut Bucket, current: Option<usize>, id: SessionId, jar: &Jar, now: u64) {
+        match current.filter(|_| !jar.is_empty()).and_then(|i| bucket.entries.get_mut(i)) {
+            Some(entry) => {
+                entry.jar = jar.encode();
+                entry.last_seen = now;
+            }
+            None => {
+                // An idle entry of this id, or the live one of a jar now empty.
+                bucket.entries.retain(|e| e.id != id.0);
+                if !jar.is_empty() {
+                    self.make_room(bucket, now);
+                    bucket.entries.push(Entry { id: id.0, last_seen: now, segment: Segment::New, jar: jar.encode() });
+                }
+            }
+        }
+    }
 }
 
-/// Layout: per entry, 16 bytes id, 8 bytes last-seen (LE), 4 bytes jar length (LE), the jar.
+/// Layout: per entry, 16 bytes id, 8 bytes last-seen (LE), 1 byte segment, 4 bytes jar length
+/// (LE), the jar.
 fn encode_bucket(entries: &[Entry]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.iter().map(|e| 28 + e.jar.len()).sum());
+    let mut out = Vec::with_capacity(entries.iter().map(|e| 29 + e.jar.len()).sum());
     for e in entries {
         out.extend_from_slice(&e.id);
         out.extend_from_slice(&e.last_seen.to_le_bytes());
+        out.push(e.segment.byte());
         out.extend_from_slice(&u32::try_from(e.jar.len()).unwrap_or(u32::MAX).to_le_bytes());
         out.extend_from_slice(&e.jar);
     }
@@ -162,10 +331,12 @@ fn decode_bucket(mut bytes: &[u8]) -> Vec<Entry> {
 fn decode_entry(bytes: &[u8]) -> Option<(Entry, &[u8])> {
     let (id, rest) = bytes.split_first_chunk::<16>()?;
     let (last_seen, rest) = rest.split_first_chunk::<8>()?;
+    let (segment, rest) = rest.split_first()?;
+    let segment = Segment::from_byte(*segment)?;
     let (len, rest) = rest.split_first_chunk::<4>()?;
     let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
     let (jar, rest) = rest.split_at_checked(len)?;
-    Some((Entry { id: *id, last_seen: u64::from_le_bytes(*last_seen), jar: jar.to_vec() }, rest))
+    Some((Entry { id: *id, last_seen: u64::from_le_bytes(*last_seen), segment, jar: jar.to_vec() }, rest))
 }
 
 #[cfg(test)]
@@ -260,35 +431,152 @@ mod tests {
         assert_eq!(store.update(&host, id(1), &[set("a", "1")]), Err(StoreError::Contended));
     }
 
+    /// A session id of its own for each `n`, in bucket `n % buckets`.
+    fn nth(n: u32) -> SessionId {
+        let mut raw = [0u8; 16];
+        raw[..4].copy_from_slice(&n.to_le_bytes());
+        raw[12..].copy_from_slice(&n.to_le_bytes());
+        SessionId(raw)
+    }
+
+    fn entries(host: &MockHost) -> Vec<Entry> {
+        host.shared.map.borrow().values().flat_map(|(v, _)| decode_bucket(v)).collect()
+    }
+
+    fn evictions(host: &MockHost) -> (u64, u64, u64) {
+        let m = |metric| host.metric(metric);
+        (m(Metric::StoreEvictions), m(Metric::StoreEvictionsOneShot), m(Metric::StoreEvictionsResumed))
+    }
+
+    fn found(store: &SharedDataStore, host: &MockHost, id: SessionId) -> bool {
+        matches!(store.load(host, id).unwrap(), Loaded::Found(_))
+    }
+
     #[test]
     fn memory_is_bounded_by_max_sessions_and_evictions_are_counted() {
+        let store = SharedDataStore::new(16, 3600);
+        let mut host = host_at(1000);
+        for n in 0..200 {
+            host.now = 1000 + u64::from(n);
+            store.update(&host, nth(n), &[set("a", "1")]).unwrap();
+        }
+        assert!(host.shared.map.borrow().len() <= 2, "two buckets for 16 sessions");
+        let stored = entries(&host).len() as u64;
+        assert_eq!(stored, 16);
+        assert_eq!(evictions(&host), (200 - stored, 200 - stored, 0), "none was resumed: all one-shot");
+        assert!(found(&store, &host, nth(199)), "the newest stays");
+        assert!(!found(&store, &host, nth(0)), "the oldest went");
+    }
+
+    #[test]
+    fn max_sessions_is_the_exact_bound_and_small_buckets_keep_room_on_probation() {
+        for max in [1u32, 3, 10, 13, 400] {
+            let store = SharedDataStore::new(max, 3600);
+            let mut host = host_at(1000);
+            // Consecutive ids fill the buckets round-robin; each is resumed once (protected).
+            for n in 0..(max * 4) {
+                host.now += 1;
+                store.update(&host, nth(n), &[set("a", "1")]).unwrap();
+                assert!(found(&store, &host, nth(n)), "a session just written, max {max}");
+            }
+            let kept = entries(&host);
+            assert_eq!(kept.len(), max as usize, "max_sessions {max}");
+            // Every bucket's protected segment is full and smaller than the bucket.
+            let protected = kept.iter().filter(|e| e.segment == Segment::Protected).count();
+            let caps: usize = (0..store.buckets).map(|b| store.slots(b).protected).sum();
+            assert_eq!(protected, caps, "max {max}");
+            assert!((0..store.buckets).all(|b| store.slots(b).protected < store.slots(b).total));
+            assert_eq!(evictions(&host).0, u64::from(max) * 3);
+        }
+    }
+
+    #[test]
+    fn an_eviction_whose_write_lost_the_race_is_counted_once() {
+        let store = SharedDataStore::new(8, 3600);
+        let host = host_at(1000);
+        for n in 0..8 {
+            store.update(&host, nth(n), &[set("a", "1")]).unwrap();
+        }
+        *host.shared.conflicts.borrow_mut() = 1;
+        store.update(&host, nth(8), &[set("a", "1")]).unwrap();
+        assert_eq!(*host.shared.conflicts.borrow(), 0, "the first write lost");
+        assert_eq!(evictions(&host), (1, 1, 0));
+        assert_eq!(entries(&host).len(), 8);
+    }
+
+    #[test]
+    fn a_flood_of_new_sessions_never_evicts_a_resumed_one() {
         let store = SharedDataStore::new(8, 3600);
         let mut host = host_at(1000);
-        for n in 0..200u8 {
-            host.now = 1000 + u64::from(n);
-            let mut raw = [0u8; 16];
-            raw[0] = n;
-            raw[15] = n;
-            store.update(&host, SessionId(raw), &[set("a", "1")]).unwrap();
+        let users: Vec<SessionId> = (0..PROTECTED_SLOTS as u32).map(nth).collect();
+        for &user in &users {
+            store.update(&host, user, &[set("a", "1")]).unwrap();
+            assert!(found(&store, &host, user));
         }
-        let map = host.shared.map.borrow();
-        assert!(map.len() <= 2, "two buckets for 8 sessions, got {}", map.len());
-        let stored: usize = map.values().map(|(v, _)| decode_bucket(v).len()).sum();
-        assert!(stored <= 8);
-        assert_eq!(host.metric(Metric::StoreEvictions), 200 - stored as u64);
-        drop(map);
-        let mut newest = [0u8; 16];
-        newest[0] = 199;
-        newest[15] = 199;
-        assert!(matches!(store.load(&host, SessionId(newest)).unwrap(), Loaded::Found(_)));
+        // Newer than every user's last use, and the users keep using theirs (loads and updates).
+        for n in 100..1100 {
+            host.now += 1;
+            store.update(&host, nth(n), &[set("s", "1")]).unwrap();
+            if n % 100 == 0 {
+                for &user in &users {
+                    assert!(found(&store, &host, user), "user {:?} evicted by one-shot {n}", user.0[0]);
+                    store.update(&host, user, &[set("a", &n.to_string())]).unwrap();
+                }
+            }
+            assert!(entries(&host).len() <= BUCKET_SLOTS);
+        }
+        let kept = entries(&host);
+        assert_eq!(kept.iter().filter(|e| e.segment == Segment::Protected).count(), PROTECTED_SLOTS);
+        assert_eq!(kept.iter().filter(|e| e.segment == Segment::New).count(), BUCKET_SLOTS - PROTECTED_SLOTS);
+        let one_shot = 1000 - (BUCKET_SLOTS - PROTECTED_SLOTS) as u64;
+        assert_eq!(evictions(&host), (one_shot, one_shot, 0));
+    }
+
+    #[test]
+    fn more_resumed_sessions_than_the_protected_segment_holds_demote_the_least_recent() {
+        let store = SharedDataStore::new(8, 3600);
+        let mut host = host_at(1000);
+        let users: Vec<SessionId> = (0..=PROTECTED_SLOTS as u32).map(nth).collect();
+        for &user in &users {
+            host.now += 1;
+            store.update(&host, user, &[set("a", "1")]).unwrap();
+            assert!(found(&store, &host, user));
+        }
+        let first = entries(&host).into_iter().find(|e| e.id == users[0].0).unwrap();
+        assert_eq!(first.segment, Segment::Demoted, "the least recently resumed makes room");
+        // One free slot, then the demoted session is the oldest on probation: it goes first, and
+        // is counted as a resumed session evicted.
+        for n in 100..102 {
+            host.now += 1;
+            store.update(&host, nth(n), &[set("s", "1")]).unwrap();
+        }
+        assert_eq!(evictions(&host), (1, 0, 1));
+        assert!(!found(&store, &host, users[0]));
+        assert!(users[1..].iter().all(|&u| found(&store, &host, u)));
+    }
+
+    #[test]
+    fn a_promotion_and_another_workers_new_session_in_one_bucket_both_land() {
+        let store = SharedDataStore::new(8, 3600);
+        let host = host_at(1000);
+        store.update(&host, nth(1), &[set("a", "1")]).unwrap();
+        *host.shared.competing.borrow_mut() = Some(Box::new(|shared| {
+            let other = MockHost { now: 1000, shared: shared.clone(), ..Default::default() };
+            SharedDataStore::new(8, 3600).update(&other, nth(2), &[set("b", "2")]).unwrap();
+        }));
+        assert!(found(&store, &host, nth(1)), "the promoting load retried after the competing write");
+        assert!(host.shared.competing.borrow().is_none(), "the competing write ran");
+        let kept = entries(&host);
+        let segment = |n: u32| kept.iter().find(|e| e.id == nth(n).0).map(|e| e.segment);
+        assert_eq!((segment(1), segment(2)), (Some(Segment::Protected), Some(Segment::New)));
     }
 
     #[test]
     fn damaged_buckets_decode_to_what_is_intact() {
-        let e = Entry { id: [1; 16], last_seen: 5, jar: b"a=1\n".to_vec() };
+        let e = Entry { id: [1; 16], last_seen: 5, segment: Segment::Demoted, jar: b"a=1\n".to_vec() };
         let mut bytes = encode_bucket(std::slice::from_ref(&e));
-        bytes.extend_from_slice(&[9; 20]);
-        assert_eq!(decode_bucket(&bytes), vec![e]);
+        bytes.extend_from_slice(&[9; 40]);
+        assert_eq!(decode_bucket(&bytes), vec![e], "segment byte 9 is no segment");
         assert!(decode_bucket(&[0xff; 3]).is_empty());
     }
 
@@ -298,7 +586,7 @@ mod tests {
         let host = host_at(1000);
         store.update(&host, id(1), &[set("a", "1")]).unwrap();
         let key = store.bucket_key(&id(1));
-        let bad = encode_bucket(&[Entry { id: id(1).0, last_seen: 1000, jar: vec![0xff, 0xfe] }]);
+        let bad = encode_bucket(&[Entry { id: id(1).0, last_seen: 1000, segment: Segment::New, jar: vec![0xff, 0xfe] }]);
         host.shared.map.borrow_mut().insert(key, (bad, 99));
         assert_eq!(store.load(&host, id(1)), Err(StoreError::Corrupt));
         assert_eq!(store.update(&host, id(1), &[set("b", "2")]), Err(StoreError::Corrupt));
