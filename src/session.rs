@@ -166,7 +166,8 @@ enum UpdateKind {
     /// (`from`) is retired next.
     Rotated { from: SessionId },
     /// A rotation's second step: the old session forwards to `to` for the grace, then is gone.
-    Retired { to: SessionId },
+    /// `to_empty`: the new jar holds nothing (a logout), so no session goes on.
+    Retired { to: SessionId, to_empty: bool },
 }
 
 /// A response body Envoy buffers while the filter waits: its size, and whether it is complete.
@@ -639,12 +640,13 @@ fn after_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
         Updating::Done(updated) => updated,
     };
     let session = match (updated, update.kind) {
-        (Ok(_), UpdateKind::Retired { to }) => Some(to),
-        (Ok(jar), _) if jar.is_empty() => None,
-        (Ok(_), UpdateKind::Rotated { from }) => {
+        (Ok(_), UpdateKind::Retired { to, to_empty }) => (!to_empty).then_some(to),
+        // Also when the new jar is empty (a logout): the old session must not open any more.
+        (Ok(jar), UpdateKind::Rotated { from }) => {
             host.count(Metric::SessionsRotated);
-            return retire(host, settings, exchange, from, update);
+            return retire(host, settings, exchange, from, update, jar.is_empty());
         }
+        (Ok(jar), _) if jar.is_empty() => None,
         (Ok(_), UpdateKind::Changes { creating }) => {
             if creating {
                 host.count(Metric::SessionsCreated);
@@ -660,7 +662,7 @@ fn after_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
                 UpdateKind::Changes { creating: false } => Some(update.id),
                 // The new session holds the jar: it is the session, even if the old one could not
                 // be retired (its tokens then open the jar of before, until it expires).
-                UpdateKind::Retired { to } => Some(to),
+                UpdateKind::Retired { to, to_empty } => (!to_empty).then_some(to),
                 UpdateKind::Changes { creating: true } | UpdateKind::Rotated { .. } => None,
             }
         }
@@ -669,9 +671,10 @@ fn after_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
 }
 
 /// A rotation's second step: the old session forwards to the new one for the grace.
-fn retire(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, old: SessionId, rotated: Update) -> Next {
+fn retire(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookieless, old: SessionId, rotated: Update, to_empty: bool) -> Next {
     let until = host.now().saturating_add(settings.config.rotation.grace_seconds);
-    let update = Update { id: old, kind: UpdateKind::Retired { to: rotated.id }, response_ends: rotated.response_ends };
+    let kind = UpdateKind::Retired { to: rotated.id, to_empty };
+    let update = Update { id: old, kind, response_ends: rotated.response_ends };
     let updating = settings.store.update(host, old, vec![JarChange::Retire { to: rotated.id, until }]);
     after_update(host, settings, exchange, update, updating)
 }

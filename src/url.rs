@@ -18,9 +18,9 @@ pub fn path_without_query(path: &str) -> &str {
 /// directory, `\` read as `/`, with `.` and `..` segments (also `%2e`) removed, without query or
 /// fragment. For the route check of a URL the filter would give the token.
 pub fn resolved_path(page_path: &str, reference: &str) -> String {
-    let reference = reference.trim().replace('\\', "/");
+    let reference = as_parsed(reference);
     let reference = reference.split(['?', '#']).next().unwrap_or_default();
-    let joined = if let Some(rest) = reference.strip_prefix("//").or_else(|| reference.split_once("://").map(|(_, r)| r)) {
+    let joined = if let Some(rest) = reference.strip_prefix("//").or_else(|| after_scheme(reference)) {
         rest.find('/').map_or("/".to_string(), |at| rest.get(at..).unwrap_or("/").to_string())
     } else if reference.starts_with('/') {
         reference.to_string()
@@ -61,13 +61,29 @@ fn remove_dot_segments(path: &str) -> String {
 /// The authority a reference names, if it names one: `scheme://host/...` or `//host/...` (`\\`
 /// read as `/`); `None` for one relative to the page.
 pub fn reference_authority(reference: &str) -> Option<String> {
-    let reference = reference.trim_start().replace('\\', "/");
-    let rest = match reference.split_once("://") {
-        Some((scheme, rest)) if !scheme.contains(['/', '?', '#']) => rest,
-        _ => reference.strip_prefix("//")?,
-    };
+    let reference = as_parsed(reference);
+    let rest = after_scheme(&reference).or_else(|| reference.strip_prefix("//"))?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    rest.get(..end).map(str::to_ascii_lowercase)
+    let authority = rest.get(..end)?;
+    // `user@host`: the host is after the last `@`.
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    Some(host.to_ascii_lowercase())
+}
+
+/// A URL as the WHATWG parser sees it before parsing: C0 controls and spaces trimmed at both
+/// ends, tabs and newlines removed everywhere, `\` read as `/` (http(s) URLs).
+fn as_parsed(url: &str) -> String {
+    url.trim_matches(|c: char| c <= ' ').chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).map(|c| if c == '\\' { '/' } else { c }).collect()
+}
+
+/// What follows `scheme://` when the URL starts with a valid scheme (a letter, then letters,
+/// digits, `+`, `-`, `.`): `/x/http://y` has none.
+fn after_scheme(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(rest)
 }
 
 /// An absolute URL's authority and what follows it (path, query): `http://h:1/p?q` →
@@ -177,15 +193,55 @@ pub fn take_query_param(path: &[u8], param: &str) -> (Vec<String>, Option<Vec<u8
 }
 
 /// Can an app read this raw name as `param`?
+///
+/// A superset of the frameworks' readings, on purpose (dropping a look-alike parameter of the app
+/// costs little, passing the token on a lot): ASCII case ignored (ASP.NET), the name cut at NUL
+/// (PHP), brackets around it dropped (`[PARAM]`, `PARAM]`: Rack, qs), `%uXXXX` decoded (classic
+/// ASP.NET).
 fn reads_as(raw_name: &[u8], param: &str) -> bool {
     let name = form_decode(raw_name);
-    name == param.as_bytes() || php_name(&name) == param.as_bytes()
+    let name = name.split(|&b| b == 0).next().unwrap_or_default();
+    let same = |candidate: &[u8]| candidate.eq_ignore_ascii_case(param.as_bytes());
+    same(name) || same(&php_name(name)) || same(bracketed_name(name))
+}
+
+/// Rack's and qs's reading of a name: leading `[`/`]` dropped, then up to the next bracket.
+fn bracketed_name(name: &[u8]) -> &[u8] {
+    let start = name.iter().position(|&b| b != b'[' && b != b']').unwrap_or(name.len());
+    let name = name.get(start..).unwrap_or_default();
+    let end = name.iter().position(|&b| b == b'[' || b == b']').unwrap_or(name.len());
+    name.get(..end).unwrap_or_default()
 }
 
 /// `+` as a space and `%XX` as its byte, as forms are decoded.
 fn form_decode(raw: &[u8]) -> Vec<u8> {
     let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
-    percent_encoding::percent_decode(&spaced).collect()
+    percent_encoding::percent_decode(&decode_percent_u(&spaced)).collect()
+}
+
+/// Classic ASP.NET's `%uXXXX`, for the ASCII characters a parameter name has; the rest as it is.
+fn decode_percent_u(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let ascii = raw
+            .get(i + 2..i + 6)
+            .filter(|_| b == b'%' && matches!(raw.get(i + 1), Some(b'u' | b'U')))
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(u8::is_ascii);
+        match ascii {
+            Some(c) => {
+                out.push(c);
+                i += 6;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The variable a name is to PHP: leading spaces dropped, the part before `[` when a `]` follows
@@ -384,8 +440,11 @@ mod tests {
         // PHP reads `session.id` and `session id` as `session_id`.
         assert_eq!(strip_as("/p?session.id=T", "session_id").0, vec!["T".to_string()]);
         assert_eq!(strip_as("/p?session%20id=T", "session_id").0, vec!["T".to_string()]);
-        // An unclosed bracket is no array: PHP reads `sessionid[` as `sessionid_`.
-        assert_eq!(strip("/p?sessionid[=T").0, Vec::<String>::new());
+        // Case, NUL, brackets and `%u`, as ASP.NET, PHP, Rack and qs read them.
+        for query in ["SessionID=T", "sessionid%00x=T", "[sessionid]=T", "sessionid]=T", "]sessionid=T", "%u0073essionid=T", "sessionid[=T"] {
+            assert_eq!(strip(&format!("/p?{query}")).0, vec!["T".to_string()], "{query}");
+        }
+        assert_eq!(strip("/p?sessionidx=T&xsessionid=T&session=T").0, Vec::<String>::new());
         // Values stay as written: a token has no escapes.
         assert_eq!(strip("/p?sessionid=a%2Db+c").0, vec!["a%2Db+c".to_string()]);
     }
@@ -422,6 +481,11 @@ mod tests {
             ("/shop/cart", "http://www.example.com", "/"),
             ("/shop/cart", "https://www.example.com/a/./b/..", "/a/"),
             ("/shop/cart", "", "/shop/cart"),
+            // Not a scheme: `/x/http://y` is a path. Tabs and newlines go, controls are trimmed.
+            ("/shop/cart", "/admin/go/http://x", "/admin/go/http://x"),
+            ("/shop/cart", "admin/a://b", "/shop/admin/a://b"),
+            ("/shop/cart", "/ad\tmin/us\ners", "/admin/users"),
+            ("/shop/cart", "\u{1}/admin", "/admin"),
             ("/", "../../x", "/x"),
         ] {
             assert_eq!(resolved_path(page, reference), path, "{reference} on {page}");
@@ -434,6 +498,9 @@ mod tests {
         assert_eq!(reference_authority(" \\\\shop.example\\x").as_deref(), Some("shop.example"));
         assert_eq!(reference_authority("/x?u=http://evil"), None);
         assert_eq!(reference_authority("x"), None);
+        assert_eq!(reference_authority("//x@Admin.example/").as_deref(), Some("admin.example"));
+        assert_eq!(reference_authority("/admin/go/http://x"), None);
+        assert_eq!(reference_authority("\t//ad\nmin.example/").as_deref(), Some("admin.example"));
     }
 
     #[test]

@@ -270,7 +270,10 @@ fn fail_closed_answers_503_quickly_when_the_session_service_is_down() {
     sessiond.thaw();
     eprintln!("fail_closed, sessiond frozen (timeout_ms {timeout_ms}): 503 after {took:?}");
     assert_refused("a token, sessiond frozen", &reply, took);
-    assert!(took >= Duration::from_millis(timeout_ms.into()), "a 503 before the deadline ({took:?})?");
+    // Envoy's timers fire up to a millisecond early (measured: 299.06 ms for a 300 ms deadline):
+    // what counts is that the 503 waited for the deadline, not that it came at once.
+    let deadline = Duration::from_millis(timeout_ms.into()).saturating_sub(Duration::from_millis(10));
+    assert!(took >= deadline, "a 503 before the deadline ({took:?})?");
     assert!(envoy.counter(STORE_ERRORS) >= 4);
     envoy.assert_no_panic();
 }

@@ -110,7 +110,7 @@ fn text_plain_forms_keep_their_session_and_lose_the_token() {
 #[test]
 fn names_that_apps_decode_to_the_parameter_never_reach_them() {
     let site = Site::start(json!({}));
-    for query in ["session%69d={T}", "sessionid[]={T}", "sessionid[0]={T}", "a=1;sessionid={T}", "+sessionid={T}&b=2"] {
+    for query in ["session%69d={T}", "sessionid[]={T}", "sessionid[0]={T}", "a=1;sessionid={T}", "+sessionid={T}&b=2", "SessionID={T}", "[sessionid]={T}", "sessionid%00x={T}"] {
         let path = format!("/echo?{}", query.replace("{T}", &site.token));
         let view = upstream_saw(&site.get(&path, &[]), &site.token);
         assert!(resumed(&view), "{query}: the token was taken out but not used:\n{view}");
@@ -180,7 +180,7 @@ fn redirects_to_routes_that_are_not_cookieless_get_no_token() {
     };
     let authority = site.origin().trim_start_matches("http://").to_string();
     let scheme_relative = format!("//{authority}/static/report.pdf");
-    for excluded in ["/admin/users", "../admin/users", scheme_relative.as_str(), "%2e%2e/static/x", "\\admin"] {
+    for excluded in ["/admin/users", "../admin/users", scheme_relative.as_str(), "%2e%2e/static/x", "\\admin", "/admin/go/http://x", "/ad\tmin/users"] {
         let location = redirect(excluded);
         assert!(!location.is_empty() && !location.contains("sessionid"), "{excluded}: {location:?}");
     }

@@ -95,3 +95,16 @@ fn an_app_that_keeps_its_session_in_its_cookie_keeps_older_pages_working() {
     }
     assert_eq!(envoy.counter("cookieless_sessions_rotated"), 0);
 }
+
+#[test]
+fn a_logout_that_empties_the_jar_leaves_no_token_that_opens_the_old_one() {
+    let (envoy, _upstream) = start();
+    let client = Client::new();
+    let logged_in = token(&client.get(&envoy.url("/page?cookie=PHPSESSID%3Dabc%3B%20Path%3D%2F")));
+    let logout = client.get(&envoy.url(&format!("/page?sessionid={logged_in}&cookie=PHPSESSID%3D%3B%20Max-Age%3D0%3B%20Path%3D%2F")));
+    assert_eq!(logout.status, 200, "{logout:?}");
+    assert!(logout.header("x-cookieless-token").is_none(), "a logout that empties the jar leaves no session: {logout:?}");
+    std::thread::sleep(PAST_THE_GRACE);
+    assert_eq!(app_cookies(&envoy, &client, &logged_in), None, "the token from before the logout opened the old jar");
+    assert_eq!(envoy.counter("cookieless_sessions_rotated"), 1);
+}
