@@ -125,12 +125,12 @@ pub const LIMIT_LONG_TAG: &str = "limit: tag longer than MAX_CARRY passes unread
 /// elements (`<p><a href=/l>x</p><form>`: a copy of the `<a>` becomes the form's first child)".
 /// Accepted: in that form only, the chain of copies (formatting elements with the name and
 /// attributes of one created before the form) around the hidden input as the form's first
-/// children, and the copies the parser made of the same elements in the input's form, looked
+/// children, empty copies of the chain's elements later in the output's form, and the copies the parser made of the same elements in the input's form, looked
 /// through where only that makes an element's children match.
 pub const LIMIT_FORMATTING: &str = "limit: formatting elements reconstructed into a form";
-/// README: "end tags of HTML elements opened outside svg/math (`<div><svg></div>`,
-/// `<a><math></a>`) close foreign content in the parser, not in the rewriter, so links and forms
-/// after them may lack the token". Accepted, for elements created after the first such end tag:
+/// README: "where an end tag closes foreign content for the parser only, links and forms after
+/// it may lack the token" (the open HTML elements are tracked as far as the end-tag walk needs
+/// them, not as the whole tree builder keeps them). Accepted, for elements created after the first such end tag:
 /// the token missing (links without it, forms without the hidden input). Nothing else: text,
 /// referrer policies, the base are judged as everywhere.
 pub const LIMIT_FOREIGN_CLOSED: &str = "limit: HTML end tag closed svg/math (token missing)";
