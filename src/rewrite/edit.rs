@@ -138,6 +138,9 @@ pub(super) struct Plan {
     /// Append the hidden input after the tag: `Some(id)` with `form="<id>"`, `None` owned by
     /// position only.
     pub hidden: Option<Option<Vec<u8>>>,
+    /// A URL went in as a new attribute (`<a href>` without a value): it was resolved against the
+    /// current base as much as a replaced value is.
+    pub wrote_url: bool,
 }
 
 impl Plan {
@@ -312,6 +315,7 @@ impl Page<'_> {
                 push_with_query_param(&mut href, &url, &self.settings.url_param, &self.settings.url_token, QuerySeparator::AmpEntity);
                 href.push(b'"');
                 plan.insert(&href);
+                plan.wrote_url = true;
                 return;
             }
             _ => return,

@@ -72,6 +72,12 @@ impl Frame {
 pub(super) struct Foreign {
     frames: Vec<Frame>,
     outer: Vec<Name>,
+    /// Per open template (at most `MAX_DEPTH`), how many frames and outer elements were open at
+    /// its start tag: `</template>` pops everything opened inside it, integration points too.
+    templates: Vec<(usize, usize)>,
+    /// Templates opened beyond `MAX_DEPTH`: their end tags only leave foreign content up to the
+    /// innermost integration point, as an unbounded stack is not kept.
+    templates_unrecorded: u32,
 }
 
 /// A start tag as far as foreign content cares: its lowercased name and what decides a breakout.
@@ -118,13 +124,29 @@ impl Foreign {
                 b"svg" => Namespace::Svg,
                 b"math" => Namespace::MathMl,
                 _ => {
+                    if tag.name == b"template" {
+                        self.open_template();
+                    }
+                    if tag.name == b"a" {
+                        self.close_open_a();
+                    }
+                    // `<select>` in a select closes it and opens nothing.
+                    if matches!(tag.name, b"input" | b"keygen" | b"select")
+                        && self.close_select()
+                        && tag.name == b"select"
+                    {
+                        return Reading::Html;
+                    }
                     // HTML ignores `/>` on non-void elements: they open all the same. Outside
                     // foreign content only containers that close nowhere but at their own end tag
                     // are kept: staying in foreign content too long is the safe error (tags read as
                     // foreign still get the page-URL overrides), leaving it too early is not.
                     let keep = match self.frames.last() {
                         Some(_) => !is_void(tag.name) && !is_dropped_in_body(tag.name),
-                        None => is_plain_container(tag.name),
+                        None => {
+                            let part = self.table_part(tag.name);
+                            part || is_plain_container(tag.name)
+                        }
                     };
                     if keep {
                         let open = match self.frames.last_mut() {
@@ -154,7 +176,8 @@ impl Foreign {
     /// HTML. `</p>` and `</br>` in foreign content break out of it first.
     pub fn end(&mut self, name: &[u8]) -> Reading {
         if !self.is_open() {
-            if let Some(at) = self.outer.iter().rposition(|n| n.is(name)) {
+            let floor = self.outer_floor();
+            if let Some(at) = self.outer.iter().rposition(|n| n.is(name)).filter(|&at| at >= floor) {
                 self.outer.truncate(at);
             }
             return Reading::Html;
@@ -174,12 +197,157 @@ impl Foreign {
             return Reading::Foreign;
         }
         // An HTML element open around the foreign content (`<div><svg></div>`): the parser pops
-        // everything up to it. (`</form>` is special: it takes only the form off the stack.)
-        if let Some(at) = self.outer.iter().rposition(|n| n.is(name)).filter(|_| name != b"form") {
+        // everything up to it.
+        if let Some(at) = self.outer_match(name) {
             self.outer.truncate(at);
             self.frames.clear();
         }
         Reading::Html
+    }
+
+    /// The element of `outer` that an end tag reaching the parser's HTML rules from foreign
+    /// content pops, if any. The foreign-content steps hand such a tag to the insertion mode at the
+    /// first HTML element up the stack; there "in body" walks the stack from the current node:
+    /// an integration point (special, and a scope boundary) ends the walk, so does any special
+    /// element before an element of an ordinary name (span, unknown and svg/math-named HTML
+    /// elements: "any other end tag"), and a scope boundary (`table`, `object`, ...) before a
+    /// special or formatting one (their "in scope" test). `</form>` takes only the form off the
+    /// stack.
+    fn outer_match(&self, name: &[u8]) -> Option<usize> {
+        if name == b"form" || self.frames.iter().any(|f| f.integration_point) {
+            return None;
+        }
+        let ordinary = !is_special(name) && !is_formatting(name);
+        let floor = self.outer_floor();
+        if name == b"table" {
+            // "In table scope": only a template (the floor) stands between; a cell around the
+            // foreign content is closed first ("in cell", `</table>`).
+            return self.outer.iter().rposition(|n| n.is(b"table")).filter(|&at| at >= floor);
+        }
+        for (at, open) in self.outer.iter().enumerate().rev().take_while(|&(at, _)| at >= floor) {
+            if open.is(name) {
+                return Some(at);
+            }
+            let n = open.bytes.get(..open.len).unwrap_or_default();
+            // In a select, end tags but its own (and table ones) are dropped: html5ever's "in
+            // select" insertion mode, and what Chromium 156 does with `<a><select><math></a>`.
+            if is_scope_boundary(n) || (ordinary && is_special(n)) || n == b"select" {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// `<a>` while an `<a>` is in the parser's list of active formatting elements: the adoption
+    /// agency runs for it, and whatever that did, the old `<a>` is then taken off the stack. With
+    /// an ordinary element after it (`<a><span><a>`) that pops everything up to it; after a special
+    /// one (`<a><div><a>`) the special one stays open; from inside an integration point (a scope
+    /// boundary) it is not in scope, and only the `<a>` itself leaves the stack. A marker
+    /// (`object`, `applet`, `marquee`, `template`) after it hides it from the list: it stays.
+    fn close_open_a(&mut self) {
+        // From inside an integration point, an `<a>` of `outer` is out of scope.
+        let outer_floor = self.outer_floor();
+        let (open, out_of_scope, floor) = match self.frames.last_mut() {
+            Some(point) if point.html_open.iter().any(|n| n.is(b"a")) => (&mut point.html_open, false, 0),
+            Some(_) => (&mut self.outer, true, outer_floor),
+            None => (&mut self.outer, false, outer_floor),
+        };
+        let Some(at) = open.iter().rposition(|n| n.is(b"a")).filter(|&at| at >= floor) else {
+            return;
+        };
+        let after = open.get(at + 1..).unwrap_or_default();
+        let named = |n: &Name, f: fn(&[u8]) -> bool| f(n.bytes.get(..n.len).unwrap_or_default());
+        if after.iter().any(|n| named(n, is_marker)) {
+            return;
+        }
+        let whole = !after.iter().any(|n| named(n, is_special));
+        if whole && !out_of_scope {
+            open.truncate(at);
+        } else {
+            open.remove(at);
+        }
+    }
+
+    /// A start tag in a table of `outer`: a table part (`td`, `tr`, ...) closes the parts open in
+    /// the innermost table and opens (is kept as) one; a `<table>` there closes that table
+    /// (unless in a cell or caption, where tables nest). Cells and captions matter as the scope
+    /// boundaries they are. Returns whether the tag is to be kept.
+    fn table_part(&mut self, name: &[u8]) -> bool {
+        let floor = self.outer_floor();
+        let Some(table) = self.outer.iter().rposition(|n| n.is(b"table")).filter(|&at| at >= floor) else {
+            return false;
+        };
+        let last = self.outer.last().map(|n| n.bytes.get(..n.len).unwrap_or_default());
+        let in_cell = last.is_some_and(|n| matches!(n, b"td" | b"th" | b"caption"));
+        match name {
+            b"table" if (!in_cell && self.outer.len() > table + 1) || last == Some(b"table") => {
+                // `</table>` first, then the new table is kept (it is a plain container).
+                self.outer.truncate(table);
+                false
+            }
+            b"td" | b"th" | b"tr" | b"tbody" | b"thead" | b"tfoot" | b"caption" | b"colgroup" => {
+                self.outer.truncate(table + 1);
+                !matches!(name, b"colgroup")
+            }
+            _ => false,
+        }
+    }
+
+    /// Where the elements of `outer` opened in the innermost open template start: the template
+    /// is a scope boundary and a marker, so end tags inside it never reach those before it (all
+    /// of them, when templates nest deeper than recorded).
+    fn outer_floor(&self) -> usize {
+        if self.templates_unrecorded > 0 {
+            return self.outer.len();
+        }
+        self.templates.last().map_or(0, |&(_, outer)| outer)
+    }
+
+    /// A `<template>` read as HTML.
+    fn open_template(&mut self) {
+        if self.templates.len() < MAX_DEPTH {
+            self.templates.push((self.frames.len(), self.outer.len()));
+        } else {
+            self.templates_unrecorded = self.templates_unrecorded.saturating_add(1);
+        }
+    }
+
+    /// `</template>` read as HTML while a template is open: the parser pops every element up to
+    /// the template, whatever its namespace (`<template><svg><title></template>` leaves the svg).
+    pub fn close_template(&mut self) {
+        if self.templates_unrecorded > 0 {
+            self.templates_unrecorded -= 1;
+            self.close_to_html();
+            return;
+        }
+        let Some((frames, outer)) = self.templates.pop() else {
+            self.close_to_html();
+            return;
+        };
+        self.frames.truncate(frames);
+        match self.frames.last_mut() {
+            Some(point) => {
+                if let Some(at) = point.html_open.iter().rposition(|n| n.is(b"template")) {
+                    point.html_open.truncate(at);
+                }
+            }
+            None => self.outer.truncate(outer),
+        }
+    }
+
+    /// An `<input>`, `<keygen>` or `<select>` read as HTML closes an open select (Chromium 156 and
+    /// html5ever 0.40 as the parsers before them; a `<textarea>` no longer does): the select
+    /// leaves `outer` with what is inside it.
+    fn close_select(&mut self) -> bool {
+        if !self.frames.is_empty() {
+            return false;
+        }
+        let floor = self.outer_floor();
+        let Some(at) = self.outer.iter().rposition(|n| n.is(b"select")).filter(|&at| at >= floor) else {
+            return false;
+        };
+        self.outer.truncate(at);
+        true
     }
 
     fn push(&mut self, namespace: Namespace, tag: &StartTag<'_>) {
@@ -204,13 +372,83 @@ impl Foreign {
 }
 
 /// Elements whose end tag pops foreign content opened inside them: containers the parser closes
-/// only at their own end tag (no implied end tags, no table or select rules), and the formatting
-/// elements.
+/// only at their own end tag (no implied end tags, no table rules), the formatting elements, a
+/// select (`</select>` pops what is in it: since the 2025 select changes, Chromium and html5ever
+/// 0.40 keep svg/math in a select), and every element of a name HTML does not know:
+/// outside svg/math even `foreignObject` or `annotation-xml` is such an HTML element, closed by
+/// its end tag from inside a `<math>`/`<svg>` opened in it.
 fn is_plain_container(name: &[u8]) -> bool {
+    is_listed_container(name) || matches!(name, b"select" | b"table") || !is_known_html(name)
+}
+
+/// The special elements among the containers (HTML standard, "special" category): an
+/// "any other end tag" walk stops at them.
+fn is_special(name: &[u8]) -> bool {
+    (is_listed_container(name) && !is_formatting(name) && name != b"span") || is_known_special(name)
+}
+
+fn is_formatting(name: &[u8]) -> bool {
+    const FORMATTING: &[&[u8]] = &[
+        b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
+        b"strong", b"tt", b"u",
+    ];
+    FORMATTING.contains(&name)
+}
+
+/// Elements that put a marker on the list of active formatting elements (those kept here).
+fn is_marker(name: &[u8]) -> bool {
+    matches!(name, b"applet" | b"marquee" | b"object" | b"template")
+}
+
+/// Elements that end an "in scope" search (HTML standard, "has an element in scope").
+fn is_scope_boundary(name: &[u8]) -> bool {
+    const BOUNDARY: &[&[u8]] = &[
+        b"applet", b"caption", b"html", b"table", b"td", b"th", b"marquee", b"object", b"template",
+    ];
+    BOUNDARY.contains(&name)
+}
+
+/// Special elements that are not containers kept here (they are never in `outer`, but a walk
+/// that reaches one of their end tags must not take it for an ordinary name).
+fn is_known_special(name: &[u8]) -> bool {
+    const SPECIAL: &[&[u8]] = &[
+        b"applet", b"area", b"base", b"basefont", b"bgsound", b"body", b"br", b"button",
+        b"caption", b"col", b"colgroup", b"dd", b"dir", b"dt", b"embed", b"form", b"frame",
+        b"frameset", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"head", b"hr", b"html", b"iframe",
+        b"img", b"input", b"keygen", b"li", b"link", b"listing", b"marquee", b"meta", b"noembed",
+        b"noframes", b"noscript", b"object", b"p", b"param", b"plaintext", b"pre", b"script",
+        b"select", b"source", b"style", b"table", b"tbody", b"td", b"template", b"textarea",
+        b"tfoot", b"th", b"thead", b"title", b"tr", b"track", b"ul", b"wbr", b"xmp",
+    ];
+    SPECIAL.contains(&name)
+}
+
+/// Element names the HTML parser knows (any other is an ordinary `HTMLUnknownElement`, or a
+/// custom element, closed only by its own end tag or an ancestor's).
+fn is_known_html(name: &[u8]) -> bool {
+    const KNOWN: &[&[u8]] = &[
+        b"abbr", b"acronym", b"applet", b"area", b"audio", b"base", b"basefont", b"bdi", b"bdo",
+        b"bgsound", b"blink", b"body", b"br", b"button", b"canvas", b"caption", b"cite", b"col",
+        b"colgroup", b"data", b"datalist", b"dd", b"del", b"dfn", b"dir", b"dt", b"embed",
+        b"form", b"frame", b"frameset", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"head", b"hr",
+        b"html", b"iframe", b"image", b"img", b"input", b"ins", b"kbd", b"keygen", b"label",
+        b"legend", b"li", b"link", b"listing", b"map", b"mark", b"marquee", b"math", b"meta",
+        b"meter", b"noembed", b"noframes", b"noscript", b"object", b"optgroup", b"option",
+        b"output", b"p", b"param", b"picture", b"plaintext", b"pre", b"progress", b"q", b"rb",
+        b"rp", b"rt", b"rtc", b"ruby", b"samp", b"script", b"select", b"selectedcontent",
+        b"slot", b"source", b"style", b"sub", b"sup", b"svg", b"table", b"tbody", b"td",
+        b"template", b"textarea", b"tfoot", b"th", b"thead", b"time", b"title", b"tr", b"track",
+        b"var", b"video", b"wbr", b"xmp",
+    ];
+    KNOWN.contains(&name)
+}
+
+fn is_listed_container(name: &[u8]) -> bool {
     const PLAIN: &[&[u8]] = &[
         b"div", b"section", b"article", b"main", b"nav", b"aside", b"header", b"footer",
         b"figure", b"figcaption", b"blockquote", b"details", b"summary", b"fieldset", b"address",
-        b"center", b"dl", b"ol", b"ul", b"menu", b"search", b"hgroup", b"dialog",
+        b"center", b"dl", b"ol", b"ul", b"menu", b"search", b"hgroup", b"dialog", b"applet",
+        b"marquee", b"object",
         // Formatting elements: their end tag runs the adoption agency, which pops foreign content.
         b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
         b"strong", b"tt", b"u", b"span",

@@ -134,7 +134,7 @@ struct Machine {
     select_open: bool,
     /// Tables open inside the current template.
     /// Per open template (bounded), the tables open in its contents.
-    template_tables: Vec<u32>,
+    template_tables: Vec<Tables>,
     /// A `<frameset>` started: the page holds frames only.
     in_frameset: bool,
     /// Nothing yet rules out a frameset: no text, only head and frameset tags so far.
@@ -214,6 +214,80 @@ impl HtmlStage {
     /// Whether an unfinished construct waits for more bytes.
     pub fn is_holding(&self) -> bool {
         !self.carry.is_empty()
+    }
+}
+
+/// The tables open in one template's contents: in a table the parser drops a `<form>`, in one of
+/// its cells (`td`, `th`, `caption`: "in body" rules again) it creates it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tables {
+    open: u32,
+    /// Bit `i`: the `i`-th open table (the first 64) has a cell open. Deeper tables count as
+    /// without one: their forms are taken as dropped (no hidden input, the safe error).
+    cells: u64,
+    /// Forms nest in template contents (no form pointer there): bit `i` says whether the form
+    /// around the `i`-th open one (the first 64) is a token form, for its `</form>`.
+    forms: u64,
+    open_forms: u32,
+    /// The token form around the template, back in force at `</template>`.
+    enclosing_token_form: bool,
+}
+
+impl Tables {
+    fn push_form(&mut self, enclosing_token_form: bool) {
+        if self.open_forms < 64 && enclosing_token_form {
+            self.forms |= 1u64 << self.open_forms;
+        } else if self.open_forms < 64 {
+            self.forms &= !(1u64 << self.open_forms);
+        }
+        self.open_forms = self.open_forms.saturating_add(1);
+    }
+
+    /// `</form>`: whether the form it returns to is a token form; `None` when no form of these
+    /// contents is open (the parser ignores it). Past the 64th: not a token form (the safe
+    /// error: its submitters are not anchored, and it got no hidden input).
+    fn pop_form(&mut self) -> Option<bool> {
+        self.open_forms = self.open_forms.checked_sub(1)?;
+        Some(self.open_forms < 64 && self.forms & (1u64 << self.open_forms) != 0)
+    }
+
+    fn open(&mut self) {
+        self.open = self.open.saturating_add(1);
+        self.set_cell(false);
+    }
+
+    fn close(&mut self) {
+        self.set_cell(false);
+        self.open = self.open.saturating_sub(1);
+    }
+
+    fn set_cell(&mut self, open: bool) {
+        let Some(bit) = self.open.checked_sub(1).filter(|&i| i < 64).map(|i| 1u64 << i) else {
+            return;
+        };
+        if open {
+            self.cells |= bit;
+        } else {
+            self.cells &= !bit;
+        }
+    }
+
+    fn start_tag(&mut self, name: &[u8]) {
+        match name {
+            b"td" | b"th" | b"caption" if self.open > 0 => self.set_cell(true),
+            b"tr" | b"tbody" | b"thead" | b"tfoot" | b"col" | b"colgroup" => self.set_cell(false),
+            _ => {}
+        }
+    }
+
+    fn end_tag(&mut self, name: &[u8]) {
+        if matches!(name, b"td" | b"th" | b"caption" | b"tr" | b"tbody" | b"thead" | b"tfoot") {
+            self.set_cell(false);
+        }
+    }
+
+    fn form_allowed(&self) -> bool {
+        self.open == 0 || (self.open <= 64 && self.cells & (1u64 << (self.open - 1)) != 0)
     }
 }
 
@@ -514,7 +588,7 @@ impl Machine {
         page.referrer_and_ping(kind, &t, &mut plan);
         // A URL written absolute now was resolved against the current base: a later one must
         // not count.
-        self.urls_decided |= !plan.values.is_empty();
+        self.urls_decided |= !plan.values.is_empty() || plan.wrote_url;
         if let Some(base) = new_base {
             self.base = base;
         }
@@ -541,6 +615,12 @@ impl Machine {
                 page.link(kind, t, &mut plan);
             }
             Kind::Form => {
+                if created && self.template_depth > 0 {
+                    let enclosing = self.token_form;
+                    if let Some(t) = self.template_tables.last_mut() {
+                        t.push_form(enclosing);
+                    }
+                }
                 // In a `<select>` the hidden input would close the select (and land elsewhere).
                 if created && self.select_open {
                     self.token_form = false;
@@ -585,11 +665,16 @@ impl Machine {
             Kind::Select => self.select_open = true,
             Kind::Input => self.select_open = false,
             Kind::Table if self.template_depth > 0 => {
-                if let Some(n) = self.template_tables.last_mut() {
-                    *n = n.saturating_add(1);
+                if let Some(t) = self.template_tables.last_mut() {
+                    t.open();
                 }
             }
-            _ => {}
+            _ => {
+                let name = self.tag.name().unwrap_or_default();
+                if let Some(t) = self.template_tables.last_mut() {
+                    t.start_tag(name);
+                }
+            }
         }
     }
 
@@ -598,7 +683,7 @@ impl Machine {
     /// it. In a template, a form in a table is ignored.
     fn form_created(&mut self) -> bool {
         if self.template_depth > 0 {
-            self.template_tables.last().is_none_or(|&n| n == 0)
+            self.template_tables.last().is_none_or(Tables::form_allowed)
         } else {
             !std::mem::replace(&mut self.form_open, true)
         }
@@ -661,24 +746,34 @@ impl Machine {
     /// stack (foreign content inside it stays open).
     fn html_end_tag(&mut self, kind: Kind) {
         match kind {
+            Kind::Form if self.template_depth > 0 => {
+                if let Some(enclosing) = self.template_tables.last_mut().and_then(Tables::pop_form) {
+                    self.token_form = enclosing;
+                }
+            }
             Kind::Form => {
                 self.token_form = false;
-                if self.template_depth == 0 {
-                    self.form_open = false;
-                }
+                self.form_open = false;
             }
             Kind::Template if self.template_depth > 0 => {
                 self.template_depth -= 1;
-                self.template_tables.pop();
-                self.foreign.close_to_html();
+                if let Some(t) = self.template_tables.pop() {
+                    self.token_form = t.enclosing_token_form;
+                }
+                self.foreign.close_template();
             }
             Kind::Table => {
-                if let Some(n) = self.template_tables.last_mut() {
-                    *n = n.saturating_sub(1);
+                if let Some(t) = self.template_tables.last_mut() {
+                    t.close();
                 }
             }
             Kind::Select => self.select_open = false,
-            _ => {}
+            _ => {
+                let name = self.tag.name().unwrap_or_default();
+                if let Some(t) = self.template_tables.last_mut() {
+                    t.end_tag(name);
+                }
+            }
         }
     }
 
@@ -686,18 +781,17 @@ impl Machine {
     fn open_html(&mut self, kind: Kind) {
         self.mode = match kind {
             Kind::Script => Mode::Script(Script::Data),
-            Kind::RawText(name) => {
-                // A textarea closes an open select, as the parser does.
-                self.select_open &= name != b"textarea";
-                Mode::RawText(name)
-            }
+            // A textarea no longer closes an open select (html5ever 0.40, Chromium 156: the 2025
+            // select changes); where an older parser closes it, a form after it just gets no
+            // hidden input.
+            Kind::RawText(name) => Mode::RawText(name),
             // An iframe's content is raw text too (its src was handled as a link).
             Kind::Iframe => Mode::RawText(b"iframe"),
             Kind::Plaintext => Mode::Plaintext,
             Kind::Template => {
                 self.template_depth = self.template_depth.saturating_add(1);
                 if self.template_tables.len() < super::foreign::MAX_DEPTH {
-                    self.template_tables.push(0);
+                    self.template_tables.push(Tables { enclosing_token_form: self.token_form, ..Tables::default() });
                 }
                 Mode::Data
             }

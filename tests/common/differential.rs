@@ -125,12 +125,12 @@ pub const LIMIT_LONG_TAG: &str = "limit: tag longer than MAX_CARRY passes unread
 /// elements (`<p><a href=/l>x</p><form>`: a copy of the `<a>` becomes the form's first child)".
 /// Accepted: in that form only, the chain of copies (formatting elements with the name and
 /// attributes of one created before the form) around the hidden input as the form's first
-/// children, and the copies the parser made of the same elements in the input's form, looked
+/// children, empty copies of the chain's elements later in the output's form, and the copies the parser made of the same elements in the input's form, looked
 /// through where only that makes an element's children match.
 pub const LIMIT_FORMATTING: &str = "limit: formatting elements reconstructed into a form";
-/// README: "end tags of HTML elements opened outside svg/math (`<div><svg></div>`,
-/// `<a><math></a>`) close foreign content in the parser, not in the rewriter, so links and forms
-/// after them may lack the token". Accepted, for elements created after the first such end tag:
+/// README: "where an end tag closes foreign content for the parser only, links and forms after
+/// it may lack the token" (the open HTML elements are tracked as far as the end-tag walk needs
+/// them, not as the whole tree builder keeps them). Accepted, for elements created after the first such end tag:
 /// the token missing (links without it, forms without the hidden input). Nothing else: text,
 /// referrer policies, the base are judged as everywhere.
 pub const LIMIT_FOREIGN_CLOSED: &str = "limit: HTML end tag closed svg/math (token missing)";
@@ -154,7 +154,7 @@ pub const LIMIT_FRAGMENT_BEFORE_BASE: &str = "limit: fragment link before the ba
 /// still judged base-proof).
 pub const LIMIT_BASE_QUERY: &str = "limit: base query dropped from empty/fragment URLs";
 /// README: "neither do forms after a `<select>` that the parser closed by other means (another
-/// `<select>`, a table tag) than `</select>`, `<input>`, `<textarea>`". Accepted: a form whose
+/// `<select>`, a table tag) than `</select>`, `<input>`". Accepted: a form whose
 /// tag came while a select was open for the rewriter (`<select>` up to one of those), outside any
 /// select in the tree, without the hidden input.
 pub const LIMIT_SELECT_CLOSED: &str = "limit: select closed by the parser, open for the rewriter";
@@ -183,9 +183,9 @@ pub const LIMIT_AMP_HASH: &str = "limit: token in the fragment after a bare &#";
 /// disabled, form without the hidden input.
 pub const RULE_SCHEME_ONLY: &str = "rule: http:x / https:x treated as foreign";
 /// Rule 4, README: "a form inside an open `<select>` gets no hidden input (it would close the
-/// select)". Required in the select's own tree; in template contents inside a select either is
-/// right (the rewriter's select closes at an `<input>` there, the parser's does not, and a hidden
-/// input there closes nothing).
+/// select)". Accepted: a form inside a select (also across template contents) without the hidden
+/// input. One that gets it is judged as any token form: an input that closes the select shows as
+/// a structure change.
 pub const RULE_SELECT: &str = "rule: form in an open select gets no hidden input";
 /// The browser's view where the rules leave a case open (counted, not limits).
 pub const OPEN_SAME_DOCUMENT: &str = "open: link to a fragment of the document itself";
@@ -448,7 +448,7 @@ pub struct Parsed {
     /// `</br>`, `</template>` first took the parser out of svg/math (`<div><svg></div>`).
     foreign_closed_at: Option<usize>,
     /// The creation orders of elements made by a `<form>` tag that came while a select was open
-    /// for the rewriter (from `<select>` to `</select>`, `<input>` or `<textarea>`).
+    /// for the rewriter (from `<select>` to `</select>` or `<input>`).
     rewriter_select_forms: HashSet<usize>,
     /// Keeps every created element alive, so that the pointers above stay unique.
     _created: Vec<Handle>,
@@ -508,13 +508,14 @@ impl TokenSink for Watch {
             self.select_forms.borrow_mut().insert(self.created());
         }
         let result = self.builder.process_token(token, line_number);
-        // The rewriter's select: opened by `<select>`, closed by `</select>`, `<input>`,
-        // `<textarea>`. The parser closes it on more (another `<select>`, table tags, ...).
+        // The rewriter's select: opened by `<select>`, closed by `</select>` and `<input>` (not
+        // by `<textarea>`, as in html5ever 0.40 and Chromium 156). The parser closes it on more
+        // (another `<select>`, table tags, ...).
         if !foreign_before && start_tag.as_deref() == Some("select") {
             self.rewriter_select.set(true);
         }
         if end_tag.as_deref() == Some("select")
-            || (!foreign_before && matches!(start_tag.as_deref(), Some("input" | "textarea")))
+            || (!foreign_before && start_tag.as_deref() == Some("input"))
         {
             self.rewriter_select.set(false);
         }
@@ -1270,11 +1271,9 @@ struct Oracle<'a> {
     base_neutralised: bool,
     base_plan: Option<Plan>,
     base_required: Option<String>,
-    /// Forms that must get the hidden input; forms that may (and why); same-origin forms inside
-    /// a select (rule 4: none).
+    /// Forms that must get the hidden input; forms that may (and why).
     token_forms: HashSet<*const Node>,
     maybe_forms: HashMap<*const Node, &'static str>,
-    select_forms: HashSet<*const Node>,
     /// Input forms whose output owns an inserted hidden input.
     got_input: HashSet<*const Node>,
     /// Inserted hidden inputs in the output: the input, the root of its tree, its owner.
@@ -1339,7 +1338,6 @@ impl<'a> Oracle<'a> {
             base_required: None,
             token_forms: HashSet::new(),
             maybe_forms: HashMap::new(),
-            select_forms: HashSet::new(),
             got_input: HashSet::new(),
             hidden: Vec::new(),
             through_out: HashSet::new(),
@@ -1431,7 +1429,7 @@ impl<'a> Oracle<'a> {
     /// After a first base whose URL the rewriter does not take (so relative URLs get no token
     /// from it): one too long to read, or one written `http:x` (rule 6).
     fn unread_base(&self, el: &Handle) -> Option<&'static str> {
-        if self.base_el.is_none() || self.before_base(el) {
+        if self.base_el.is_none() || self.base_neutralised || self.before_base(el) {
             return None;
         }
         if self.base_long {
@@ -1447,8 +1445,7 @@ impl<'a> Oracle<'a> {
     }
 
     /// Inside an HTML select of its own tree (`Some(true)`), or of the tree around the template
-    /// contents it is in (`Some(false)`: the select is open for the rewriter until an `<input>`,
-    /// but a hidden input there closes nothing).
+    /// contents it is in (`Some(false)`).
     fn in_select(&self, el: &Handle) -> Option<bool> {
         let mut own_tree = true;
         let mut cur = parent(el);
@@ -1585,6 +1582,22 @@ impl<'a> Oracle<'a> {
                 continue;
             }
             self.through_out.extend(chain.iter().map(ptr));
+            // The chain is on the list of active formatting elements like its originals: a later
+            // formatting start tag in the form can make the adoption agency leave an EMPTY copy of
+            // a chain element behind (`<div><a href=/l></div><form><p><a href=/x>`: the `<p>` gets
+            // an empty copy of the first link before the second). Harmless: no content, the
+            // attributes (its URL and token) of an element already judged, no form control in it.
+            let mut inside_out = Vec::new();
+            descendants(&form_out, &mut inside_out);
+            for d in inside_out {
+                let empty = d.children.borrow().is_empty();
+                let copy = chain
+                    .iter()
+                    .any(|c| !Rc::ptr_eq(c, &d) && qual_name(c) == qual_name(&d) && attr_map(c) == attr_map(&d));
+                if empty && copy && is_formatting(&d) {
+                    self.through_out.insert(ptr(&d));
+                }
+            }
             let mut inside = Vec::new();
             descendants(&form_in, &mut inside);
             for d in inside {
@@ -1599,8 +1612,8 @@ impl<'a> Oracle<'a> {
         }
     }
 
-    /// Rule 1 and 4: the forms the parser created whose action is same-origin, each a token form,
-    /// a form that may lack its input (a known limit), or a form in a select.
+    /// Rule 1 and 4: the forms the parser created whose action is same-origin, each a token form
+    /// or a form that may lack its input (in a select, or a known limit).
     fn classify_forms(&mut self) {
         for (el, _) in elements_with_roots(&self.before.document) {
             if !is_html(&el, "form") {
@@ -1616,10 +1629,6 @@ impl<'a> Oracle<'a> {
                 continue;
             }
             let in_select = self.in_select(&el);
-            if in_select == Some(true) {
-                self.select_forms.insert(ptr(&el));
-                continue;
-            }
             let relative = action
                 .as_deref()
                 .is_some_and(|a| !a.is_empty() && self.base_dependent(a));
@@ -2626,13 +2635,6 @@ impl<'a> Oracle<'a> {
                 continue;
             };
             let p = ptr(&form);
-            if self.select_forms.contains(&p) {
-                self.find(
-                    "hidden input in a form inside a select",
-                    format!("{} owns {}", describe_node(&form), describe_node(&input)),
-                );
-                continue;
-            }
             if !self.token_forms.contains(&p) && !self.maybe_forms.contains_key(&p) {
                 self.find(
                     "token in a form that must not get it",
@@ -2664,9 +2666,7 @@ impl<'a> Oracle<'a> {
             .into_iter()
             .filter(|(el, _)| {
                 let p = ptr(el);
-                self.token_forms.contains(&p)
-                    || self.maybe_forms.contains_key(&p)
-                    || self.select_forms.contains(&p)
+                self.token_forms.contains(&p) || self.maybe_forms.contains_key(&p)
             })
             .map(|(el, _)| (self.created(&el).unwrap_or(0), el))
             .collect();
@@ -2677,12 +2677,6 @@ impl<'a> Oracle<'a> {
                 continue; // a structure finding already covers it
             }
             let n = count.get(&p).copied().unwrap_or(0);
-            if self.select_forms.contains(&p) {
-                if n == 0 {
-                    self.accept(RULE_SELECT);
-                }
-                continue;
-            }
             let maybe = self.maybe_forms.get(&p).copied();
             match (n, maybe) {
                 (1, _) => {}
