@@ -145,7 +145,7 @@ impl Foreign {
                         Some(_) => !is_void(tag.name) && !is_dropped_in_body(tag.name),
                         None => {
                             let part = self.table_part(tag.name);
-                            part || is_plain_container(tag.name)
+                            part || is_plain_container(tag.name) || (tag.name == b"form" && self.template_form())
                         }
                     };
                     if keep {
@@ -211,10 +211,10 @@ impl Foreign {
     /// an integration point (special, and a scope boundary) ends the walk, so does any special
     /// element before an element of an ordinary name (span, unknown and svg/math-named HTML
     /// elements: "any other end tag"), and a scope boundary (`table`, `object`, ...) before a
-    /// special or formatting one (their "in scope" test). `</form>` takes only the form off the
-    /// stack.
+    /// special or formatting one (their "in scope" test). Outside templates `</form>` takes only
+    /// the form off the stack (the form pointer's rule).
     fn outer_match(&self, name: &[u8]) -> Option<usize> {
-        if name == b"form" || self.frames.iter().any(|f| f.integration_point) {
+        if (name == b"form" && !self.in_template()) || self.frames.iter().any(|f| f.integration_point) {
             return None;
         }
         let ordinary = !is_special(name) && !is_formatting(name);
@@ -301,6 +301,20 @@ impl Foreign {
             return self.outer.len();
         }
         self.templates.last().map_or(0, |&(_, outer)| outer)
+    }
+
+    fn in_template(&self) -> bool {
+        !self.templates.is_empty() || self.templates_unrecorded > 0
+    }
+
+    /// A `<form>` in template contents is kept in `outer`: there, with no form pointer, forms nest
+    /// and `</form>` pops everything up to its form (`<template><form><math></form>` leaves the
+    /// math). Not one right in a table (the parser drops it).
+    fn template_form(&self) -> bool {
+        let in_table = self.outer.get(self.outer_floor()..).and_then(<[Name]>::last).is_some_and(|n| {
+            matches!(n.bytes.get(..n.len).unwrap_or_default(), b"table" | b"tbody" | b"thead" | b"tfoot" | b"tr")
+        });
+        self.in_template() && !in_table
     }
 
     /// A `<template>` read as HTML.
