@@ -16,6 +16,9 @@ pub enum FormEncoding {
     Multipart { boundary: String },
     /// `enctype="text/plain"`: `name=value` lines, nothing escaped.
     TextPlain,
+    /// A multipart `Content-Type` that names `boundary` more than once: apps pick different
+    /// ones (PHP the first substring), so the body cannot be cleaned for all of them.
+    AmbiguousMultipart,
 }
 
 /// A token taken out of a form body.
@@ -44,6 +47,9 @@ impl FormEncoding {
         if !media.eq_ignore_ascii_case("multipart/form-data") {
             return None;
         }
+        if content_type.to_ascii_lowercase().matches("boundary").count() > 1 {
+            return Some(FormEncoding::AmbiguousMultipart);
+        }
         // RFC 2046 allows 70 characters; servers read longer ones, so this does too.
         let boundary = parts.find_map(|p| {
             let (name, value) = p.split_once('=')?;
@@ -61,6 +67,8 @@ impl FormEncoding {
             }
             FormEncoding::TextPlain => Ok(take_text_plain(body, param)),
             FormEncoding::Multipart { boundary } => take_multipart(body, boundary, param),
+            FormEncoding::AmbiguousMultipart if find_ascii_ci(body, param.as_bytes(), |_| true).is_some() => Err(Unclean),
+            FormEncoding::AmbiguousMultipart => Ok(Taken { token: None, body: None }),
         }
     }
 }
@@ -140,8 +148,24 @@ fn disposition_name(line: &[u8]) -> Option<Vec<u8>> {
     if !header.trim_ascii().eq_ignore_ascii_case(b"content-disposition") {
         return None;
     }
-    let at = find_ascii_ci(params, b"name=", |before| before != Some(b'e'))?;
-    Some(name_value(params.get(at + 5..)?))
+    let at = name_param(params)?;
+    Some(name_value(params.get(at..)?))
+}
+
+/// Where the value of the first `name=` parameter starts (`name = ` too, as Go reads it; not
+/// `filename=`).
+fn name_param(params: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = find_ascii_ci(params.get(from..)?, b"name", |b| b.is_none_or(|b| !b.is_ascii_alphanumeric())) {
+        let after = from + at + 4;
+        let rest = params.get(after..)?;
+        let spaces = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        if rest.get(spaces) == Some(&b'=') {
+            return Some(after + spaces + 1);
+        }
+        from = after;
+    }
+    None
 }
 
 /// The value after `name=`: a quoted string (with `\` escapes) or a bare token.
@@ -191,13 +215,18 @@ fn names_param(body: &[u8], delimiter: &[u8], param: &str) -> bool {
 
 /// A `name=` (ASCII case-insensitive, not `filename=`) anywhere in `headers` whose value is the
 /// parameter as a field name.
+/// A `name*=` (RFC 2231/5987, read by Go) anywhere beside the parameter's name counts too.
 fn names_in(headers: &[u8], param: &str) -> bool {
+    let extended = find_ascii_ci(headers, b"name*", |_| true).is_some();
+    if extended && find_ascii_ci(headers, param.as_bytes(), |_| true).is_some() {
+        return true;
+    }
     let mut from = 0;
-    while let Some(at) = find_ascii_ci(headers.get(from..).unwrap_or_default(), b"name=", |b| b != Some(b'e')) {
-        if field_is(&name_value(headers.get(from + at + 5..).unwrap_or_default()), param) {
+    while let Some(at) = headers.get(from..).and_then(name_param) {
+        if field_is(&name_value(headers.get(from + at..).unwrap_or_default()), param) {
             return true;
         }
-        from += at + 5;
+        from += at;
     }
     false
 }
@@ -293,6 +322,21 @@ mod tests {
         // Fields merely starting with the parameter's name stay.
         let other = multipart(&[("sessionid_hint", "x")]);
         assert_eq!(encoding.take_token(&other, "sessionid").unwrap().body, None);
+    }
+
+    #[test]
+    fn names_go_reads_and_ambiguous_boundaries_are_unclean() {
+        let encoding = FormEncoding::Multipart { boundary: "XyZ".into() };
+        let spaced = b"--XyZ\r\nContent-Disposition: form-data; name = \"sessionid\"\r\n\r\nTOK\r\n--XyZ--\r\n";
+        let taken = encoding.take_token(spaced, "sessionid").unwrap();
+        assert_eq!(taken.token.as_deref(), Some("TOK"));
+        let extended = b"--XyZ\r\nContent-Disposition: form-data; name*=UTF-8''sessionid\r\n\r\nTOK\r\n--XyZ--\r\n";
+        assert_eq!(encoding.take_token(extended, "sessionid"), Err(Unclean));
+        let two = FormEncoding::from_content_type("multipart/form-data; xboundary=AAA; boundary=BBB");
+        assert_eq!(two, Some(FormEncoding::AmbiguousMultipart));
+        let two = two.unwrap();
+        assert_eq!(two.take_token(b"--AAA\r\n...sessionid...", "sessionid"), Err(Unclean));
+        assert_eq!(two.take_token(b"--AAA\r\n...", "sessionid"), Ok(Taken { token: None, body: None }));
     }
 
     #[test]
