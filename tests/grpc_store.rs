@@ -105,6 +105,12 @@ fn walk_demo(browser: &Browser, via: [&Envoy; 5]) -> Result<Reply, String> {
 }
 
 /// Not a 5xx, not a hang, not a broken connection: an answer of the app.
+/// The answer waited for the store's deadline rather than coming at once. Envoy's timers fire up
+/// to a millisecond early (measured: 299.06 and 299.53 ms for a 300 ms deadline).
+fn waited_for_the_deadline(took: Duration, timeout_ms: u32) -> bool {
+    took >= Duration::from_millis(timeout_ms.into()).saturating_sub(Duration::from_millis(10))
+}
+
 fn assert_served(what: &str, reply: &Reply, took: Duration, limit: Duration) {
     assert!((200..400).contains(&reply.status), "{what}: status {} after {took:?}: {reply:?}", reply.status);
     assert!(took < limit, "{what} took {took:?} (limit {limit:?})");
@@ -270,10 +276,7 @@ fn fail_closed_answers_503_quickly_when_the_session_service_is_down() {
     sessiond.thaw();
     eprintln!("fail_closed, sessiond frozen (timeout_ms {timeout_ms}): 503 after {took:?}");
     assert_refused("a token, sessiond frozen", &reply, took);
-    // Envoy's timers fire up to a millisecond early (measured: 299.06 ms for a 300 ms deadline):
-    // what counts is that the 503 waited for the deadline, not that it came at once.
-    let deadline = Duration::from_millis(timeout_ms.into()).saturating_sub(Duration::from_millis(10));
-    assert!(took >= deadline, "a 503 before the deadline ({took:?})?");
+    assert!(waited_for_the_deadline(took, timeout_ms), "a 503 before the deadline ({took:?})?");
     assert!(envoy.counter(STORE_ERRORS) >= 4);
     envoy.assert_no_panic();
 }
@@ -340,7 +343,7 @@ fn a_session_service_that_never_answers_costs_one_deadline_and_fails_open() {
     eprintln!("sessiond frozen (timeout_ms {timeout_ms}): load {load_took:?}, update {update_took:?}");
     assert_served("a load from a frozen sessiond", &load, load_took, limit);
     assert!(load.body.contains("x-cookieless-session: none"), "{}", load.body);
-    assert!(load_took >= Duration::from_millis(timeout_ms.into()), "{load_took:?}");
+    assert!(waited_for_the_deadline(load_took, timeout_ms), "{load_took:?}");
     assert_served("an update to a frozen sessiond", &update, update_took, limit);
     assert_eq!(update.body, "x");
     assert!(token(&update).is_none(), "{update:?}");
