@@ -403,9 +403,10 @@ fn take_query_token(host: &mut dyn Host, config: &Config, candidates: &mut Vec<S
 /// the page's own requests (images, scripts, links) go to routes that are not cookieless too.
 /// Only a Referer of this site's cookieless pages holds the filter's parameter.
 fn strip_referer_token(host: &mut dyn Host, config: &Config, authority: &str) {
-    let Some(referer) = host.request_header("referer") else {
+    let Some(raw) = host.request_header_bytes("referer") else {
         return;
     };
+    let referer = String::from_utf8_lossy(&raw);
     let same = SameOrigin { host: authority, allowed_hosts: &config.allowed_hosts };
     let Some((referer_host, referer_path)) = split_absolute(&referer) else {
         return;
@@ -413,7 +414,6 @@ fn strip_referer_token(host: &mut dyn Host, config: &Config, authority: &str) {
     if !same.allows_origin_header(&referer) || !config.routes.is_cookieless(path_without_query(referer_path), referer_host) {
         return;
     }
-    let raw = host.request_header_bytes("referer").unwrap_or_default();
     if let (_, Some(stripped)) = take_query_param(&raw, &config.param) {
         host.set_request_header_bytes("referer", &stripped);
     }
@@ -576,8 +576,8 @@ fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
     let changes: Vec<JarChange> = headers.iter().filter_map(|h| parse_set_cookie(h, &ctx)).collect();
     let (id, kind, changes) = match session {
         Some(resumed) if asked || rotates(&settings.config, &resumed.jar, &changes) => {
+            // Without a new id the session is not rotated, and goes on without a token.
             let Some(new) = new_session_id(host) else {
-                warn!("cookieless: no randomness for a session id: the session is not rotated");
                 return finish_response(host, settings, exchange, None, response_ends);
             };
             let mut all = resumed.jar.to_changes();
@@ -590,7 +590,6 @@ fn begin_update(host: &mut dyn Host, settings: &Settings, exchange: &mut Cookiel
         }
         None => {
             let Some(new) = new_session_id(host) else {
-                warn!("cookieless: no randomness for a session id");
                 return finish_response(host, settings, exchange, None, response_ends);
             };
             (new, UpdateKind::Changes { creating: true }, changes)
@@ -627,7 +626,11 @@ fn rotates(config: &Config, jar: &Jar, changes: &[JarChange]) -> bool {
 
 fn new_session_id(host: &mut dyn Host) -> Option<SessionId> {
     let mut bytes = [0u8; 16];
-    host.fill_random(&mut bytes).then_some(SessionId(bytes))
+    let filled = host.fill_random(&mut bytes);
+    if !filled {
+        warn!("cookieless: no randomness for a session id");
+    }
+    filled.then_some(SessionId(bytes))
 }
 
 /// Waits for the store, or goes on with the session the update leaves.
