@@ -221,16 +221,31 @@ fn html_escape(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The hidden input up to its closing `>` (the form it belongs to may follow).
+/// The hidden input, in its wrapper, up to the input's closing `>` (the form it belongs to may
+/// follow); [`HIDDEN_INPUT_END`] closes both.
+///
+/// Why the wrapper: an `<input>` start tag makes the parser reconstruct the formatting elements
+/// left open before the form (`<p><a href=/l>x<form>`: a copy of the `<a>` becomes the form's
+/// child, around the input). Nothing in an empty form would close that copy, and `</form>` pops
+/// only the form, so what followed the form (a submitter with a foreign `formaction`) would land
+/// inside it. An `<rp>` start tag reconstructs nothing and closes no `<p>` (a `<dialog>` would,
+/// in a table: the form there is popped at once, and a foster-parented `<p>` may be open), and
+/// `</rp>` pops every copy made inside it: after it the parser is where it was after `<form>`.
+/// In a table the wrapper is foster-parented before it, where `form=` (or the form pointer)
+/// still ties the input to its form. `rp` is not rendered (`display: none`, and `hidden`), is no
+/// form control, and sets nothing the parser remembers (the frameset-ok flag stays).
 fn hidden_input(param: &str, token: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(param.len() + token.len() + 48);
-    out.extend_from_slice(b"<input type=\"hidden\" name=\"");
+    let mut out = Vec::with_capacity(param.len() + token.len() + 64);
+    out.extend_from_slice(b"<rp hidden><input type=\"hidden\" name=\"");
     html_escape(param, &mut out);
     out.extend_from_slice(b"\" value=\"");
     html_escape(token, &mut out);
     out.push(b'"');
     out
 }
+
+/// Closes the hidden input and its wrapper (see [`hidden_input`]).
+const HIDDEN_INPUT_END: &[u8] = b"></rp>";
 
 /// Media type match case-insensitive, ignoring parameters (in `allowed` too); false when the
 /// charset is not ASCII-compatible (UTF-16/32, UCS-2/4, UTF-7, ISO-2022, HZ, EBCDIC), since the
@@ -322,7 +337,7 @@ mod tests {
             "<a href=/admin/users>a</a><a href=../static/r.pdf>b</a><a href=%2e%2e/admin>c</a>\
             <a href=//www.example.com/admin/x>d</a><a href=//www.example.com/dir/next?sessionid=TOKEN>e</a>\
             <form action=/admin/save></form><form action=//www.example.com/dir/save>\
-            <input type=\"hidden\" name=\"sessionid\" value=\"TOKEN\"></form>"
+            <rp hidden><input type=\"hidden\" name=\"sessionid\" value=\"TOKEN\"></rp></form>"
         );
     }
 
@@ -337,10 +352,10 @@ mod tests {
     }
 
     /// The hidden input tied to its form, and the id such a form gets.
-    const HIDDEN: &str = r#"<input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef-1">"#;
+    const HIDDEN: &str = r#"<rp hidden><input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef-1"></rp>"#;
     const ID: &str = r#" id="cl-0123456789abcdef-1""#;
     /// The hidden input of a form that keeps its own id (or sits in a template).
-    const LOOSE: &str = r#"<input type="hidden" name="sessionid" value="TOKEN">"#;
+    const LOOSE: &str = r#"<rp hidden><input type="hidden" name="sessionid" value="TOKEN"></rp>"#;
 
     /// `<form` + the id + the rest of the tag.
     fn form_with_id(form: &str) -> String {
@@ -406,10 +421,17 @@ mod tests {
             assert_eq!(rewrite(&page), format!("<form{ID}>{HIDDEN}{expected}</form>"), "{button}");
         }
         // Forms without the token are not touched; a submitter joined to some form by `form=`
-        // may join a token form, so a foreign formaction is disabled wherever it stands.
+        // may join a token form, so a foreign formaction is disabled wherever it stands. So is
+        // one after a token form's `</form>` that no other form's pointer claims: that end tag
+        // leaves the form open when a select, a table cell, an object... stands between.
         for (page, want) in [
             ("<form action=https://evil.example/><button formaction=//evil.example></form>", "<form action=https://evil.example/><button formaction=//evil.example></form>"),
-            ("<form></form><button formaction=//evil.example>", "<form></form><button formaction=//evil.example>"),
+            ("<form action=https://evil.example/></form><button formaction=//evil.example>", "<form action=https://evil.example/></form><button formaction=//evil.example>"),
+            ("<form></form><button formaction=//evil.example>", "<form></form><button disabled formaction=//evil.example>"),
+            ("<form><table><td></form><button formaction=//evil.example>", "<form><table><td></form><button disabled formaction=//evil.example>"),
+            ("<form><select></form><button formaction=/x>", "<form><select></form><button formaction=//www.example.com/x>"),
+            ("<form></form><form action=https://evil.example/><button formaction=//evil.example>", "<form></form><form action=https://evil.example/><button formaction=//evil.example>"),
+            ("<form></form><form action=https://evil.example/></form><button formaction=//evil.example>", "<form></form><form action=https://evil.example/></form><button disabled formaction=//evil.example>"),
             ("<form id=f></form><button form=f formaction=//evil.example>", "<form id=f></form><button disabled form=f formaction=//evil.example>"),
             ("<input type=image form=f formaction=\"http&#x3A;//evil.example\">", "<input disabled type=image form=f formaction=\"http&#x3A;//evil.example\">"),
         ] {
@@ -626,7 +648,7 @@ mod tests {
     #[test]
     fn what_the_differential_test_found() {
         let id = |n: u32| format!(" id=\"cl-0123456789abcdef-{n}\"");
-        let hidden = |n: u32| format!(r#"<input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef-{n}">"#);
+        let hidden = |n: u32| format!(r#"<rp hidden><input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef-{n}"></rp>"#);
         // Every form gets an id of its own, so each input belongs to its form.
         assert_eq!(
             rewrite("<form></form><form></form>"),
@@ -745,7 +767,7 @@ mod tests {
         for (input, want) in [
             ("<a href=\"/x?sessionid=__COOKIELESS_TOKEN__\">", "<a href=\"//www.example.com/x?sessionid=TOKEN\">"),
             ("<img src=\"px?a=1&amp;sessionid=__COOKIELESS_TOKEN__\">", "<img src=\"//www.example.com/dir/px?a=1&amp;sessionid=TOKEN\">"),
-            ("<form method=post action=\"/save?sessionid=__COOKIELESS_TOKEN__\">", "<form id=\"cl-0123456789abcdef-1\" method=post action=\"//www.example.com/save?sessionid=TOKEN\"><input type=\"hidden\" name=\"sessionid\" value=\"TOKEN\" form=\"cl-0123456789abcdef-1\">"),
+            ("<form method=post action=\"/save?sessionid=__COOKIELESS_TOKEN__\">", "<form id=\"cl-0123456789abcdef-1\" method=post action=\"//www.example.com/save?sessionid=TOKEN\"><rp hidden><input type=\"hidden\" name=\"sessionid\" value=\"TOKEN\" form=\"cl-0123456789abcdef-1\"></rp>"),
             ("<script src=\"https://partner.example/s.js?sessionid=__COOKIELESS_TOKEN__\"></script>", "<script src=\"https://partner.example/s.js?sessionid=TOKEN\"></script>"),
             ("<form><input name=t value=\"__COOKIELESS_TOKEN__\"></form>", &format!("<form{ID}>{HIDDEN}<input name=t value=\"TOKEN\"></form>")),
         ] {
@@ -800,7 +822,7 @@ mod tests {
         };
         assert_eq!(
             rewrite_with(o, "<form><a href=x>"),
-            "<form id=\"cl-0123456789abcdef-1\"><input type=\"hidden\" name=\"a b&quot;&lt;\" value=\"T&amp;1\" form=\"cl-0123456789abcdef-1\"><a href=//www.example.com/a%20b/&quot;&amp;/x?a%20b%22%3C=T%261>"
+            "<form id=\"cl-0123456789abcdef-1\"><rp hidden><input type=\"hidden\" name=\"a b&quot;&lt;\" value=\"T&amp;1\" form=\"cl-0123456789abcdef-1\"></rp><a href=//www.example.com/a%20b/&quot;&amp;/x?a%20b%22%3C=T%261>"
         );
     }
 

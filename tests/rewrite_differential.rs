@@ -77,8 +77,8 @@ fn oracle_accepts_what_the_conventions_write() {
         ),
         (
             "<form action=/p><input name=q></form><form id=f><input name=r></form>",
-            "<form id={ID1} action=//www.example.com/p><input type=hidden name=sessionid value={T} form={ID1}><input name=q></form>\
-             <form id=f><input type=hidden name=sessionid value={T}><input name=r></form>",
+            "<form id={ID1} action=//www.example.com/p><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp><input name=q></form>\
+             <form id=f><rp hidden><input type=hidden name=sessionid value={T}></rp><input name=r></form>",
         ),
         (
             "<form action=https://evil.example/><form action=/nested-ignored></form>",
@@ -86,11 +86,11 @@ fn oracle_accepts_what_the_conventions_write() {
         ),
         (
             "<template><form action=/t></form></template>",
-            "<template><form action=//www.example.com/t><input type=hidden name=sessionid value={T}></form></template>",
+            "<template><form action=//www.example.com/t><rp hidden><input type=hidden name=sessionid value={T}></rp></form></template>",
         ),
         (
             "<table><form id=t action=/p><tr><td><input name=q></td></tr></form></table>",
-            "<table><form id=t action=//www.example.com/p><input type=hidden name=sessionid value={T}><tr><td><input name=q></td></tr></form></table>",
+            "<table><form id=t action=//www.example.com/p><rp hidden><input type=hidden name=sessionid value={T}></rp><tr><td><input name=q></td></tr></form></table>",
         ),
         (
             "<a href=/x>a</a><base href=http://other.example/><a href=y>b</a>",
@@ -115,7 +115,7 @@ fn oracle_accepts_what_the_conventions_write() {
         (
             "<form action=/p><button formaction=https://evil.example/>x</button><button formaction=q>y</button></form>\
              <button form=elsewhere formaction=//evil.example/>z</button>",
-            "<form id={ID1} action=//www.example.com/p><input type=hidden name=sessionid value={T} form={ID1}>\
+            "<form id={ID1} action=//www.example.com/p><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp>\
              <button disabled formaction=https://evil.example/>x</button>\
              <button formaction=//www.example.com/dir/q>y</button></form>\
              <button disabled form=elsewhere formaction=//evil.example/>z</button>",
@@ -131,9 +131,9 @@ fn oracle_accepts_what_the_conventions_write() {
         // Rule 2: each tied form its own id, numbered in document order.
         (
             "<form></form><form id=own></form><form action=/b></form>",
-            "<form id={ID1}><input type=hidden name=sessionid value={T} form={ID1}></form>\
-             <form id=own><input type=hidden name=sessionid value={T}></form>\
-             <form id={ID2} action=//www.example.com/b><input type=hidden name=sessionid value={T} form={ID2}></form>",
+            "<form id={ID1}><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form>\
+             <form id=own><rp hidden><input type=hidden name=sessionid value={T}></rp></form>\
+             <form id={ID2} action=//www.example.com/b><rp hidden><input type=hidden name=sessionid value={T} form={ID2}></rp></form>",
         ),
         // Rule 1: only a written URL makes a later base late.
         (
@@ -177,14 +177,19 @@ fn oracle_accepts_what_the_conventions_write() {
             "<meta http-equiv=refresh content='5; URL='>",
         ),
         (
+            "<p><a href=/l>x</p><form action=/f></form><p>after</p>",
+            "<p><a href=//www.example.com/l?sessionid={T}>x</p><form id={ID1} action=//www.example.com/f>\
+             <rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form><p>after</p>",
+        ),
+        (
             "<p><a href=/l>x</p><form action=/f><div>y</div></form>",
             "<p><a href=//www.example.com/l?sessionid={T}>x</p><form id={ID1} action=//www.example.com/f>\
-             <input type=hidden name=sessionid value={T} form={ID1}><div>y</div></form>",
+             <rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp><div>y</div></form>",
         ),
         ("<div><svg></div><form action=/f></form><a href=/x>x</a>", "<div><svg></div><form action=/f></form><a href=/x>x</a>"),
         (
             "<template><tr><form action=/f></form></tr></template>",
-            "<template><tr><form action=//www.example.com/f><input type=hidden name=sessionid value={T}></form></tr></template>",
+            "<template><tr><form action=//www.example.com/f><rp hidden><input type=hidden name=sessionid value={T}></rp></form></tr></template>",
         ),
         ("<a href=#f>f</a><base href=/app/>", "<a href=#f>f</a><base href=/app/>"),
         // An iframe's srcdoc is a document of its own, rewritten by the same rules with the
@@ -192,7 +197,7 @@ fn oracle_accepts_what_the_conventions_write() {
         (
             "<base href=/b/><iframe srcdoc=\"<a href=x>x</a><form></form>\"></iframe>",
             "<base href=/b/><iframe srcdoc=\"<a href=//www.example.com/b/x?sessionid={T}>x</a>\
-             <form id={ID1}><input type=hidden name=sessionid value={T} form={ID1}></form>\"></iframe>",
+             <form id={ID1}><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form>\"></iframe>",
         ),
         (
             "<iframe srcdoc=\"<a href=/x>x</a>\"></iframe><base href=/late/>",
@@ -237,14 +242,14 @@ fn oracle_rejects_what_the_conventions_forbid() {
         ),
         (
             "<form action=https://evil.example/ id=f><input name=q></form>",
-            "<form action=https://evil.example/ id=f><input type=hidden name=sessionid value={T}><input name=q></form>",
+            "<form action=https://evil.example/ id=f><rp hidden><input type=hidden name=sessionid value={T}></rp><input name=q></form>",
             "token in a form that must not get it",
         ),
         ("<form action=/p></form>", "<form action=/p></form>", "token form without hidden input"),
         (
             "<form action=/p></form><form action=/q></form>",
-            "<form id={ID1} action=//www.example.com/p><input type=hidden name=sessionid value={T} form={ID1}></form>\
-             <form id={ID1} action=//www.example.com/q><input type=hidden name=sessionid value={T} form={ID1}></form>",
+            "<form id={ID1} action=//www.example.com/p><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form>\
+             <form id={ID1} action=//www.example.com/q><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form>",
             "token form without hidden input",
         ),
         (
@@ -267,7 +272,7 @@ fn oracle_rejects_what_the_conventions_forbid() {
         ("<p>a</p>", "<p>a</p><p>b</p>", "structure: children of <body> differ"),
         (
             "<form action=/p><button formaction=https://evil.example/>x</button></form>",
-            "<form id={ID1} action=//www.example.com/p><input type=hidden name=sessionid value={T} form={ID1}>\
+            "<form id={ID1} action=//www.example.com/p><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp>\
              <button formaction=https://evil.example/>x</button></form>",
             "submitter to another site not disabled: button",
         ),
@@ -290,18 +295,18 @@ fn oracle_rejects_what_the_conventions_forbid() {
         // Rule 2.
         (
             "<form></form><form></form>",
-            "<form id={ID2}><input type=hidden name=sessionid value={T} form={ID2}></form>\
-             <form id={ID1}><input type=hidden name=sessionid value={T} form={ID1}></form>",
+            "<form id={ID2}><rp hidden><input type=hidden name=sessionid value={T} form={ID2}></rp></form>\
+             <form id={ID1}><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form>",
             "form id out of sequence",
         ),
         (
             "<template><form></form></template>",
-            "<template><form id={ID1}><input type=hidden name=sessionid value={T} form={ID1}></form></template>",
+            "<template><form id={ID1}><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form></template>",
             "attribute changed: form[id]",
         ),
         (
             "<form></form>",
-            "<form><input type=hidden name=sessionid value={T}></form>",
+            "<form><rp hidden><input type=hidden name=sessionid value={T}></rp></form>",
             "form id missing",
         ),
         // Rule 6: the token must not go to what is another host on an https page.
@@ -312,7 +317,7 @@ fn oracle_rejects_what_the_conventions_forbid() {
         ),
         (
             "<form action=https:x></form>",
-            "<form id={ID1} action=https:x><input type=hidden name=sessionid value={T} form={ID1}></form>",
+            "<form id={ID1} action=https:x><rp hidden><input type=hidden name=sessionid value={T} form={ID1}></rp></form>",
             "token in a form that must not get it",
         ),
         // Rule 7, and every ping.
@@ -336,14 +341,32 @@ fn oracle_rejects_what_the_conventions_forbid() {
         (
             "<template><tr><form action=https://evil.example/></form></tr></template><input form=f>",
             "<template><tr><form action=https://evil.example/></form></tr></template>\
-             <input type=hidden name=sessionid value={T}><input form=f>",
+             <rp hidden><input type=hidden name=sessionid value={T}></rp><input form=f>",
             "hidden input belongs to no form",
         ),
+        // Without its wrapper, the copy of the `<a>` the input makes the parser reconstruct stays
+        // open after `</form>`: what follows lands in the form.
         (
             "<p><a href=/l>x</p><form action=/f></form><p>after</p>",
             "<p><a href=//www.example.com/l?sessionid={T}>x</p><form id={ID1} action=//www.example.com/f>\
              <input type=hidden name=sessionid value={T} form={ID1}></form><p>after</p>",
             "structure: children of <body> differ",
+        ),
+        (
+            "<form action=/f></form>",
+            "<form id={ID1} action=//www.example.com/f><input type=hidden name=sessionid value={T} form={ID1}></form>",
+            "hidden input outside its wrapper",
+        ),
+        (
+            "<form action=/f></form>",
+            "<form id={ID1} action=//www.example.com/f><rp hidden=x><input type=hidden name=sessionid value={T} form={ID1}></rp></form>",
+            "hidden input outside its wrapper",
+        ),
+        (
+            "<form action=/f></form>",
+            "<form id={ID1} action=//www.example.com/f><rp hidden><a href=//www.example.com/n?sessionid={T}>\
+             <input type=hidden name=sessionid value={T} form={ID1}></a></rp></form>",
+            "hidden input's wrapper holds an element of its own",
         ),
         (
             "<iframe srcdoc=\"<a href=/x>x</a>\"></iframe>",
@@ -390,6 +413,21 @@ fn hard_cases_match_the_oracle() {
         ("unclosed <a> before a form (formatting elements reconstructed by the hidden input)",
             "<p><a href=/l>link</p><form action=/f><div>x</div></form>"),
         ("unclosed <b> before a form", "<p><b>x</p><form action=/f><div>y</div></form>"),
+        ("formatting copy around the hidden input of an empty form, content after it",
+            "<p><a href=/x><form></form><area href=/x><button formaction=//evil.example/>b</button>"),
+        ("copy of <b> holding the form's div, submitter after the form",
+            "<p><b>x</p><form action=/f><div><input name=q></div></form><input type=submit formaction=//evil.example/>"),
+        ("the wrapper in a table: a foster-parented <p> stays open",
+            "<table><p><form><mi>"),
+        ("</form> in a select leaves the form open", "<form action=/x><select></form><button type=foo formaction=/x>b</button>"),
+        ("</form> in a table cell leaves the form open",
+            "<form action=/x><table><td></form><button formaction=//evil.example/>b</button><button formaction=y>c</button>"),
+        ("a later foreign form's pointer claims the submitters",
+            "<form></form><form action=https://evil.example/><button formaction=//evil.example/>b</button></form><button formaction=//evil.example/>c</button>"),
+        ("adoption agency moves the wrapper into a copy of the <a> (template)",
+            "<template shadowrootmode=open><a href='/q'><form><a href=/x>"),
+        ("</a> in svg inside foreignObject reaches the HTML <a>: a base after it counts",
+            "<svg><a href=/svg-a><foreignObject><a href='/q'><svg></a><base href=/x>"),
         ("form inside select (the hidden input closes the select)",
             "<select><b><form action=/f></form></b></select>"),
         ("form inside select inside a foreign form in a template",
@@ -537,6 +575,27 @@ fn hard_cases_match_the_oracle() {
         failures.is_empty(),
         "{failed} of {} hard cases differ from the oracle:\n{failures}",
         cases.len()
+    );
+}
+
+/// The README's known limit of the hidden input's wrapper: in a table, with a foster-parented
+/// `<ruby>` holding an open `<p>`, the `<rp>` start tag closes that `<p>` (what follows lands in
+/// the ruby). Only the tree's shape differs: no finding about the token, the base or a form.
+#[test]
+fn the_wrappers_known_limit_changes_only_the_shape() {
+    let setup = setup();
+    let input = "<table><ruby><p><form action=/f>x<button formaction=//evil.example/>b</button>";
+    let output = rewrite(&setup, input.as_bytes());
+    let findings = check(&setup, input.as_bytes(), &output);
+    assert!(!findings.is_empty(), "the limit is gone: drop it from the README and this test");
+    // Where the shape differs the oracle compares no further: the submitter, by the form
+    // pointer in the token form, is checked here.
+    let output = String::from_utf8_lossy(&output);
+    assert!(output.contains("<button disabled formaction=//evil.example/>"), "{output}");
+    assert!(
+        findings.iter().all(|f| f.class.starts_with("structure")),
+        "{}",
+        describe(&findings, 8)
     );
 }
 
@@ -914,16 +973,9 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    // Left out of `make test` while generated pages still find one class: the hidden input after
-    // `<form>` makes the parser reconstruct an open formatting element inside the form, and that
-    // copy stays open after `</form>` (which pops only the form), so what follows lands in the
-    // form: `<p><a href=/x><form></form><area href=/x>` (structure). With a submitter after it,
-    // `<p><a href=/x><form action=/f></form><button formaction=https://evil.example/>`, Chromium
-    // 156 puts the button, enabled, into the token form: only the CSP's `form-action` stops it.
-    // Run it with `PROPTEST_CASES=5000 cargo test --test rewrite_differential -- --ignored
-    // generated`; `make fuzz` runs the same oracle on the `differential` target.
+    // `PROPTEST_CASES=5000 cargo test --test rewrite_differential generated` for a longer run;
+    // `make fuzz` runs the same oracle on the `differential` target.
     #[test]
-    #[ignore = "formatting copies made by the hidden input stay open after </form>; see above"]
     fn generated_pages_match_the_oracle(input in page(), size in 1usize..40) {
         let setup = setup();
         let whole = rewrite(&setup, &input);

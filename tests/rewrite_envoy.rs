@@ -43,7 +43,7 @@ fn a_session_page_gets_the_token_in_same_origin_forms_and_links_only() {
     // The form gets the page's random id, its input is tied to it, its action is anchored.
     let id = body.split(r#"<form id=""#).nth(1).and_then(|s| s.split('"').next()).unwrap_or_else(|| panic!("{body}"));
     let here = format!("//127.0.0.1:{}", envoy.port);
-    let hidden = format!(r#"<input type="hidden" name="sessionid" value="{fresh}" form="{id}">"#);
+    let hidden = format!(r#"<rp hidden><input type="hidden" name="sessionid" value="{fresh}" form="{id}"></rp>"#);
     assert!(body.contains(&format!(r#"<form id="{id}" method="post" action="{here}/step2">{hidden}"#)), "{body}");
     assert!(body.contains(r#"<form action="https://elsewhere.example/collect"></form>"#), "{body}");
     assert!(body.contains(&format!(r#"<a href="{here}/next?x=1&amp;sessionid={fresh}#frag">"#)), "{body}");

@@ -192,9 +192,23 @@ impl Foreign {
             self.close_to_html();
             return Reading::Html;
         }
-        if let Some(at) = self.frames.iter().rposition(|f| f.named(name)) {
+        // The parser walks back from the current node through foreign elements only: the first
+        // HTML element it meets (one opened in an integration point further out) hands the tag
+        // to the HTML rules there, closing what it pops.
+        let html_floor = self.frames.iter().rposition(|f| f.integration_point && !f.html_open.is_empty());
+        let named = self.frames.iter().rposition(|f| f.named(name));
+        if let Some(at) = named.filter(|&at| html_floor.is_none_or(|floor| at > floor)) {
             self.frames.truncate(at);
             return Reading::Foreign;
+        }
+        if let Some(floor) = html_floor {
+            if let Some(point) = self.frames.get_mut(floor) {
+                if let Some(at) = point.html_open.iter().rposition(|n| n.is(name)) {
+                    point.html_open.truncate(at);
+                    self.frames.truncate(floor + 1);
+                }
+            }
+            return Reading::Html;
         }
         // An HTML element open around the foreign content (`<div><svg></div>`): the parser pops
         // everything up to it.

@@ -28,8 +28,8 @@ pub(super) struct Settings {
     /// The request's path: the document URL's path, for the base of relative URLs.
     pub path: String,
     pub allowed_hosts: Vec<String>,
-    /// The `<input type="hidden" name=... value=...` inserted into forms, without its `>`: a
-    /// form's own input also gets `form="<id>"`.
+    /// The `<rp hidden><input type="hidden" name=... value=...` inserted into forms, without
+    /// the input's `>`: a form's own input also gets `form="<id>"`.
     pub hidden_input: Vec<u8>,
     /// How many `srcdoc` documents this one sits in.
     pub srcdoc_depth: u8,
@@ -121,6 +121,11 @@ struct Machine {
     form_open: bool,
     /// The open form got the hidden input: its submit buttons must not send it elsewhere.
     token_form: bool,
+    /// A token form's `</form>` was seen. It clears the form element pointer but pops the form
+    /// only when no select, table cell, object or integration point stands between (the default
+    /// scope), which is not tracked: the form may still be open, and a submitter that no later
+    /// form's pointer claims may be inside it.
+    token_form_may_be_open: bool,
     template_depth: u32,
     /// Where the page is in `<svg>`/`<math>`.
     foreign: Foreign,
@@ -158,6 +163,7 @@ impl HtmlStage {
                 tag: TagScanner::new(),
                 form_open: false,
                 token_form: false,
+                token_form_may_be_open: false,
                 template_depth: 0,
                 foreign: Foreign::default(),
                 base: BaseUrl::document(&settings.host, &settings.path),
@@ -387,7 +393,7 @@ impl Machine {
                             out.extend_from_slice(id);
                             out.push(b'"');
                         }
-                        out.push(b'>');
+                        out.extend_from_slice(super::HIDDEN_INPUT_END);
                     }
                     c.emitted = c.pos + len;
                 }
@@ -415,7 +421,14 @@ impl Machine {
     fn unread_may_submit(&self, window: &[u8]) -> bool {
         let t = Tag { bytes: window, attrs: &self.tag.attrs };
         let joined = t.attr(b"form").is_some();
-        (self.token_form || joined || self.tag.kind() == Kind::Button) && edit::is_submitter(self.tag.kind(), &t)
+        (self.in_token_form_maybe() || joined || self.tag.kind() == Kind::Button)
+            && edit::is_submitter(self.tag.kind(), &t)
+    }
+
+    /// A control here may belong to a token form without `form=`: the open one, or one whose
+    /// `</form>` may have left it open while no other form holds the parser's pointer.
+    fn in_token_form_maybe(&self) -> bool {
+        self.token_form || (self.token_form_may_be_open && !self.form_open)
     }
 
     /// Overrides for an HTML start tag too long to read (over `MAX_CARRY`): no ping, no
@@ -635,7 +648,7 @@ impl Machine {
             Kind::Button | Kind::Input => {
                 // `form="..."` joins the control to any form of the page, a token form maybe.
                 let joined = t.attr(b"form").is_some();
-                if forms && (joined || self.token_form) {
+                if forms && (joined || self.in_token_form_maybe()) {
                     page.submitter(kind, t, &mut plan);
                 }
                 if self.token_form && !joined {
@@ -752,6 +765,7 @@ impl Machine {
                 }
             }
             Kind::Form => {
+                self.token_form_may_be_open |= self.token_form;
                 self.token_form = false;
                 self.form_open = false;
             }

@@ -12,7 +12,9 @@
 //!   on an http page, `http://x/` on an https one) is foreign. Every form the parser created whose
 //!   action is same-origin owns exactly one inserted `<input type=hidden name=param value=token>`
 //!   (owner as the browser computes it: its `form=` id, else the parser's form pointer, else the
-//!   nearest ancestor form), except a form inside an open `<select>` (the input would close the
+//!   nearest ancestor form), each in its own wrapper `<rp hidden>` (inside it, at most the
+//!   chain of formatting elements the parser copies around the input: copies of elements of the
+//!   page made before the wrapper), except a form inside an open `<select>` (the input would close the
 //!   select), which gets none. Nothing else holds the token.
 //! - (b) the base: the output's document base (the first HTML `<base href>` outside templates) is
 //!   the one the rewriter resolved against: the input's first base, or the document URL when that
@@ -21,7 +23,7 @@
 //!   make the base late). Every token URL resolves against the output's base to the input's target
 //!   plus the token, and is base-proof (resolves to the same place against any other base).
 //! - (c) nothing else changes: the output tree equals the input tree node by node once the
-//!   inserted hidden inputs are removed, except the documented edits: token-bearing values, the
+//!   inserted hidden inputs' wrappers are removed, except the documented edits: token-bearing values, the
 //!   base-proof form `action`/`formaction`, `id="FORM_ID-N"` inserted into a token form without an
 //!   id (N = 1, 2, ... in document order of such forms; none in template contents), the
 //!   neutralised first duplicates (`referrerpolicy` on `a`, `area`, `img`, `iframe`, `link`,
@@ -121,13 +123,6 @@ const FORMATTING: &[&str] = &[
 /// document URL. Never: a token where it must not be, an unneutralised ping or referrer policy, an
 /// enabled submitter to another site.
 pub const LIMIT_LONG_TAG: &str = "limit: tag longer than MAX_CARRY passes unread";
-/// README: "the hidden input after `<form>` makes the parser reconstruct misnested formatting
-/// elements (`<p><a href=/l>x</p><form>`: a copy of the `<a>` becomes the form's first child)".
-/// Accepted: in that form only, the chain of copies (formatting elements with the name and
-/// attributes of one created before the form) around the hidden input as the form's first
-/// children, empty copies of the chain's elements later in the output's form, and the copies the parser made of the same elements in the input's form, looked
-/// through where only that makes an element's children match.
-pub const LIMIT_FORMATTING: &str = "limit: formatting elements reconstructed into a form";
 /// README: "where an end tag closes foreign content for the parser only, links and forms after
 /// it may lack the token" (the open HTML elements are tracked as far as the end-tag walk needs
 /// them, not as the whole tree builder keeps them). Accepted, for elements created after the first such end tag:
@@ -187,6 +182,13 @@ pub const RULE_SCHEME_ONLY: &str = "rule: http:x / https:x treated as foreign";
 /// input. One that gets it is judged as any token form: an input that closes the select shows as
 /// a structure change.
 pub const RULE_SELECT: &str = "rule: form in an open select gets no hidden input";
+/// README: "a `</form>` may leave its form open (the parser ignores it when a select, a table
+/// cell, an object or an integration point stands between), so after a token form's end tag,
+/// submitters the parser puts into no form by its pointer are guarded as in a token form".
+/// Accepted: such a submitter (no `form=`, not associated by the parser's form pointer, after a
+/// token form of the document) anchored or disabled although the form it ends up in, if any, has
+/// no token. One that does end up in a token form is judged as any in it.
+pub const RULE_AFTER_TOKEN_FORM: &str = "rule: submitters after a token form's end tag guarded";
 /// The browser's view where the rules leave a case open (counted, not limits).
 pub const OPEN_SAME_DOCUMENT: &str = "open: link to a fragment of the document itself";
 pub const OPEN_TEMPLATE_SUBMITTER: &str = "open: submitter in template contents";
@@ -197,7 +199,6 @@ pub const OPEN_FOREIGN_OVERRIDES: &str = "open: page-URL overrides on svg/math e
 /// Every acceptance, for reports.
 pub const LIMITS: &[&str] = &[
     LIMIT_LONG_TAG,
-    LIMIT_FORMATTING,
     LIMIT_FOREIGN_CLOSED,
     LIMIT_TEMPLATE_TABLE,
     LIMIT_EMPTY_TARGET,
@@ -210,6 +211,7 @@ pub const LIMITS: &[&str] = &[
     LIMIT_NON_UTF8_BASE,
     RULE_SCHEME_ONLY,
     RULE_SELECT,
+    RULE_AFTER_TOKEN_FORM,
     OPEN_SAME_DOCUMENT,
     OPEN_TEMPLATE_SUBMITTER,
     OPEN_NOT_A_URL,
@@ -1136,41 +1138,67 @@ enum Kid {
     Text(String),
 }
 
-/// The children of `node` as compared: hidden inputs left out, elements in `through` replaced by
-/// their own children (looked through), adjacent text merged.
-fn kids(
-    node: &Handle,
-    hidden: &dyn Fn(&Handle) -> bool,
-    through: &HashSet<*const Node>,
-) -> Vec<Kid> {
-    fn push(
-        node: &Handle,
-        hidden: &dyn Fn(&Handle) -> bool,
-        through: &HashSet<*const Node>,
-        out: &mut Vec<Kid>,
-    ) {
-        for child in node.children.borrow().iter() {
-            if hidden(child) {
+/// The children of `node` as compared: those `inserted` says the rewriter added left out,
+/// adjacent text merged.
+fn kids(node: &Handle, inserted: &dyn Fn(&Handle) -> bool) -> Vec<Kid> {
+    let mut out = Vec::new();
+    for child in node.children.borrow().iter() {
+        if inserted(child) {
+            continue;
+        }
+        if let NodeData::Text { contents } = &child.data {
+            if let Some(Kid::Text(prev)) = out.last_mut() {
+                prev.push_str(&contents.borrow());
                 continue;
             }
-            if through.contains(&ptr(child)) {
-                push(child, hidden, through, out);
-                continue;
-            }
-            if let NodeData::Text { contents } = &child.data {
-                if let Some(Kid::Text(prev)) = out.last_mut() {
-                    prev.push_str(&contents.borrow());
-                    continue;
-                }
-                out.push(Kid::Text(contents.borrow().to_string()));
-            } else {
-                out.push(Kid::Node(child.clone()));
-            }
+            out.push(Kid::Text(contents.borrow().to_string()));
+        } else {
+            out.push(Kid::Node(child.clone()));
         }
     }
-    let mut out = Vec::new();
-    push(node, hidden, through, &mut out);
     out
+}
+
+/// `node` is the first child of a form, or of a formatting element that is, and so on.
+fn first_in_form(node: &Handle) -> bool {
+    let mut cur = node.clone();
+    while let Some(p) = parent(&cur) {
+        if !first_child(&p).is_some_and(|f| Rc::ptr_eq(&f, &cur)) {
+            return false;
+        }
+        if is_html(&p, "form") {
+            return true;
+        }
+        if !is_formatting(&p) {
+            return false;
+        }
+        cur = p;
+    }
+    false
+}
+
+/// The hidden input inside `node` when `node` is its wrapper: an HTML `<rp hidden>` (no other
+/// attribute) holding one chain of elements, each the only child of the one before, the innermost
+/// the input (the others are checked by `check_hidden_inputs`).
+fn wrapped_input(node: &Handle, is_input: &dyn Fn(&Handle) -> bool) -> Option<Handle> {
+    if !is_html(node, "rp") || attr_map(node) != [(String::new(), "hidden".to_owned(), String::new())] {
+        return None;
+    }
+    let mut cur = node.clone();
+    loop {
+        let only = {
+            let children = cur.children.borrow();
+            match children.as_slice() {
+                [only] if is_html_element(only) => only.clone(),
+                _ => return None,
+            }
+        };
+        if is_input(&only) {
+            let leaf = only.children.borrow().is_empty();
+            return leaf.then_some(only);
+        }
+        cur = only;
+    }
 }
 
 /// The same kinds of children, elements of the same names, in the same order.
@@ -1278,11 +1306,6 @@ struct Oracle<'a> {
     got_input: HashSet<*const Node>,
     /// Inserted hidden inputs in the output: the input, the root of its tree, its owner.
     hidden: Vec<(Handle, Handle, Option<Handle>)>,
-    /// Formatting clones looked through (`LIMIT_FORMATTING`): in the output, the chain around
-    /// each hidden input; in the input, the clones of the same originals inside that form, looked
-    /// through only where that makes the children match.
-    through_out: HashSet<*const Node>,
-    clones_in: HashSet<*const Node>,
     in_to_out: HashMap<*const Node, Handle>,
     out_to_in: HashMap<*const Node, Handle>,
     /// Template contents (of the input) -> their template.
@@ -1340,8 +1363,6 @@ impl<'a> Oracle<'a> {
             maybe_forms: HashMap::new(),
             got_input: HashSet::new(),
             hidden: Vec::new(),
-            through_out: HashSet::new(),
-            clones_in: HashSet::new(),
             in_to_out: HashMap::new(),
             out_to_in: HashMap::new(),
             templates: elements_with_roots(&before.document)
@@ -1478,13 +1499,8 @@ impl<'a> Oracle<'a> {
                 self.hidden.push((el, root, owner));
             }
         }
-        // Pass 1 maps the trees as they are; pass 2 again, looking through the formatting
-        // elements the hidden inputs made the parser reconstruct.
+        // Pass 1 maps the trees.
         self.map();
-        self.find_clones();
-        if !self.through_out.is_empty() {
-            self.map();
-        }
         for (_, _, owner) in &self.hidden {
             if let Some(form) = owner.as_ref().and_then(|o| self.out_to_in.get(&ptr(o))) {
                 self.got_input.insert(ptr(form));
@@ -1517,99 +1533,6 @@ impl<'a> Oracle<'a> {
             .iter()
             .filter(|f| f.class.starts_with("structure"))
             .count()
-    }
-
-    /// `LIMIT_FORMATTING`: a hidden input as the innermost of a chain `form > c1 > ... > ck >
-    /// input`, each the first child of the one before, each ci a formatting element with the name
-    /// and attributes of one created before the form (its original, in the list of active
-    /// formatting elements). Looked through: the ci, and in the input form the clones the parser
-    /// made of the same originals later (where the first text or phrasing content came), where
-    /// the children of an element match only so.
-    fn find_clones(&mut self) {
-        let outputs = elements_with_roots(&self.after.document);
-        for (input, _, _) in self.hidden.clone() {
-            let mut chain = Vec::new();
-            let mut child = input.clone();
-            let mut form = None;
-            while let Some(p) = parent(&child) {
-                if !first_child(&p).is_some_and(|f| Rc::ptr_eq(&f, &child)) {
-                    break;
-                }
-                if is_html(&p, "form") {
-                    form = Some(p);
-                    break;
-                }
-                if !is_formatting(&p) {
-                    break;
-                }
-                chain.push(p.clone());
-                child = p;
-            }
-            let Some(form_out) = form else { continue };
-            if chain.is_empty() {
-                continue;
-            }
-            let Some(form_in) = self.out_to_in.get(&ptr(&form_out)).cloned() else {
-                continue;
-            };
-            let (Some(&form_out_at), Some(form_in_at)) = (
-                self.after.order.get(&ptr(&form_out)),
-                self.created(&form_in),
-            ) else {
-                continue;
-            };
-            let mut originals_in = Vec::new();
-            for c in &chain {
-                let original = outputs
-                    .iter()
-                    .filter(|(o, _)| {
-                        !Rc::ptr_eq(o, c)
-                            && self
-                                .after
-                                .order
-                                .get(&ptr(o))
-                                .is_some_and(|&at| at < form_out_at)
-                            && qual_name(o) == qual_name(c)
-                            && attr_map(o) == attr_map(c)
-                    })
-                    .max_by_key(|(o, _)| self.after.order.get(&ptr(o)).copied());
-                match original.and_then(|(o, _)| self.out_to_in.get(&ptr(o))) {
-                    Some(o) => originals_in.push(o.clone()),
-                    None => break,
-                }
-            }
-            if originals_in.len() != chain.len() {
-                continue;
-            }
-            self.through_out.extend(chain.iter().map(ptr));
-            // The chain is on the list of active formatting elements like its originals: a later
-            // formatting start tag in the form can make the adoption agency leave an EMPTY copy of
-            // a chain element behind (`<div><a href=/l></div><form><p><a href=/x>`: the `<p>` gets
-            // an empty copy of the first link before the second). Harmless: no content, the
-            // attributes (its URL and token) of an element already judged, no form control in it.
-            let mut inside_out = Vec::new();
-            descendants(&form_out, &mut inside_out);
-            for d in inside_out {
-                let empty = d.children.borrow().is_empty();
-                let copy = chain
-                    .iter()
-                    .any(|c| !Rc::ptr_eq(c, &d) && qual_name(c) == qual_name(&d) && attr_map(c) == attr_map(&d));
-                if empty && copy && is_formatting(&d) {
-                    self.through_out.insert(ptr(&d));
-                }
-            }
-            let mut inside = Vec::new();
-            descendants(&form_in, &mut inside);
-            for d in inside {
-                let later = self.created(&d).is_some_and(|at| at > form_in_at);
-                let clone = originals_in
-                    .iter()
-                    .any(|o| qual_name(o) == qual_name(&d) && attr_map(o) == attr_map(&d));
-                if later && clone {
-                    self.clones_in.insert(ptr(&d));
-                }
-            }
-        }
     }
 
     /// Rule 1 and 4: the forms the parser created whose action is same-origin, each a token form
@@ -1861,50 +1784,29 @@ impl<'a> Oracle<'a> {
         }
     }
 
-    /// The children of `a` (input) and `b` (output) to compare: as they are, or, where only that
-    /// makes them match (`LIMIT_FORMATTING`), with the output's formatting clones around a hidden
-    /// input and some of the input's clones of the same originals among `a`'s children looked
-    /// through.
-    fn pair_kids(&mut self, a: &Handle, b: &Handle) -> (Vec<Kid>, Vec<Kid>) {
-        let none = HashSet::new();
-        let hidden = |h: &Handle| self.is_hidden_input(h);
-        let ka = kids(a, &|_| false, &none);
-        let kb = kids(b, &hidden, &none);
-        if same_shape(&ka, &kb) || (self.through_out.is_empty() && self.clones_in.is_empty()) {
-            return (ka, kb);
+    /// The children of `a` (input) and `b` (output) to compare, the output's without the hidden
+    /// inputs' wrappers.
+    fn pair_kids(&self, a: &Handle, b: &Handle) -> (Vec<Kid>, Vec<Kid>) {
+        let is_input = |h: &Handle| self.is_hidden_input(h);
+        let wrapper = |h: &Handle| wrapped_input(h, &is_input).is_some();
+        (kids(a, &|_| false), kids(b, &wrapper))
+    }
+
+    /// `RULE_AFTER_TOKEN_FORM`: a submitter of the document (no `form=`) that the parser's form
+    /// pointer did not associate, created after a token form.
+    fn after_token_form(&self, el: &Handle, in_template: bool) -> bool {
+        if in_template || attr(el, "form").is_some() || self.before.assoc.contains_key(&ptr(el)) {
+            return false;
         }
-        let candidates: Vec<Handle> = a
-            .children
-            .borrow()
-            .iter()
-            .filter(|c| self.clones_in.contains(&ptr(c)))
-            .take(4)
-            .cloned()
-            .collect();
-        for kb_through in [kids(b, &hidden, &none), kids(b, &hidden, &self.through_out)] {
-            for mask in 0u32..(1 << candidates.len()) {
-                // A chosen copy is looked through with the copies nested first in it (the parser
-                // copies a chain of open formatting elements at once).
-                let mut chosen: HashSet<*const Node> = HashSet::new();
-                for (i, c) in candidates.iter().enumerate() {
-                    if mask & (1 << i) == 0 {
-                        continue;
-                    }
-                    chosen.insert(ptr(c));
-                    let mut cur = first_child(c);
-                    while let Some(n) = cur.filter(|n| self.clones_in.contains(&ptr(n))) {
-                        chosen.insert(ptr(&n));
-                        cur = first_child(&n);
-                    }
-                }
-                let ka_through = kids(a, &|_| false, &chosen);
-                if same_shape(&ka_through, &kb_through) {
-                    self.accept(LIMIT_FORMATTING);
-                    return (ka_through, kb_through);
-                }
-            }
-        }
-        (ka, kb)
+        let Some(at) = self.created(el) else {
+            return false;
+        };
+        elements_with_roots(&self.before.document).iter().any(|(f, root)| {
+            Rc::ptr_eq(root, &self.before.document)
+                && is_html(f, "form")
+                && self.has_token(f)
+                && self.created(f).is_some_and(|made| made < at)
+        })
     }
 
     /// A link URL's plan: the token when it is same-origin, optional where a rule or a limit
@@ -2049,10 +1951,11 @@ impl<'a> Oracle<'a> {
             }
             _ => {}
         }
+        let guarded = is_submitter(a) && self.after_token_form(a, in_template);
         if is_submitter(a) && attr(a, "formaction").is_some_and(|v| v.is_empty()) {
             let foreign_base = !self.same("#") && self.base_el.is_some();
             if foreign_base
-                && (attr(a, "form").is_some() || in_template || {
+                && (attr(a, "form").is_some() || in_template || guarded || {
                     form_owner(self.before, a, a_root).is_some_and(|f| self.has_token(&f))
                 })
             {
@@ -2087,12 +1990,20 @@ impl<'a> Oracle<'a> {
                         None
                     };
                     if let Some(why) = foreign_to_rewriter {
-                        if judged || in_template {
+                        if judged || in_template || guarded {
                             plans.insert("disabled", disabled(false, Some(why)));
                         }
                     } else if judged {
                         let proof = in_token_form && !has_form_attr;
                         plans.insert("formaction", Plan::Target { proof, why: None });
+                    } else if guarded {
+                        plans.insert(
+                            "formaction",
+                            Plan::Target {
+                                proof: false,
+                                why: Some(RULE_AFTER_TOKEN_FORM),
+                            },
+                        );
                     } else if in_template {
                         // A clone may be put into any form: anchoring does no harm.
                         plans.insert(
@@ -2105,6 +2016,8 @@ impl<'a> Oracle<'a> {
                     }
                 } else if judged {
                     plans.insert("disabled", disabled(true, None));
+                } else if guarded {
+                    plans.insert("disabled", disabled(false, Some(RULE_AFTER_TOKEN_FORM)));
                 } else if in_template {
                     plans.insert("disabled", disabled(false, Some(OPEN_TEMPLATE_SUBMITTER)));
                 }
@@ -2580,6 +2493,54 @@ impl<'a> Oracle<'a> {
         }
     }
 
+    /// The wrapper of an inserted hidden input, when it has the shape `wrapped_input` wants and
+    /// holds, around the input, only copies the parser made: formatting elements with the name
+    /// and attributes of one outside any wrapper created before it (their URLs and tokens are
+    /// that element's, judged where it stands).
+    fn check_wrapper(&mut self, input: &Handle) -> Option<Handle> {
+        let is_input = |h: &Handle| self.is_hidden_input(h);
+        let mut chain = Vec::new();
+        let mut cur = parent(input);
+        while let Some(p) = cur.clone().filter(is_formatting) {
+            cur = parent(&p);
+            chain.push(p);
+        }
+        let wrapper = cur.filter(|w| wrapped_input(w, &is_input).is_some_and(|i| Rc::ptr_eq(&i, input)));
+        let Some(wrapper) = wrapper else {
+            self.find("hidden input outside its wrapper", describe_node(input));
+            return None;
+        };
+        let made_at = self.after.order.get(&ptr(&wrapper)).copied().unwrap_or(usize::MAX);
+        let outside: Vec<Handle> = elements_with_roots(&self.after.document)
+            .into_iter()
+            .map(|(el, _)| el)
+            .filter(|el| self.after.order.get(&ptr(el)).is_some_and(|&at| at < made_at))
+            .filter(|el| !self.in_wrapper(el))
+            .collect();
+        for copy in &chain {
+            let original = outside
+                .iter()
+                .any(|o| qual_name(o) == qual_name(copy) && attr_map(o) == attr_map(copy));
+            if !original {
+                self.find("hidden input's wrapper holds an element of its own", describe_node(copy));
+            }
+        }
+        Some(wrapper)
+    }
+
+    /// Inside a hidden input's wrapper (the wrapper included).
+    fn in_wrapper(&self, el: &Handle) -> bool {
+        let is_input = |h: &Handle| self.is_hidden_input(h);
+        let mut cur = Some(el.clone());
+        while let Some(n) = cur {
+            if wrapped_input(&n, &is_input).is_some() {
+                return true;
+            }
+            cur = parent(&n);
+        }
+        false
+    }
+
     fn check_hidden_inputs(&mut self) {
         self.path.clear();
         let mut count: HashMap<*const Node, usize> = HashMap::new();
@@ -2600,15 +2561,16 @@ impl<'a> Oracle<'a> {
             if !shape_ok {
                 self.find("hidden input malformed", describe_node(&input));
             }
-            // `LIMIT_TEMPLATE_TABLE`: in template contents, an input that is not its form's first
-            // child (nor inside the formatting clones there) followed a `<form>` the parser ignored
-            // (in a table); it belongs to no form, or to the enclosing token form as a second one.
+            let Some(wrapper) = self.check_wrapper(&input) else {
+                continue;
+            };
+            // `LIMIT_TEMPLATE_TABLE`: in template contents, an input whose wrapper is not its
+            // form's first child (nor in a formatting element the adoption agency put first in
+            // the form around the form's children) followed a `<form>` the parser ignored (in a
+            // table); it belongs to no form, or to the enclosing token form as a second one.
             let displaced = !Rc::ptr_eq(&root, &self.after.document)
                 && attr(&input, "form").is_none()
-                && !parent(&input).is_some_and(|p| {
-                    (is_html(&p, "form") || self.through_out.contains(&ptr(&p)))
-                        && first_child(&p).is_some_and(|f| Rc::ptr_eq(&f, &input))
-                });
+                && !first_in_form(&wrapper);
             let Some(owner) = owner else {
                 if displaced {
                     self.accept(LIMIT_TEMPLATE_TABLE);
