@@ -88,6 +88,8 @@ pub(super) struct StartTag<'a> {
     pub font_breaks_out: bool,
     /// `annotation-xml` whose `encoding` is `text/html` or `application/xhtml+xml`.
     pub html_annotation: bool,
+    /// A `<form>` the parser creates outside templates (the form pointer was not set).
+    pub creates_form: bool,
 }
 
 /// How a tag is to be read.
@@ -145,7 +147,8 @@ impl Foreign {
                         Some(_) => !is_void(tag.name) && !is_dropped_in_body(tag.name),
                         None => {
                             let part = self.table_part(tag.name);
-                            part || is_plain_container(tag.name) || (tag.name == b"form" && self.template_form())
+                            let form = tag.name == b"form" && (tag.creates_form || self.template_form());
+                            part || is_plain_container(tag.name) || form
                         }
                     };
                     if keep {
@@ -175,6 +178,9 @@ impl Foreign {
     /// An end tag: closes the foreign element it names (and everything inside it), or is read as
     /// HTML. `</p>` and `</br>` in foreign content break out of it first.
     pub fn end(&mut self, name: &[u8]) -> Reading {
+        if name == b"form" && !self.in_template() {
+            return self.close_form();
+        }
         if !self.is_open() {
             let floor = self.outer_floor();
             if let Some(at) = self.outer.iter().rposition(|n| n.is(name)).filter(|&at| at >= floor) {
@@ -215,6 +221,40 @@ impl Foreign {
         if let Some(at) = self.outer_match(name) {
             self.outer.truncate(at);
             self.frames.clear();
+        }
+        Reading::Html
+    }
+
+    /// `</form>` outside templates: a foreign `form` element it closes, or the form pointer's
+    /// rule: the form alone leaves the stack (what is open inside it stays), and only when it is
+    /// in scope (no scope boundary, `select` or integration point opened after it); otherwise the
+    /// form stays open.
+    fn close_form(&mut self) -> Reading {
+        let html_floor = self.frames.iter().rposition(|f| f.integration_point && !f.html_open.is_empty());
+        let named = self.frames.iter().rposition(|f| f.named(b"form"));
+        if let Some(at) = named.filter(|&at| html_floor.is_none_or(|floor| at > floor)) {
+            self.frames.truncate(at);
+            return Reading::Foreign;
+        }
+        // The HTML elements open innermost: those in the last integration point that has some
+        // (an integration point after it is a scope boundary), or those around all foreign content.
+        let after = html_floor.map_or(0, |at| at + 1);
+        if self.frames.get(after..).unwrap_or_default().iter().any(|f| f.integration_point) {
+            return Reading::Html;
+        }
+        let floor = self.outer_floor();
+        let (open, floor) = match html_floor.and_then(|at| self.frames.get_mut(at)) {
+            Some(point) => (&mut point.html_open, 0),
+            None => (&mut self.outer, floor),
+        };
+        if let Some(at) = open.iter().rposition(|n| n.is(b"form")).filter(|&at| at >= floor) {
+            let blocked = open.get(at + 1..).unwrap_or_default().iter().any(|n| {
+                let n = n.bytes.get(..n.len).unwrap_or_default();
+                is_scope_boundary(n) || n == b"select"
+            });
+            if !blocked {
+                open.remove(at);
+            }
         }
         Reading::Html
     }
@@ -526,6 +566,7 @@ mod tests {
             self_closing: false,
             font_breaks_out: false,
             html_annotation: false,
+            creates_form: name == "form",
         })
     }
 
@@ -577,7 +618,7 @@ mod tests {
         let mut f = Foreign::default();
         start(&mut f, "svg");
         assert_eq!(start(&mut f, "font"), Reading::Foreign);
-        let font = StartTag { name: b"font", self_closing: false, font_breaks_out: true, html_annotation: false };
+        let font = StartTag { name: b"font", self_closing: false, font_breaks_out: true, html_annotation: false, creates_form: false };
         assert_eq!(f.start(&font), Reading::Html);
         let mut f = Foreign::default();
         start(&mut f, "svg");
@@ -589,7 +630,7 @@ mod tests {
     fn self_closing_and_unmatched_tags() {
         let mut f = Foreign::default();
         start(&mut f, "svg");
-        let closed = StartTag { name: b"style", self_closing: true, font_breaks_out: false, html_annotation: false };
+        let closed = StartTag { name: b"style", self_closing: true, font_breaks_out: false, html_annotation: false, creates_form: false };
         f.start(&closed);
         assert_eq!(start(&mut f, "a"), Reading::Foreign);
         assert_eq!(f.end(b"a"), Reading::Foreign);

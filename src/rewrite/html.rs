@@ -534,6 +534,7 @@ impl Machine {
             self.foreign.start(&StartTag {
                 name,
                 self_closing: self.tag.self_closing,
+                creates_form: kind == Kind::Form && self.template_depth == 0 && !self.form_open,
                 font_breaks_out: kind == Kind::Font
                     && [&b"color"[..], b"face", b"size"].iter().any(|a| t.attr(a).is_some()),
                 html_annotation: kind == Kind::AnnotationXml && {
@@ -735,7 +736,8 @@ impl Machine {
             }
             return;
         }
-        let start = StartTag { name, self_closing: self.tag.self_closing, font_breaks_out: false, html_annotation: false };
+        let creates_form = kind == Kind::Form && self.template_depth == 0 && !self.form_open;
+        let start = StartTag { name, self_closing: self.tag.self_closing, font_breaks_out: false, html_annotation: false, creates_form };
         if self.foreign.start(&start) == Reading::Foreign {
             return;
         }
