@@ -121,6 +121,10 @@ impl Foreign {
     /// A start tag: opens foreign content (`svg`, `math` read as HTML), nests in it, or breaks
     /// out of it; says how the tag itself is to be read.
     pub fn start(&mut self, tag: &StartTag<'_>) -> Reading {
+        if self.html_here() && self.is_open() && self.table_mode() && is_table_start(tag.name) {
+            // The table rules clear the stack back to the table: all foreign content goes.
+            self.frames.clear();
+        }
         if self.html_here() {
             let namespace = match tag.name {
                 b"svg" => Namespace::Svg,
@@ -223,6 +227,16 @@ impl Foreign {
             self.frames.clear();
         }
         Reading::Html
+    }
+
+    /// Foreign content opened where the parser's insertion mode is a table one (the innermost
+    /// HTML element around it is a `table`, `tbody`, `thead`, `tfoot` or `tr`: svg/math there
+    /// are foster-parented, and the mode stays): what its integration points hold is read by the
+    /// table rules, which clear the stack back to the table for a table start tag.
+    fn table_mode(&self) -> bool {
+        self.outer.get(self.outer_floor()..).and_then(<[Name]>::last).is_some_and(|n| {
+            matches!(n.bytes.get(..n.len).unwrap_or_default(), b"table" | b"tbody" | b"thead" | b"tfoot" | b"tr")
+        })
     }
 
     /// `</form>` outside templates: a foreign `form` element it closes, or the form pointer's
@@ -541,6 +555,11 @@ fn is_void(name: &[u8]) -> bool {
         b"param", b"source", b"track", b"wbr", b"keygen", b"basefont", b"bgsound", b"frame",
     ];
     VOID.contains(&name)
+}
+
+/// Start tags the table insertion modes answer by clearing the stack back to the table.
+fn is_table_start(name: &[u8]) -> bool {
+    matches!(name, b"caption" | b"colgroup" | b"col" | b"tbody" | b"tfoot" | b"thead" | b"td" | b"th" | b"tr" | b"table")
 }
 
 /// The start tags that end foreign content (HTML standard, "rules for parsing tokens in foreign
