@@ -426,6 +426,8 @@ fn hard_cases_match_the_oracle() {
             "<form></form><form action=https://evil.example/><button formaction=//evil.example/>b</button></form><button formaction=//evil.example/>c</button>"),
         ("adoption agency moves the wrapper into a copy of the <a> (template)",
             "<template shadowrootmode=open><a href='/q'><form><a href=/x>"),
+        ("text in a CDATA section rules out a frameset",
+            "<math><![CDATA[<p>]]><frameset><frame href=/x></frameset><meta http-equiv=refresh content=\"0;url=/x\">"),
         ("svg foster-parented from a table: a <tr> in its integration point clears back to the table",
             "<table><svg><a href=/svg-a><foreignObject><tr></a><form>"),
         ("svg in a table: </table> from its integration point closes the svg",

@@ -475,6 +475,13 @@ impl Machine {
 
     fn cdata(&mut self, mut brackets: u8, c: &Cursor<'_>) -> Step {
         let end = raw::scan_cdata(&mut brackets, c.rest());
+        if self.frameset_ok {
+            // Its text is text in foreign content: it rules out a frameset. The `]]>` that ends
+            // it (maybe split over chunks) is no text; a section of only `]` and `>` is taken
+            // for none (the parser would say otherwise: the safe error, a frameset not believed).
+            let seen = c.rest().get(..end.unwrap_or(c.rest().len())).unwrap_or_default();
+            self.frameset_ok = seen.iter().all(|&b| super::tag::is_ws(b) || b == b']' || b == b'>');
+        }
         self.mode = Mode::Cdata(brackets);
         self.resume_after(end, c)
     }
