@@ -174,7 +174,12 @@ impl Foreign {
             self.close_to_html();
             return Reading::Html;
         }
-        let namespace = self.frames.last().map_or(Namespace::Svg, |f| f.namespace);
+        // `<svg>` in MathML's `annotation-xml` opens svg (the HTML rules insert it there).
+        let namespace = match self.frames.last() {
+            Some(f) if tag.name == b"svg" && f.named(b"annotation-xml") => Namespace::Svg,
+            Some(f) => f.namespace,
+            None => Namespace::Svg,
+        };
         self.push(namespace, tag);
         Reading::Foreign
     }
