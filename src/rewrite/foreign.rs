@@ -468,6 +468,36 @@ fn is_plain_container(name: &[u8]) -> bool {
     is_listed_container(name) || matches!(name, b"select" | b"table") || !is_known_html(name)
 }
 
+/// An element name packed with its length into one integer (names of up to 15 bytes; a longer
+/// one is in no set here): the rewriter asks several of these sets about every tag, and integer
+/// compares cost a fraction of a byte-string compare each.
+pub(super) const fn pack(name: &[u8]) -> u128 {
+    if name.len() > 15 {
+        return u128::MAX;
+    }
+    let mut key = (name.len() as u128) << 120;
+    let mut rest = name;
+    let mut shift = 0;
+    while let [b, tail @ ..] = rest {
+        key |= (*b as u128) << shift;
+        shift += 8;
+        rest = tail;
+    }
+    key
+}
+
+/// A set of element names, packed (see [`pack`]).
+macro_rules! names {
+    ($($name:literal),* $(,)?) => { &[$($crate::rewrite::foreign::pack($name)),*] };
+}
+pub(super) use names;
+
+/// Whether `name` is in a set made by `names!`.
+pub(super) fn listed(set: &[u128], name: &[u8]) -> bool {
+    let key = pack(name);
+    key != u128::MAX && set.contains(&key)
+}
+
 /// The special elements among the containers (HTML standard, "special" category): an
 /// "any other end tag" walk stops at them.
 fn is_special(name: &[u8]) -> bool {
@@ -475,11 +505,11 @@ fn is_special(name: &[u8]) -> bool {
 }
 
 fn is_formatting(name: &[u8]) -> bool {
-    const FORMATTING: &[&[u8]] = &[
+    const FORMATTING: &[u128] = names![
         b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
         b"strong", b"tt", b"u",
     ];
-    FORMATTING.contains(&name)
+    listed(FORMATTING, name)
 }
 
 /// Elements that put a marker on the list of active formatting elements (those kept here).
@@ -489,16 +519,16 @@ fn is_marker(name: &[u8]) -> bool {
 
 /// Elements that end an "in scope" search (HTML standard, "has an element in scope").
 fn is_scope_boundary(name: &[u8]) -> bool {
-    const BOUNDARY: &[&[u8]] = &[
+    const BOUNDARY: &[u128] = names![
         b"applet", b"caption", b"html", b"table", b"td", b"th", b"marquee", b"object", b"template",
     ];
-    BOUNDARY.contains(&name)
+    listed(BOUNDARY, name)
 }
 
 /// Special elements that are not containers kept here (they are never in `outer`, but a walk
 /// that reaches one of their end tags must not take it for an ordinary name).
 fn is_known_special(name: &[u8]) -> bool {
-    const SPECIAL: &[&[u8]] = &[
+    const SPECIAL: &[u128] = names![
         b"applet", b"area", b"base", b"basefont", b"bgsound", b"body", b"br", b"button",
         b"caption", b"col", b"colgroup", b"dd", b"dir", b"dt", b"embed", b"form", b"frame",
         b"frameset", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"head", b"hr", b"html", b"iframe",
@@ -507,13 +537,13 @@ fn is_known_special(name: &[u8]) -> bool {
         b"select", b"source", b"style", b"table", b"tbody", b"td", b"template", b"textarea",
         b"tfoot", b"th", b"thead", b"title", b"tr", b"track", b"ul", b"wbr", b"xmp",
     ];
-    SPECIAL.contains(&name)
+    listed(SPECIAL, name)
 }
 
 /// Element names the HTML parser knows (any other is an ordinary `HTMLUnknownElement`, or a
 /// custom element, closed only by its own end tag or an ancestor's).
 fn is_known_html(name: &[u8]) -> bool {
-    const KNOWN: &[&[u8]] = &[
+    const KNOWN: &[u128] = names![
         b"abbr", b"acronym", b"applet", b"area", b"audio", b"base", b"basefont", b"bdi", b"bdo",
         b"bgsound", b"blink", b"body", b"br", b"button", b"canvas", b"caption", b"cite", b"col",
         b"colgroup", b"data", b"datalist", b"dd", b"del", b"dfn", b"dir", b"dt", b"embed",
@@ -527,11 +557,11 @@ fn is_known_html(name: &[u8]) -> bool {
         b"template", b"textarea", b"tfoot", b"th", b"thead", b"time", b"title", b"tr", b"track",
         b"var", b"video", b"wbr", b"xmp",
     ];
-    KNOWN.contains(&name)
+    listed(KNOWN, name)
 }
 
 fn is_listed_container(name: &[u8]) -> bool {
-    const PLAIN: &[&[u8]] = &[
+    const PLAIN: &[u128] = names![
         b"div", b"section", b"article", b"main", b"nav", b"aside", b"header", b"footer",
         b"figure", b"figcaption", b"blockquote", b"details", b"summary", b"fieldset", b"address",
         b"center", b"dl", b"ol", b"ul", b"menu", b"search", b"hgroup", b"dialog", b"applet",
@@ -540,26 +570,26 @@ fn is_listed_container(name: &[u8]) -> bool {
         b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
         b"strong", b"tt", b"u", b"span",
     ];
-    PLAIN.contains(&name)
+    listed(PLAIN, name)
 }
 
 /// Start tags the parser drops in body content (table parts outside a table, the document's own
 /// elements, frames): they open nothing.
 fn is_dropped_in_body(name: &[u8]) -> bool {
-    const DROPPED: &[&[u8]] = &[
+    const DROPPED: &[u128] = names![
         b"tr", b"td", b"th", b"tbody", b"thead", b"tfoot", b"caption", b"col", b"colgroup",
         b"html", b"head", b"body", b"frame", b"frameset",
     ];
-    DROPPED.contains(&name)
+    listed(DROPPED, name)
 }
 
 /// HTML elements that have no end tag (they never stay open).
 fn is_void(name: &[u8]) -> bool {
-    const VOID: &[&[u8]] = &[
+    const VOID: &[u128] = names![
         b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta",
         b"param", b"source", b"track", b"wbr", b"keygen", b"basefont", b"bgsound", b"frame",
     ];
-    VOID.contains(&name)
+    listed(VOID, name)
 }
 
 /// Start tags the table insertion modes answer by clearing the stack back to the table.

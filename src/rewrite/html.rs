@@ -300,13 +300,13 @@ impl Tables {
 /// Start tags after which a `<frameset>` still takes effect (all but those that set the
 /// parser's frameset-ok flag to "not ok").
 fn keeps_frameset_ok(name: &[u8]) -> bool {
-    const NOT_OK: &[&[u8]] = &[
+    const NOT_OK: &[u128] = super::foreign::names![
         b"body", b"template",
         b"applet", b"area", b"br", b"embed", b"img", b"keygen", b"wbr", b"input", b"hr", b"li",
         b"dd", b"dt", b"pre", b"listing", b"button", b"xmp", b"iframe", b"textarea", b"select",
         b"table", b"marquee", b"object",
     ];
-    !NOT_OK.contains(&name)
+    !super::foreign::listed(NOT_OK, name)
 }
 
 impl Machine {
