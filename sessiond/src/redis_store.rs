@@ -123,7 +123,9 @@ impl RedisStore {
         let written = async {
             let (stored, version): (i64, u64) = inv.invoke_async(&mut conn).await?;
             let confirmed = match (stored, self.wait_replicas) {
-                (1, n) if n > 0 => conn.wait(&key, n, self.timeout).await?,
+                // WAIT gets half the deadline, so that it answers (with the count) before the
+                // connection's reply timeout takes it for a dead server.
+                (1, n) if n > 0 => conn.wait(&key, n, self.timeout / 2).await?,
                 _ => 0,
             };
             Ok((stored, version, confirmed))

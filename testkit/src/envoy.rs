@@ -268,7 +268,7 @@ fn sessiond_cluster(ports: &[u16]) -> String {
         return String::new();
     }
     let health = if ports.len() > 1 {
-        "\n    health_checks:\n    - {timeout: 0.25s, interval: 0.2s, no_traffic_interval: 0.2s, unhealthy_threshold: 1,\n       healthy_threshold: 1, grpc_health_check: {}}"
+        "\n    common_lb_config: {healthy_panic_threshold: {value: 0}}\n    health_checks:\n    - {timeout: 0.25s, interval: 0.2s, no_traffic_interval: 0.2s, unhealthy_threshold: 1,\n       healthy_threshold: 1, grpc_health_check: {}}"
     } else {
         ""
     };
