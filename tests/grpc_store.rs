@@ -10,7 +10,7 @@ use cookieless_testkit as kit;
 mod fleet;
 
 use fleet::*;
-use kit::{Backend, Redis, Sessiond};
+use kit::{Backend, Redis, RedisCluster, Sessiond};
 use kit::upstream::Upstream;
 use kit::{filter_config, Client, Demo, Envoy, EnvoyOptions, Reply};
 use serde_json::json;
@@ -255,7 +255,8 @@ fn a_session_service_that_never_answers_costs_one_deadline_and_fails_open() {
 }
 
 /// Session-resume requests per second through one Envoy (concurrency 1), sequential, with the
-/// session in shared data vs in the session service (memory and Redis backends), plus the same
+/// session in shared data vs in the session service (memory, one Redis, a six-node Redis Cluster
+/// without and with --redis-wait-replicas 1), plus the same
 /// Envoy with the filter off as the baseline of the harness itself (client, Envoy, upstream).
 /// Numbers include this debug-built test binary's client and upstream: compare them, do not quote
 /// them as absolute. Run with `cargo test -p cookieless --test grpc_store -- --ignored --nocapture
@@ -268,10 +269,16 @@ fn bench_resume_grpc_vs_shared_data() {
     let redis = Redis::start();
     let memory = Sessiond::release(Backend::Memory);
     let on_redis = Sessiond::release(Backend::Redis { url: redis.url(), timeout_ms: 200 });
-    let setups: [(&str, Envoy); 3] = [
+    let cluster = RedisCluster::start(5000);
+    let cluster_backend = |wait_replicas| Backend::RedisCluster { nodes: cluster.addrs(), timeout_ms: 200, wait_replicas };
+    let on_cluster = Sessiond::release(cluster_backend(0));
+    let on_cluster_wait = Sessiond::release(cluster_backend(1));
+    let setups: [(&str, Envoy); 5] = [
         ("shared_data", Envoy::start(filter_config(json!({})), upstream.port)),
         ("grpc (sessiond memory)", grpc_envoy(upstream.port, &memory, 1000, "fail_closed")),
         ("grpc (sessiond redis)", grpc_envoy(upstream.port, &on_redis, 1000, "fail_closed")),
+        ("grpc (redis-cluster)", grpc_envoy(upstream.port, &on_cluster, 1000, "fail_closed")),
+        ("grpc (redis-cluster, WAIT 1)", grpc_envoy(upstream.port, &on_cluster_wait, 1000, "fail_closed")),
     ];
     let client = Client::with_timeout(REQUEST_LIMIT);
     let measure = |name: &str, url: &str, check: &dyn Fn(&Reply) -> bool| {
