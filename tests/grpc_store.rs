@@ -6,115 +6,15 @@
 
 use cookieless_testkit as kit;
 
-use kit::{Backend, Redis, Sessiond};
+#[path = "common/fleet.rs"]
+mod fleet;
+
+use fleet::*;
+use kit::{Backend, Redis, RedisCluster, Sessiond};
 use kit::upstream::Upstream;
-use kit::{filter_config, hidden_field, Client, Demo, Envoy, EnvoyOptions, Reply};
+use kit::{filter_config, Client, Demo, Envoy, EnvoyOptions, Reply};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-/// The one site name every Envoy of a fleet serves (tokens are bound to it).
-const SITE: &str = "shop.test";
-const ORIGIN: &str = "http://shop.test";
-/// No request may take longer: a hang is a failure (status 0), never a stuck test run.
-const REQUEST_LIMIT: Duration = Duration::from_secs(5);
-/// Slack over a store deadline for Envoy, the filter and a loaded CI machine.
-const MARGIN: Duration = Duration::from_millis(1700);
-const STORE_ERRORS: &str = "cookieless_store_errors";
-
-fn grpc_config(timeout_ms: u32, on_error: &str) -> serde_json::Value {
-    filter_config(json!({
-        "store": {"kind": "grpc", "cluster": "sessiond", "timeout_ms": timeout_ms, "on_error": on_error}
-    }))
-}
-
-fn grpc_envoy(upstream_port: u16, sessiond: &Sessiond, timeout_ms: u32, on_error: &str) -> Envoy {
-    let opts = EnvoyOptions { sessiond_port: Some(sessiond.port()), ..Default::default() };
-    Envoy::start_with(grpc_config(timeout_ms, on_error), upstream_port, opts)
-}
-
-/// A browser that keeps no cookies, reaching whichever Envoy of the fleet under one site name.
-struct Browser {
-    client: Client,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        Browser { client: Client::with_timeout(REQUEST_LIMIT) }
-    }
-
-    fn get(&self, envoy: &Envoy, path: &str) -> Reply {
-        self.client.get_with(&envoy.url(path), &[("host", SITE)])
-    }
-
-    fn post(&self, envoy: &Envoy, path: &str, form: &str) -> Reply {
-        self.client.post_form(&envoy.url(path), form, &[("host", SITE), ("origin", ORIGIN)])
-    }
-
-    /// A request and how long it took.
-    fn timed(&self, request: impl FnOnce(&Browser) -> Reply) -> (Reply, Duration) {
-        let start = Instant::now();
-        let reply = request(self);
-        (reply, start.elapsed())
-    }
-}
-
-fn token(reply: &Reply) -> Option<String> {
-    reply.header("x-cookieless-token").map(str::to_string)
-}
-
-fn resumed(view: &str) -> bool {
-    view.contains("x-cookieless-session: resumed") && view.contains("cookie: app=v1")
-}
-
-/// The first half of the demo: step 1's page, then its POST. Returns the redirect to step 2.
-fn demo_first_half(browser: &Browser, get_via: &Envoy, post_via: &Envoy, name: &str) -> Result<String, String> {
-    let step1 = browser.get(get_via, "/step1");
-    let (Some(token), Some(csrf)) = (token(&step1), hidden_field(&step1.body, "csrfmiddlewaretoken")) else {
-        return Err(format!("GET /step1 gave no token or form: {step1:?}"));
-    };
-    let post1 = browser.post(post_via, "/step1", &format!("name={name}&csrfmiddlewaretoken={csrf}&sessionid={token}"));
-    match post1.header("location") {
-        Some(to) if post1.status == 303 && to.starts_with("/step2?sessionid=") => Ok(to.to_string()),
-        _ => Err(format!("POST /step1 did not go on to step 2: {post1:?}")),
-    }
-}
-
-/// The demo's three steps, each request through the Envoy `via` names (GET step 1, POST it,
-/// GET step 2, POST it, GET the confirmation). Returns the confirmation page, or which step failed.
-fn walk_demo(browser: &Browser, via: [&Envoy; 5]) -> Result<Reply, String> {
-    let [get1, post1, get2, post2, confirm] = via;
-    let to_step2 = demo_first_half(browser, get1, post1, "Ada")?;
-    let step2 = browser.get(get2, &to_step2);
-    if !step2.body.contains("Hello, Ada.") {
-        return Err(format!("GET step 2 lost the name: {step2:?}"));
-    }
-    let (Some(token), Some(csrf)) = (token(&step2), hidden_field(&step2.body, "csrfmiddlewaretoken")) else {
-        return Err(format!("GET step 2 gave no token or form: {step2:?}"));
-    };
-    let post = browser.post(post2, "/step2", &format!("email=ada%40example.org&csrfmiddlewaretoken={csrf}&sessionid={token}"));
-    let to_confirm = match post.header("location") {
-        Some(to) if post.status == 303 && to.starts_with("/confirm?sessionid=") => to.to_string(),
-        _ => return Err(format!("POST /step2 did not go on to the confirmation: {post:?}")),
-    };
-    let page = browser.get(confirm, &to_confirm);
-    if page.body.contains(r#"<p id="name">Ada</p>"#) && page.body.contains(r#"<p id="email">ada@example.org</p>"#) {
-        Ok(page)
-    } else {
-        Err(format!("the confirmation lacks the answers: {page:?}"))
-    }
-}
-
-/// Not a 5xx, not a hang, not a broken connection: an answer of the app.
-/// The answer waited for the store's deadline rather than coming at once. Envoy's timers fire up
-/// to a millisecond early (measured: 299.06 and 299.53 ms for a 300 ms deadline).
-fn waited_for_the_deadline(took: Duration, timeout_ms: u32) -> bool {
-    took >= Duration::from_millis(timeout_ms.into()).saturating_sub(Duration::from_millis(10))
-}
-
-fn assert_served(what: &str, reply: &Reply, took: Duration, limit: Duration) {
-    assert!((200..400).contains(&reply.status), "{what}: status {} after {took:?}: {reply:?}", reply.status);
-    assert!(took < limit, "{what} took {took:?} (limit {limit:?})");
-}
 
 #[test]
 fn a_fleet_of_envoys_shares_sessions_through_the_session_service() {
@@ -355,7 +255,8 @@ fn a_session_service_that_never_answers_costs_one_deadline_and_fails_open() {
 }
 
 /// Session-resume requests per second through one Envoy (concurrency 1), sequential, with the
-/// session in shared data vs in the session service (memory and Redis backends), plus the same
+/// session in shared data vs in the session service (memory, one Redis, a six-node Redis Cluster;
+/// a resume reads, so --redis-wait-replicas would change nothing), plus the same
 /// Envoy with the filter off as the baseline of the harness itself (client, Envoy, upstream).
 /// Numbers include this debug-built test binary's client and upstream: compare them, do not quote
 /// them as absolute. Run with `cargo test -p cookieless --test grpc_store -- --ignored --nocapture
@@ -368,10 +269,13 @@ fn bench_resume_grpc_vs_shared_data() {
     let redis = Redis::start();
     let memory = Sessiond::release(Backend::Memory);
     let on_redis = Sessiond::release(Backend::Redis { url: redis.url(), timeout_ms: 200 });
-    let setups: [(&str, Envoy); 3] = [
+    let cluster = RedisCluster::start(5000);
+    let on_cluster = Sessiond::release(Backend::RedisCluster { nodes: cluster.addrs(), timeout_ms: 200, wait_replicas: 0 });
+    let setups: [(&str, Envoy); 4] = [
         ("shared_data", Envoy::start(filter_config(json!({})), upstream.port)),
         ("grpc (sessiond memory)", grpc_envoy(upstream.port, &memory, 1000, "fail_closed")),
         ("grpc (sessiond redis)", grpc_envoy(upstream.port, &on_redis, 1000, "fail_closed")),
+        ("grpc (redis-cluster)", grpc_envoy(upstream.port, &on_cluster, 1000, "fail_closed")),
     ];
     let client = Client::with_timeout(REQUEST_LIMIT);
     let measure = |name: &str, url: &str, check: &dyn Fn(&Reply) -> bool| {
@@ -415,7 +319,7 @@ fn a_rotation_on_one_envoy_retires_the_old_token_on_every_envoy() {
         c["rotation"] = json!({"grace_seconds": grace});
         c
     };
-    let opts = EnvoyOptions { sessiond_port: Some(sessiond.port()), ..Default::default() };
+    let opts = EnvoyOptions { sessiond_ports: vec![sessiond.port()], ..Default::default() };
     let a = Envoy::start_with(config(1), upstream.port, opts.clone());
     let b = Envoy::start_with(config(1), upstream.port, opts);
     let browser = Browser::new();

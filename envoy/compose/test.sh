@@ -10,8 +10,9 @@
 #     --stand-ins: the Envoy and Redis images are stand-ins made of this machine's binaries, tagged
 #     with the names the compose file uses), and brings the stack up on host networking.
 #  4. Walks /step1 -> /step2 -> /confirm through Envoy on 127.0.0.1 only (no cookie jar: tokens ride
-#     in forms and in Location), restarting the sessiond container half-way: the confirmation page
-#     must still show both answers, since the session lives in Redis.
+#     in forms and in Location), restarting one of the two sessiond replicas half-way, then killing
+#     the other: the confirmation page must still show both answers, since the session lives in
+#     Redis and either replica serves it.
 #  5. Tears everything down (`down`, dockerd stopped by its PID, temp folder removed), also on failure.
 #
 # Needs: make build (filter, demo app, cookieless-sessiond; Envoy in .venv).
@@ -45,7 +46,7 @@ step() { check="$1"; say "--- $check"; }
 PROJECT=cookieless-compose-test
 COMPOSE_FILES=(-f envoy/docker-compose.yaml -f envoy/compose/docker-compose.loopback.yaml)
 # Must match envoy/compose/envoy.loopback.yaml and docker-compose.loopback.yaml.
-ENVOY_PORT=18000 ADMIN_PORT=18001 DEMO_PORT=18080 SESSIOND_PORT=18051 REDIS_PORT=18379
+ENVOY_PORT=18000 ADMIN_PORT=18001 DEMO_PORT=18080 SESSIOND_PORT=18051 SESSIOND_2_PORT=18052 REDIS_PORT=18379
 BASE="http://127.0.0.1:$ENVOY_PORT"
 UA="cookieless-compose-test/1"
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -233,7 +234,7 @@ step "docker-compose up (loopback)"
 stack_up=true
 timeout 180 "${COMPOSE[@]}" up -d --no-build >"$T/up.log" 2>&1 || die "docker-compose up failed:$(printf '\n'; cat "$T/up.log")"
 running="$("$DOCKER" ps --format '{{.Names}}' | sort | tr '\n' ' ')"
-[ "$("$DOCKER" ps -q | wc -l)" -eq 4 ] || die "expected 4 running containers (envoy, demo, sessiond, redis), got: $running"
+[ "$("$DOCKER" ps -q | wc -l)" -eq 5 ] || die "expected 5 running containers (envoy, demo, sessiond, sessiond-2, redis), got: $running"
 for id in $("$DOCKER" ps -q); do
   mode="$("$DOCKER" inspect -f '{{.Name}} {{.HostConfig.NetworkMode}}' "$id")"
   [ "${mode##* }" = host ] || die "container not on host networking: $mode"
@@ -246,11 +247,13 @@ done
 [ "$(curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/ready" || true)" = "LIVE" ] ||
   die "Envoy admin http://127.0.0.1:$ADMIN_PORT/ready is not LIVE after 60 s"
 for _ in $(seq 1 60); do
-  [ -n "$(ss -Hltn "sport = :$DEMO_PORT")" ] && [ -n "$(ss -Hltn "sport = :$SESSIOND_PORT")" ] && break
+  [ -n "$(ss -Hltn "sport = :$DEMO_PORT")" ] && [ -n "$(ss -Hltn "sport = :$SESSIOND_PORT")" ] &&
+    [ -n "$(ss -Hltn "sport = :$SESSIOND_2_PORT")" ] && break
   sleep 0.5
 done
 [ -n "$(ss -Hltn "sport = :$DEMO_PORT")" ] || die "the demo app does not listen on 127.0.0.1:$DEMO_PORT"
 [ -n "$(ss -Hltn "sport = :$SESSIOND_PORT")" ] || die "sessiond does not listen on 127.0.0.1:$SESSIOND_PORT"
+[ -n "$(ss -Hltn "sport = :$SESSIOND_2_PORT")" ] || die "sessiond-2 does not listen on 127.0.0.1:$SESSIOND_2_PORT"
 ok
 
 # --- 4. the demo form without cookies, with a sessiond restart half-way ----------------------------
@@ -268,10 +271,18 @@ header() { # the first value of a response header
   awk -v n="$2" '!f && tolower($0) ~ "^" tolower(n) ":" { sub(/^[^:]*: */, ""); sub(/\r$/, ""); print; f = 1 }' "$T/$1.headers"
 }
 field() { sed -n "s/.*name=\"$2\" value=\"\([^\"]*\)\".*/\1/p" "$T/$1.body" | awk 'NR == 1'; }
-sessiond_healthy() { # Envoy's active health check sees the session service healthy
+sessiond_flags() { # sessiond_flags PORT: Envoy's health flags of that replica
   local clusters
   clusters="$(curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/clusters" || true)"
-  grep -q "^sessiond::.*::health_flags::healthy$" <<<"$clusters"
+  awk -F'::' -v h="127.0.0.1:$1" '$1 == "sessiond" && $2 == h && $3 == "health_flags" { print $4 }' <<<"$clusters"
+}
+sessiond_served() { # sessiond_served PORT: calls that replica answered (Envoy's rq_success)
+  local clusters
+  clusters="$(curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/clusters" || true)"
+  awk -F'::' -v h="127.0.0.1:$1" '$1 == "sessiond" && $2 == h && $3 == "rq_success" { print $4 }' <<<"$clusters"
+}
+sessiond_healthy() { # Envoy's active health check sees both replicas of the session service healthy
+  [ "$(sessiond_flags "$SESSIOND_PORT")" = healthy ] && [ "$(sessiond_flags "$SESSIOND_2_PORT")" = healthy ]
 }
 no_cookies() { ! grep -qi '^set-cookie:' "$T/$1.headers" || die "$1: the browser was sent a Set-Cookie"; }
 expect() { # expect NAME WANTED GOT
@@ -283,7 +294,9 @@ stat_of() { # a counter from Envoy's admin /stats (regex on its name), empty whe
   awk -F': ' -v n="$1" '!found && $1 ~ n"$" { print $2; found = 1 }' <<<"$stats"
 }
 
-step "demo flow through the compose stack, session kept across a sessiond restart"
+step "demo flow through the compose stack, session kept across a sessiond restart and the loss of the other replica"
+for _ in $(seq 1 30); do sessiond_healthy && break; sleep 0.5; done
+sessiond_healthy || die "Envoy does not see both sessiond replicas healthy: $(sessiond_flags "$SESSIOND_PORT") $(sessiond_flags "$SESSIOND_2_PORT")"
 code="$(req step1 /step1)"; expect step1 200 "$code"
 no_cookies step1
 token="$(header step1 x-cookieless-token)"
@@ -331,6 +344,23 @@ sessiond_healthy ||
   die "Envoy does not see sessiond healthy again within 30 s of its restart: $(curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/clusters" | grep '^sessiond::.*::health_flags::' || true); \
 sessiond says:$(printf '\n'; "$DOCKER" logs --tail 20 "$sessiond_id" 2>&1)"
 say "sessiond restarted ($started_before -> $started_after); Envoy health-checks it healthy"
+served_1="$(sessiond_served "$SESSIOND_PORT")" served_2="$(sessiond_served "$SESSIOND_2_PORT")"
+[ "${served_1:-0}" -ge 1 ] && [ "${served_2:-0}" -ge 1 ] ||
+  die "both replicas should have served calls so far: sessiond $served_1, sessiond-2 $served_2"
+
+# Lose the other replica for the rest of the flow: once Envoy's health check has taken it out
+# (its worker follows a moment later), the first replica serves every call.
+# (`stop --timeout 0`: SIGTERM, then SIGKILL at once; unlike `kill`, surely no restart policy.)
+timeout 60 "${COMPOSE[@]}" stop --timeout 0 sessiond-2 >"$T/kill.log" 2>&1 ||
+  die "docker-compose stop sessiond-2 failed:$(printf '\n'; cat "$T/kill.log")"
+for _ in $(seq 1 40); do
+  case "$(sessiond_flags "$SESSIOND_2_PORT")" in *failed_active_hc*) break ;; esac
+  sleep 0.25
+done
+case "$(sessiond_flags "$SESSIOND_2_PORT")" in *failed_active_hc*) ;;
+  *) die "Envoy still sees the killed sessiond-2 as $(sessiond_flags "$SESSIOND_2_PORT") after 10 s" ;; esac
+sleep 1.5
+say "sessiond-2 stopped; Envoy took it out of rotation"
 
 code="$(req post2 /step2 -H "Origin: $BASE" --data-urlencode "email=ada@example.org" \
   --data-urlencode "csrfmiddlewaretoken=$csrf" --data-urlencode "sessionid=$form_token")"
@@ -347,6 +377,7 @@ grep -qF '<p id="email">ada@example.org</p>' "$T/confirm.body" ||
   die "the confirmation page lacks the email:$(printf '\n'; cat "$T/confirm.body")"
 errors="$(stat_of 'cookieless_store_errors')"
 [ "${errors:-0}" -eq 0 ] || die "the filter counted $errors session store errors"
+[ "$(sessiond_served "$SESSIOND_PORT")" -gt "$served_1" ] || die "the remaining replica served none of the last steps"
 
 # The same client straight at the app (no filter): with no cookie jar it cannot get past step 1.
 direct="http://127.0.0.1:$DEMO_PORT"

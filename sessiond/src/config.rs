@@ -10,8 +10,26 @@ use clap::{Parser, ValueEnum};
 pub enum BackendKind {
     /// In this process: fast, lost on restart, not shared between replicas of the service.
     Memory,
-    /// In Redis: shared by every replica of the service, expired by Redis itself.
+    /// In one Redis server (--redis-url): shared by every replica of the service, expired by Redis
+    /// itself.
     Redis,
+    /// In a Redis Cluster (--redis-nodes): the same, sharded over its primaries, each with
+    /// replicas that take over when it fails.
+    RedisCluster,
+    /// In the Redis primary that Sentinel names (--sentinels, --sentinel-master): the same, and
+    /// the service follows Sentinel to the new primary after a failover.
+    RedisSentinel,
+}
+
+/// Which Redis deployment the Redis backends reach, checked from the flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One server, by URL (which may carry the password).
+    Single { url: String },
+    /// Some nodes of a Redis Cluster (the client discovers the others).
+    Cluster { nodes: Vec<(String, u16)> },
+    /// Sentinels, and the name of the primary they watch.
+    Sentinel { sentinels: Vec<(String, u16)>, master: String },
 }
 
 /// The flags of `cookieless-sessiond`. Every flag can also be set by the environment variable named
@@ -39,8 +57,9 @@ pub struct Args {
     )]
     pub listen: SocketAddr,
 
-    /// Where jars are kept: `memory` (this process only; lost on restart) or `redis` (shared by all
-    /// replicas; see --redis-url).
+    /// Where jars are kept: `memory` (this process only; lost on restart), `redis` (one Redis
+    /// server, shared by all replicas; see --redis-url), `redis-cluster` (see --redis-nodes) or
+    /// `redis-sentinel` (see --sentinels, --sentinel-master).
     #[arg(
         long,
         value_enum,
@@ -58,6 +77,42 @@ pub struct Args {
         hide_env_values = true
     )]
     pub redis_url: String,
+
+    /// Redis Cluster nodes to start from with --backend redis-cluster, as HOST:PORT,HOST:PORT,...
+    /// (a few are enough: the client discovers the rest and follows failovers). No TLS in this
+    /// build.
+    #[arg(long, env = "COOKIELESS_SESSIOND_REDIS_NODES", value_delimiter = ',')]
+    pub redis_nodes: Vec<String>,
+
+    /// Sentinels to ask for the primary with --backend redis-sentinel, as HOST:PORT,HOST:PORT,...
+    #[arg(long, env = "COOKIELESS_SESSIOND_SENTINELS", value_delimiter = ',')]
+    pub sentinels: Vec<String>,
+
+    /// The name the sentinels know the primary by (their `sentinel monitor NAME ...`).
+    #[arg(long, env = "COOKIELESS_SESSIOND_SENTINEL_MASTER")]
+    pub sentinel_master: Option<String>,
+
+    /// Username (Redis ACL) for the data nodes of --backend redis-cluster and redis-sentinel
+    /// (--backend redis takes it from --redis-url).
+    #[arg(long, env = "COOKIELESS_SESSIOND_REDIS_USERNAME")]
+    pub redis_username: Option<String>,
+
+    /// Password for the data nodes of --backend redis-cluster and redis-sentinel. Never logged.
+    #[arg(long, env = "COOKIELESS_SESSIOND_REDIS_PASSWORD", hide_env_values = true)]
+    pub redis_password: Option<String>,
+
+    /// Password of the sentinels themselves (their `requirepass`), when they have one. Never
+    /// logged.
+    #[arg(long, env = "COOKIELESS_SESSIOND_SENTINEL_PASSWORD", hide_env_values = true)]
+    pub sentinel_password: Option<String>,
+
+    /// Redis backends: after each write, wait (Redis WAIT, within --redis-timeout-ms) until this
+    /// many replicas of the primary have it; if fewer confirm in time, the Put answers
+    /// UNAVAILABLE (the write may still be on the primary). 0: answer as soon as the primary has
+    /// it (a failover can then lose the last writes; see sessiond/README.md).
+    #[arg(long, env = "COOKIELESS_SESSIOND_REDIS_WAIT_REPLICAS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=16))]
+    pub redis_wait_replicas: u32,
 
     /// Prefix of every Redis key this service writes (key = prefix + session id). Lets several
     /// deployments share one Redis.
@@ -109,7 +164,25 @@ impl Args {
                 self.default_idle_timeout_seconds, self.max_idle_timeout_seconds
             ));
         }
-        Ok(())
+        self.redis_target().map(|_| ())
+    }
+
+    /// The Redis deployment the flags name; `None` for the memory backend.
+    pub fn redis_target(&self) -> Result<Option<RedisTarget>, String> {
+        Ok(Some(match self.backend {
+            BackendKind::Memory => return Ok(None),
+            BackendKind::Redis => RedisTarget::Single { url: self.redis_url.clone() },
+            BackendKind::RedisCluster => RedisTarget::Cluster {
+                nodes: host_ports("--redis-nodes", &self.redis_nodes)?,
+            },
+            BackendKind::RedisSentinel => RedisTarget::Sentinel {
+                sentinels: host_ports("--sentinels", &self.sentinels)?,
+                master: match self.sentinel_master.as_deref() {
+                    Some(name) if !name.is_empty() => name.to_owned(),
+                    _ => return Err("--sentinel-master: missing (the name the sentinels monitor)".into()),
+                },
+            },
+        }))
     }
 
     pub fn redis_timeout(&self) -> Duration {
@@ -123,6 +196,33 @@ impl Args {
             n => n.min(self.max_idle_timeout_seconds),
         };
         Duration::from_secs(u64::from(secs))
+    }
+}
+
+/// A non-empty list of HOST:PORT, for the flag `flag`.
+fn host_ports(flag: &str, items: &[String]) -> Result<Vec<(String, u16)>, String> {
+    if items.iter().all(|i| i.trim().is_empty()) {
+        return Err(format!("{flag}: missing (HOST:PORT,HOST:PORT,...)"));
+    }
+    items
+        .iter()
+        .map(|i| i.trim())
+        .filter(|i| !i.is_empty())
+        .map(|item| host_port(item).map_err(|why| format!("{flag}: {why}")))
+        .collect()
+}
+
+fn host_port(item: &str) -> Result<(String, u16), String> {
+    if item.starts_with("rediss://") {
+        return Err("this build has no TLS (rediss://); give HOST:PORT of a plain-TCP port".into());
+    }
+    let (host, port) = item
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{item}` is not HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 && !host.is_empty() && !host.contains('/') => Ok((host.to_owned(), port)),
+        _ => Err(format!("`{item}` is not HOST:PORT")),
     }
 }
 
@@ -157,5 +257,27 @@ mod tests {
             "100",
         ]);
         assert!(b.validate().is_err());
+    }
+
+    #[test]
+    fn cluster_and_sentinel_flags() {
+        let c = Args::parse_from(["x", "--backend", "redis-cluster", "--redis-nodes", "10.0.0.1:7000, node-b:7001"]);
+        let nodes = vec![("10.0.0.1".to_owned(), 7000), ("node-b".to_owned(), 7001)];
+        assert_eq!(c.redis_target(), Ok(Some(RedisTarget::Cluster { nodes })));
+        let s = Args::parse_from(["x", "--backend", "redis-sentinel", "--sentinels", "[::1]:26379", "--sentinel-master", "m"]);
+        let sentinels = vec![("::1".to_owned(), 26379)];
+        assert_eq!(s.redis_target(), Ok(Some(RedisTarget::Sentinel { sentinels, master: "m".into() })));
+        let refused = |args: &[&str], field: &str| {
+            let a = Args::parse_from(std::iter::once("x").chain(args.iter().copied()));
+            let e = a.validate().unwrap_err();
+            assert!(e.starts_with(field), "{args:?}: {e}");
+        };
+        refused(&["--backend", "redis-cluster"], "--redis-nodes: missing");
+        refused(&["--backend", "redis-cluster", "--redis-nodes", "host"], "--redis-nodes: `host` is not");
+        refused(&["--backend", "redis-cluster", "--redis-nodes", "h:0"], "--redis-nodes: `h:0` is not");
+        refused(&["--backend", "redis-cluster", "--redis-nodes", "rediss://h:7000"], "--redis-nodes: this build has no TLS");
+        refused(&["--backend", "redis-sentinel", "--sentinels", "h:1"], "--sentinel-master: missing");
+        refused(&["--backend", "redis-sentinel", "--sentinel-master", "m"], "--sentinels: missing");
+        assert_eq!(Args::parse_from(["x"]).redis_target(), Ok(None));
     }
 }

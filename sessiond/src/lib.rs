@@ -1,6 +1,6 @@
 //! `cookieless-sessiond`: the gRPC session service behind the cookieless Envoy filter's
 //! `"store": {"kind": "grpc"}`. It keeps each browser session's cookie jar (opaque bytes that only
-//! the filter understands) keyed by session id, in memory or in Redis, so that every Envoy of a
+//! the filter understands) keyed by session id, in memory or in Redis (one server, a Cluster, or behind Sentinel), so that every Envoy of a
 //! fleet sees the same sessions.
 //!
 //! The protocol is `proto/cookieless/session/v1/session.proto` (service
@@ -20,7 +20,9 @@
 
 pub mod config;
 pub mod memory;
+pub mod redis_conn;
 pub mod redis_store;
+pub mod sentinel;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -6,21 +6,21 @@
 //! small Lua scripts so that read-and-refresh and compare-and-set are atomic. Each script touches
 //! exactly one key, passed in KEYS, so the layout also works on Redis Cluster.
 //!
-//! Connections: a `redis::aio::ConnectionManager` (one multiplexed connection, re-established in
-//! the background after an I/O error). Every call is bounded by `--redis-timeout-ms`: when Redis is
-//! down or slow the call fails with UNAVAILABLE instead of waiting, and the next calls find the new
-//! connection once Redis is back.
+//! Connections: a [`Conn`] (crate::redis_conn) to one server, a Redis Cluster or the primary
+//! Sentinel names; the scripts are the same on each. Every call is bounded by
+//! `--redis-timeout-ms`: when Redis is down, slow or failing over, the call fails with UNAVAILABLE
+//! instead of waiting, and the next calls find the new connection (or the new primary) once one
+//! answers.
 //!
-//! Scaling out: this build talks to one Redis (a primary). For high availability, the redis crate
-//! also offers Sentinel (`sentinel` feature, `redis::sentinel::SentinelClient`, which finds the
-//! current primary) and Cluster (`cluster-async` feature, `redis::cluster_async::ClusterConnection`);
-//! both would slot in behind the same three scripts unchanged. See sessiond/README.md.
+//! Durability: Redis replicates asynchronously, so a primary that dies can take its last
+//! acknowledged writes with it. With `--redis-wait-replicas N` a Put is acknowledged only once
+//! `WAIT` says N replicas have it (within the same deadline); see sessiond/README.md.
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RetryMethod, Script};
+use redis::{RedisError, Script};
 
+use crate::redis_conn::{transient, Conn};
 use crate::store::{clock_micros, PutOutcome, StoreError, Stored};
 
 /// KEYS[1] = session key. Returns nil when absent, else {version, jar}; refreshes the TTL.
@@ -58,35 +58,25 @@ return {1, nv}
 
 /// Sessions in Redis.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
     timeout: Duration,
+    /// Replicas that must confirm a write before a Put is acknowledged (0: none).
+    wait_replicas: u32,
     get_script: Script,
     put_script: Script,
 }
 
 impl RedisStore {
-    /// Prepares the client without connecting: the service starts (and answers UNAVAILABLE) even
-    /// while Redis is down. Fails only on a malformed URL.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid --redis-url: {e}"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            // Retry a failed (re)connection a few times, quickly; after that the next call starts
-            // a new attempt, so recovery never waits on a long backoff.
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(timeout.max(Duration::from_millis(50)));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| format!("cannot set up the Redis client: {e}"))?;
-        Ok(RedisStore {
+    pub fn new(conn: Conn, prefix: &str, timeout: Duration, wait_replicas: u32) -> Self {
+        RedisStore {
             conn,
             prefix: prefix.to_owned(),
             timeout,
+            wait_replicas,
             get_script: Script::new(GET_SCRIPT),
             put_script: Script::new(PUT_SCRIPT),
-        })
+        }
     }
 
     fn key(&self, session_id: &str) -> String {
@@ -130,12 +120,28 @@ impl RedisStore {
             .arg(idle_secs)
             .arg(expected_version)
             .arg(clock_micros());
-        let (stored, version): (i64, u64) = self.bounded(inv.invoke_async(&mut conn)).await?;
-        Ok(if stored == 1 {
-            PutOutcome::Stored(version)
-        } else {
-            PutOutcome::Conflict(version)
-        })
+        let written = async {
+            let (stored, version): (i64, u64) = inv.invoke_async(&mut conn).await?;
+            let confirmed = match (stored, self.wait_replicas) {
+                // WAIT gets half the deadline, so that it answers (with the count) before the
+                // connection's reply timeout takes it for a dead server.
+                (1, n) if n > 0 => conn.wait(&key, n, self.timeout / 2).await?,
+                _ => 0,
+            };
+            Ok((stored, version, confirmed))
+        };
+        let (stored, version, confirmed) = self.bounded(written).await?;
+        if stored != 1 {
+            return Ok(PutOutcome::Conflict(version));
+        }
+        if confirmed < i64::from(self.wait_replicas) {
+            return Err(StoreError::Unavailable(format!(
+                "written on the primary, but {confirmed} of the {} replicas asked for confirmed it within {} ms",
+                self.wait_replicas,
+                self.timeout.as_millis()
+            )));
+        }
+        Ok(PutOutcome::Stored(version))
     }
 
     pub async fn delete(&self, session_id: &str) -> Result<(), StoreError> {
@@ -149,24 +155,15 @@ impl RedisStore {
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let _: String = self
-            .bounded(redis::cmd("PING").query_async(&mut conn))
-            .await?;
-        Ok(())
+        self.bounded(conn.ping()).await
     }
 }
 
-/// Transient failures (connection, timeout, Redis loading, failover in progress) are UNAVAILABLE;
-/// anything else (a reply this code does not understand, a foreign value at our key) is INTERNAL.
+/// Transient failures (see [`transient`]) are UNAVAILABLE; anything else (a reply this code does not understand, a foreign value at our key) is INTERNAL.
 fn map_error(e: &RedisError) -> StoreError {
     // Redis error texts carry no command arguments, so no session id or jar can leak here.
     let msg = format!("redis: {e}");
-    let transient = e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || !matches!(e.retry_method(), RetryMethod::NoRetry);
-    if transient {
+    if transient(e) {
         StoreError::Unavailable(msg)
     } else {
         StoreError::Internal(msg)

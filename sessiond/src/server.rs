@@ -11,10 +11,11 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
-use crate::config::{Args, BackendKind};
+use crate::config::Args;
 use crate::memory::{Evictions, MemoryStore};
 use crate::pb::session_store_server::SessionStoreServer;
 use crate::pb::SERVICE;
+use crate::redis_conn::{Auth, Conn};
 use crate::redis_store::RedisStore;
 use crate::service::SessionService;
 use crate::store::Store;
@@ -74,16 +75,22 @@ pub async fn run(args: Args) -> Result<(), String> {
 
 /// The backend the arguments name.
 fn open_store(args: &Args) -> Result<Store, String> {
-    Ok(match args.backend {
-        BackendKind::Memory => Store::Memory(MemoryStore::new(
-            usize::try_from(args.max_sessions).unwrap_or(usize::MAX),
-        )),
-        BackendKind::Redis => Store::Redis(RedisStore::new(
-            &args.redis_url,
-            &args.key_prefix,
-            args.redis_timeout(),
-        )?),
-    })
+    let Some(target) = args.redis_target()? else {
+        let max = usize::try_from(args.max_sessions).unwrap_or(usize::MAX);
+        return Ok(Store::Memory(MemoryStore::new(max)));
+    };
+    let auth = Auth {
+        username: args.redis_username.clone(),
+        password: args.redis_password.clone(),
+        sentinel_password: args.sentinel_password.clone(),
+    };
+    let conn = Conn::open(&target, &auth, args.redis_timeout())?;
+    Ok(Store::Redis(RedisStore::new(
+        conn,
+        &args.key_prefix,
+        args.redis_timeout(),
+        args.redis_wait_replicas,
+    )))
 }
 
 /// Binds the listening address and logs what the service runs with.
@@ -99,6 +106,7 @@ async fn listen(args: &Args) -> Result<tokio::net::TcpListener, String> {
         backend = ?args.backend,
         max_sessions = args.max_sessions,
         redis_timeout_ms = args.redis_timeout_ms,
+        redis_wait_replicas = args.redis_wait_replicas,
         "cookieless-sessiond listening"
     );
     Ok(listener)
@@ -125,8 +133,9 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
 }
 
 /// Memory: drop expired sessions every second (they are also dropped lazily on each call), and
-/// log the eviction counters when they changed. Redis: ping every second; the health service
-/// says NOT_SERVING while Redis is unreachable, and the pings keep the connection manager
+/// log the eviction counters when they changed. Redis: ping every second (on a Cluster, every
+/// primary); the health service says NOT_SERVING while Redis is unreachable (on a Cluster, while
+/// some slots have no primary that answers), and the pings keep the connection manager
 /// reconnecting even when no calls arrive.
 fn spawn_housekeeping(store: Arc<Store>, reporter: HealthReporter) -> JoinHandle<()> {
     tokio::spawn(async move {

@@ -45,8 +45,10 @@ pub struct EnvoyOptions {
     pub trust_xff: bool,
     /// Without it, Envoy has no Wasm filter at all.
     pub filter_enabled: bool,
-    /// A cluster `sessiond` (HTTP/2) for the gRPC session store, at this loopback port.
-    pub sessiond_port: Option<u16>,
+    /// A cluster `sessiond` (HTTP/2) for the gRPC session store, at these loopback ports (none:
+    /// no such cluster). With several, Envoy health-checks them (gRPC health) and balances over
+    /// those that answer SERVING.
+    pub sessiond_ports: Vec<u16>,
     /// Speak HTTP/2 to the upstream (needed for response trailers).
     pub upstream_http2: bool,
     /// Run Envoy on these CPUs only (`taskset -c`): benchmarks keep it apart from the load.
@@ -55,7 +57,7 @@ pub struct EnvoyOptions {
 
 impl Default for EnvoyOptions {
     fn default() -> Self {
-        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_port: None, upstream_http2: false, cpus: None }
+        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_ports: Vec::new(), upstream_http2: false, cpus: None }
     }
 }
 
@@ -155,6 +157,11 @@ impl Envoy {
             .unwrap_or(0)
     }
 
+    /// Admin `/clusters`: per host of each cluster, its counters and health flags.
+    pub fn clusters(&self) -> String {
+        Client::new().get(&format!("http://127.0.0.1:{}/clusters", self.admin_port)).body
+    }
+
     pub fn stats(&self) -> String {
         Client::new().get(&format!("http://127.0.0.1:{}/stats", self.admin_port)).body
     }
@@ -174,7 +181,7 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
     let wasm_filter = wasm_filter(filter_json);
     let filters = if opts.filter_enabled { wasm_filter.as_str() } else { "" };
-    let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
+    let sessiond = sessiond_cluster(&opts.sessiond_ports);
     let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
     // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
     format!(
@@ -253,19 +260,31 @@ const HTTP2_OPTIONS: &str = r#"
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
         explicit_http_config: {http2_protocol_options: {}}"#;
 
-/// The gRPC session service's cluster: gRPC needs HTTP/2 to the upstream.
-fn sessiond_cluster(port: u16) -> String {
+/// The gRPC session service's cluster: gRPC needs HTTP/2 to the upstream. Several replicas are
+/// health-checked often (a killed one leaves the rotation after one failed check), as a fleet
+/// would run them; one alone is not, so the tests of a single sessiond see every failure.
+fn sessiond_cluster(ports: &[u16]) -> String {
+    if ports.is_empty() {
+        return String::new();
+    }
+    let health = if ports.len() > 1 {
+        "\n    common_lb_config: {healthy_panic_threshold: {value: 0}}\n    health_checks:\n    - {timeout: 0.25s, interval: 0.2s, no_traffic_interval: 0.2s, unhealthy_threshold: 1,\n       healthy_threshold: 1, grpc_health_check: {}}"
+    } else {
+        ""
+    };
+    let endpoints: String = ports
+        .iter()
+        .map(|port| format!("\n        - endpoint:\n            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}"))
+        .collect();
     format!(
         r#"
   - name: sessiond
     type: STATIC
-    connect_timeout: 0.25s{HTTP2_OPTIONS}
+    connect_timeout: 0.25s{HTTP2_OPTIONS}{health}
     load_assignment:
       cluster_name: sessiond
       endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+      - lb_endpoints:{endpoints}
 "#
     )
 }

@@ -6,7 +6,8 @@
 //!
 //! * here: the workspace paths, the rewriter's [`corpus`], [`free_port`], the process guard [`Proc`], waiting
 //!   ([`wait_until`], [`accepts`]), [`TempDir`];
-//! * [`redis`]: a real `redis-server` that can be killed, frozen and restarted;
+//! * [`redis`]: a real `redis-server` that can be killed, frozen and restarted; a Redis Cluster
+//!   and a Sentinel group of them, for failovers;
 //! * [`sessiond`]: the real `cookieless-sessiond` binary;
 //! * [`envoy`]: Envoy with the filter from a generated bootstrap, and `envoy --mode validate`;
 //! * [`demo`]: the demo app binary; [`http`]: an HTTP client that keeps no cookies;
@@ -29,7 +30,7 @@ pub use envoy::{
     bootstrap, envoy_bin, envoy_command, filter_config, validate_config, wasm_path, Envoy, EnvoyOptions, KEY, OTHER_KEY,
 };
 pub use http::{hidden_field, token_in, Client, Reply};
-pub use redis::Redis;
+pub use redis::{Redis, RedisCluster, SentinelGroup};
 pub use sessiond::{sessiond_bin, Backend, Sessiond};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

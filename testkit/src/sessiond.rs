@@ -19,22 +19,32 @@ pub enum Backend {
     Memory,
     /// Redis at this URL, each call bounded by this many milliseconds.
     Redis { url: String, timeout_ms: u32 },
+    /// A Redis Cluster reached through these `HOST:PORT,...` nodes; each write waits for this many
+    /// replicas (`--redis-wait-replicas`).
+    RedisCluster { nodes: String, timeout_ms: u32, wait_replicas: u32 },
+    /// The primary these `HOST:PORT,...` sentinels name `master`.
+    RedisSentinel { sentinels: String, master: String, timeout_ms: u32, wait_replicas: u32 },
 }
 
 impl Backend {
     /// The command-line arguments that choose it.
     pub fn args(&self) -> Vec<String> {
-        match self {
-            Backend::Memory => vec!["--backend".into(), "memory".into()],
-            Backend::Redis { url, timeout_ms } => vec![
-                "--backend".into(),
-                "redis".into(),
-                "--redis-url".into(),
-                url.clone(),
-                "--redis-timeout-ms".into(),
-                timeout_ms.to_string(),
-            ],
-        }
+        let (kind, mut args, timeout_ms, wait_replicas) = match self {
+            Backend::Memory => return vec!["--backend".into(), "memory".into()],
+            Backend::Redis { url, timeout_ms } => ("redis", vec!["--redis-url", url], timeout_ms, &0),
+            Backend::RedisCluster { nodes, timeout_ms, wait_replicas } => {
+                ("redis-cluster", vec!["--redis-nodes", nodes], timeout_ms, wait_replicas)
+            }
+            Backend::RedisSentinel { sentinels, master, timeout_ms, wait_replicas } => (
+                "redis-sentinel",
+                vec!["--sentinels", sentinels, "--sentinel-master", master],
+                timeout_ms,
+                wait_replicas,
+            ),
+        };
+        let (timeout, wait) = (timeout_ms.to_string(), wait_replicas.to_string());
+        args.extend(["--redis-timeout-ms", &timeout, "--redis-wait-replicas", &wait]);
+        ["--backend", kind].into_iter().chain(args).map(str::to_string).collect()
     }
 }
 
