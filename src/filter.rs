@@ -11,7 +11,7 @@ use log::{debug, error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 proxy_wasm::main! {{
@@ -21,8 +21,8 @@ proxy_wasm::main! {{
 
 #[derive(Default)]
 struct CookielessRoot {
-    settings: Option<Rc<Settings>>,
-    metric_ids: Rc<Vec<u32>>,
+    settings: Option<Arc<Settings>>,
+    metric_ids: Arc<Vec<u32>>,
 }
 
 impl Context for CookielessRoot {}
@@ -34,8 +34,8 @@ impl RootContext for CookielessRoot {
         let settings = Config::parse(&json, &env).and_then(Settings::from_config);
         match settings {
             Ok(settings) => {
-                self.metric_ids = Rc::new(define_metrics());
-                self.settings = Some(Rc::new(settings));
+                self.metric_ids = Arc::new(define_metrics());
+                self.settings = Some(Arc::new(settings));
                 info!("cookieless: configured");
                 true
             }
@@ -47,8 +47,8 @@ impl RootContext for CookielessRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let exchange = self.settings.as_ref().map(|s| Exchange::new(Rc::clone(s)));
-        Some(Box::new(CookielessHttp { exchange, host: WasmHost::new(Rc::clone(&self.metric_ids)) }))
+        let exchange = self.settings.as_ref().map(|s| Exchange::new(Arc::clone(s)));
+        Some(Box::new(CookielessHttp { exchange, host: WasmHost::new(Arc::clone(&self.metric_ids)) }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -123,13 +123,13 @@ impl HttpContext for CookielessHttp {
 /// `Host` through proxy-wasm host calls. Failures are logged at debug and treated as absent:
 /// the SDK's own wrappers panic on them, which would kill the VM.
 struct WasmHost {
-    metric_ids: Rc<Vec<u32>>,
+    metric_ids: Arc<Vec<u32>>,
     request_headers: HeaderCache<ProxyMap>,
     response_headers: HeaderCache<ProxyMap>,
 }
 
 impl WasmHost {
-    fn new(metric_ids: Rc<Vec<u32>>) -> WasmHost {
+    fn new(metric_ids: Arc<Vec<u32>>) -> WasmHost {
         WasmHost {
             metric_ids,
             request_headers: HeaderCache::new(ProxyMap(MapType::HttpRequestHeaders)),

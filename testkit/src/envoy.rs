@@ -25,6 +25,35 @@ pub fn wasm_path() -> PathBuf {
     artefact("wasm32-wasip1/release/cookieless.wasm", "filter")
 }
 
+/// The native build, an Envoy dynamic module (`make build`).
+pub fn native_path() -> PathBuf {
+    artefact("release/libcookieless.so", "native filter")
+}
+
+/// Which build of the filter every test Envoy loads: `COOKIELESS_BUILD=wasm` (the default) or
+/// `native`. The one switch that runs the whole suite against either build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    Wasm,
+    Native,
+}
+
+pub fn build() -> Build {
+    match std::env::var("COOKIELESS_BUILD").unwrap_or_default().as_str() {
+        "" | "wasm" => Build::Wasm,
+        "native" => Build::Native,
+        other => panic!("COOKIELESS_BUILD={other:?}: it is `wasm` or `native`"),
+    }
+}
+
+/// The filter's name in Envoy's HTTP filter chain (what per-route configuration is keyed by).
+pub fn filter_name() -> &'static str {
+    match build() {
+        Build::Wasm => "envoy.filters.http.wasm",
+        Build::Native => "envoy.filters.http.dynamic_modules",
+    }
+}
+
 /// Envoy, on the CPUs the options name (`taskset` execs it: the PID stays Envoy's).
 pub fn envoy_command(opts: &EnvoyOptions) -> Command {
     match &opts.cpus {
@@ -43,7 +72,7 @@ pub struct EnvoyOptions {
     pub concurrency: u32,
     /// Take the client address from X-Forwarded-For, so tests can choose what the filter sees.
     pub trust_xff: bool,
-    /// Without it, Envoy has no Wasm filter at all.
+    /// Without it, Envoy has no cookieless filter at all.
     pub filter_enabled: bool,
     /// A cluster `sessiond` (HTTP/2) for the gRPC session store, at this loopback port.
     pub sessiond_port: Option<u16>,
@@ -159,10 +188,11 @@ impl Envoy {
         Client::new().get(&format!("http://127.0.0.1:{}/stats", self.admin_port)).body
     }
 
-    /// No panic and no crashed VM in Envoy's log.
+    /// No panic, no crashed VM (Wasm) and no panic caught at the module's boundary (native) in
+    /// Envoy's log.
     pub fn assert_no_panic(&self) {
         let log = self.log();
-        for bad in ["panicked", "wasm trap", "Function: proxy_on", "VM failed", "unreachable"] {
+        for bad in ["panicked", "wasm trap", "Function: proxy_on", "VM failed", "unreachable", "cookieless: a panic"] {
             assert!(!log.contains(bad), "Envoy log shows {bad:?}:\n{log}");
         }
     }
@@ -172,8 +202,12 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     // With use_remote_address false and no trusted hops, Envoy takes the client address from the
     // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
     let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
-    let wasm_filter = wasm_filter(filter_json);
-    let filters = if opts.filter_enabled { wasm_filter.as_str() } else { "" };
+    let filter = match build() {
+        Build::Wasm => wasm_filter(filter_json),
+        Build::Native => native_filter(filter_json),
+    };
+    let filters = if opts.filter_enabled { filter.as_str() } else { "" };
+    let filter_name = filter_name();
     let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
     let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
     // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
@@ -200,7 +234,7 @@ static_resources:
               - match: {{prefix: "/nofilter/"}}
                 route: {{cluster: upstream, prefix_rewrite: "/"}}
                 typed_per_filter_config:
-                  envoy.filters.http.wasm:
+                  {filter_name}:
                     "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
                     disabled: true
               - match: {{prefix: "/"}}
@@ -244,6 +278,26 @@ fn wasm_filter(filter_json: &str) -> String {
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: {filter_json}"#,
         wasm = wasm.display()
+    )
+}
+
+/// The native build's entry: the same configuration, as the dynamic module's `filter_config`.
+fn native_filter(filter_json: &str) -> String {
+    let module = native_path();
+    let filter_json = serde_json::to_string(filter_json).unwrap();
+    format!(
+        r#"
+          - name: envoy.filters.http.dynamic_modules
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+              dynamic_module_config:
+                module: {{local: {{filename: "{module}"}}}}
+                do_not_close: true
+              filter_name: cookieless
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: {filter_json}"#,
+        module = module.display()
     )
 }
 
