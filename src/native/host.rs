@@ -97,23 +97,21 @@ impl NativeHost {
     }
 
     /// Replaces the whole body Envoy holds by `body`: every part is drained, and `body` goes into
-    /// the buffered part when there is one (Envoy sends it first), else into the received chunk.
+    /// the last part. Inside a body hook that is the received chunk, which Envoy then sends on
+    /// (Continue) or adds to its buffer (StopIterationAndBuffer): written into the buffer, it would
+    /// stay there after a Continue, unsent. Outside a body hook only the buffer is left.
     fn set_body(&self, response: bool, body: &[u8]) -> bool {
         let parts = self.body_parts(response);
-        let mut target = None;
         for kind in &parts {
-            // SAFETY: `filter` is live; Envoy copies nothing here, it only drains its own buffer.
-            let available = unsafe {
+            // SAFETY: `filter` is live; this only drains Envoy's own buffer.
+            unsafe {
                 let size = abi::envoy_dynamic_module_callback_http_get_body_size(self.filter, *kind);
-                abi::envoy_dynamic_module_callback_http_drain_body(self.filter, *kind, size)
-            };
-            if available && target.is_none() {
-                target = Some(*kind);
+                abi::envoy_dynamic_module_callback_http_drain_body(self.filter, *kind, size);
             }
         }
-        let Some(kind) = target else { return body.is_empty() };
+        let Some(kind) = parts.last() else { return body.is_empty() };
         // SAFETY: `filter` is live; Envoy copies `body` during the call.
-        unsafe { abi::envoy_dynamic_module_callback_http_append_body(self.filter, kind, ModuleBuffer::of(body)) }
+        unsafe { abi::envoy_dynamic_module_callback_http_append_body(self.filter, *kind, ModuleBuffer::of(body)) }
     }
 }
 
