@@ -21,7 +21,7 @@ help:
 	@echo "make key    - print a new random sealing key (base64 of 32 bytes)"
 	@echo "make bench  - benchmarks: through Envoy with wrk (writes BENCHMARKS.md) and criterion"
 	@echo "make fuzz   - every cargo-fuzz target for FUZZ_SECONDS each (nightly)"
-	@echo "make soak   - 60 s of mixed load, 200,000 sessions against max_sessions 50000"
+	@echo "make soak   - 60 s of mixed load, 200,000 sessions against max_sessions 50000 (both builds)"
 	@echo "make compose-test - the docker-compose stack for real, on a private dockerd (root)"
 	@echo "make oci-image - Wasm OCI image \$$(OCI_IMAGE) for Istio (needs a running Docker engine)"
 
@@ -90,8 +90,14 @@ lint:
 	$(CARGO) clippy --release --target wasm32-wasip1 -p cookieless -- -D warnings
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The whole integration suite once per build of the filter: the testkit loads the one
+# COOKIELESS_BUILD names (wasm: cookieless.wasm in V8; native: the dynamic module).
+BUILDS := wasm native
+
 integration:
-	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --workspace --test '*' -- --test-threads 2
+	@for build in $(BUILDS); do echo "== integration tests against the $$build build"; \
+		COOKIELESS_BUILD=$$build ENVOY_BIN="$(abspath $(ENVOY))" \
+			$(CARGO) test --workspace --test '*' -- --test-threads 2 || exit 1; done
 
 key:
 	@head -c 32 /dev/urandom | base64
@@ -145,4 +151,6 @@ fuzz:
 		$(CARGO) +nightly fuzz run $$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) $$dict || exit 1; done
 
 soak: build
-	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --release --test soak -- --ignored --nocapture
+	@for build in $(BUILDS); do echo "== soak, $$build build"; \
+		COOKIELESS_BUILD=$$build ENVOY_BIN="$(abspath $(ENVOY))" \
+			$(CARGO) test --release --test soak -- --ignored --nocapture || exit 1; done
