@@ -820,6 +820,7 @@ fn body_may_be_rewritten(host: &dyn Host, is_head: bool, end_of_stream: bool) ->
 mod tests {
     use super::*;
     use crate::host::mock::{MockHost, SharedMemory};
+    use crate::host::Headers;
     use crate::proto;
     use prost::Message;
 

@@ -51,6 +51,14 @@ unsafe fn copied(headers: *const EnvoyHeader, size: usize) -> Vec<(String, Vec<u
     pairs.iter().map(|h| (String::from_utf8_lossy(&h.key.to_vec()).into_owned(), h.value.to_vec())).collect()
 }
 
+/// A store call's response headers or trailers (either may hold `grpc-status`).
+unsafe fn call_headers(module: *mut c_void, hook: &str, stream: u64, headers: *const EnvoyHeader, size: usize) {
+    on_filter(module, hook, |_, host| {
+        host.calls.on_headers(stream, &copied(headers, size));
+        abi::CONTINUE
+    });
+}
+
 /// A store call's stream ended: the exchange goes on where it paused.
 unsafe fn finish_call(module: *mut c_void, hook: &str, stream: u64, reset: bool) {
     on_filter(module, hook, |exchange, host| {
@@ -200,10 +208,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers
     size: usize,
     _end_stream: bool,
 ) {
-    on_filter(module, "http_stream_headers", |_, host| {
-        host.calls.on_headers(stream, &copied(headers, size));
-        abi::CONTINUE
-    });
+    call_headers(module, "http_stream_headers", stream, headers, size);
 }
 
 /// # Safety
@@ -235,10 +240,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailer
     trailers: *const EnvoyHeader,
     size: usize,
 ) {
-    on_filter(module, "http_stream_trailers", |_, host| {
-        host.calls.on_headers(stream, &copied(trailers, size));
-        abi::CONTINUE
-    });
+    call_headers(module, "http_stream_trailers", stream, trailers, size);
 }
 
 /// # Safety

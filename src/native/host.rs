@@ -4,7 +4,7 @@
 use super::abi::{self, EnvoyBuffer, EnvoyFilter, EnvoyHeader, ModuleBuffer, ModuleHeader};
 use super::grpc::{self, Calls};
 use super::shared::SHARED;
-use crate::headers::{HeaderCache, HeaderMap};
+use crate::headers::{CachedHeaders, HeaderCache, HeaderMap, HeaderMaps};
 use crate::host::{Host, SharedDataError};
 use crate::metrics::Metric;
 use log::warn;
@@ -23,8 +23,7 @@ pub enum InBodyHook {
 pub struct NativeHost {
     filter: EnvoyFilter,
     counters: Arc<[usize]>,
-    request_headers: HeaderCache<EnvoyMap>,
-    response_headers: HeaderCache<EnvoyMap>,
+    headers: HeaderMaps<EnvoyMap>,
     pub body_hook: InBodyHook,
     pub calls: Calls,
 }
@@ -34,8 +33,10 @@ impl NativeHost {
         NativeHost {
             filter,
             counters,
-            request_headers: HeaderCache::new(EnvoyMap { filter, kind: abi::REQUEST_HEADERS }),
-            response_headers: HeaderCache::new(EnvoyMap { filter, kind: abi::RESPONSE_HEADERS }),
+            headers: HeaderMaps {
+                request: HeaderCache::new(EnvoyMap { filter, kind: abi::REQUEST_HEADERS }),
+                response: HeaderCache::new(EnvoyMap { filter, kind: abi::RESPONSE_HEADERS }),
+            },
             body_hook: InBodyHook::None,
             calls: Calls::default(),
         }
@@ -115,6 +116,18 @@ impl NativeHost {
     }
 }
 
+impl CachedHeaders for NativeHost {
+    type Map = EnvoyMap;
+
+    fn header_maps(&self) -> &HeaderMaps<EnvoyMap> {
+        &self.headers
+    }
+
+    fn header_maps_mut(&mut self) -> &mut HeaderMaps<EnvoyMap> {
+        &mut self.headers
+    }
+}
+
 /// One of the stream's header maps through the ABI (bytes: see `headers`).
 pub struct EnvoyMap {
     filter: EnvoyFilter,
@@ -182,22 +195,6 @@ impl Host for NativeHost {
         found.then(|| String::from_utf8(unsafe { out.to_vec() }).ok()).flatten()
     }
 
-    fn request_header(&self, name: &str) -> Option<String> {
-        self.request_headers.get(name)
-    }
-
-    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
-        self.request_headers.set(name, value)
-    }
-
-    fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
-        self.request_headers.get_bytes(name)
-    }
-
-    fn set_request_header_bytes(&mut self, name: &str, value: &[u8]) {
-        self.request_headers.set_bytes(name, Some(value))
-    }
-
     fn request_body(&self, size: usize) -> Option<Vec<u8>> {
         let mut body = self.body(false);
         body.truncate(size);
@@ -209,30 +206,6 @@ impl Host for NativeHost {
         if !self.set_body(false, &new) {
             warn!("cookieless: the request body could not be replaced");
         }
-    }
-
-    fn response_header(&self, name: &str) -> Option<String> {
-        self.response_headers.get(name)
-    }
-
-    fn response_header_values(&self, name: &str) -> Vec<String> {
-        self.response_headers.values(name).collect()
-    }
-
-    fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
-        self.response_headers.get_bytes(name)
-    }
-
-    fn set_response_header_bytes(&mut self, name: &str, value: &[u8]) {
-        self.response_headers.set_bytes(name, Some(value))
-    }
-
-    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
-        self.response_headers.set(name, value)
-    }
-
-    fn add_response_header(&mut self, name: &str, value: &str) {
-        self.response_headers.add(name, value)
     }
 
     fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {

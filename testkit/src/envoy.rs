@@ -202,10 +202,7 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     // With use_remote_address false and no trusted hops, Envoy takes the client address from the
     // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
     let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
-    let filter = match build() {
-        Build::Wasm => wasm_filter(filter_json),
-        Build::Native => native_filter(filter_json),
-    };
+    let filter = filter_entry(filter_json);
     let filters = if opts.filter_enabled { filter.as_str() } else { "" };
     let filter_name = filter_name();
     let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
@@ -257,15 +254,14 @@ static_resources:
     )
 }
 
-/// The filter's entry in the HTTP filter chain, with its configuration as a string value.
-fn wasm_filter(filter_json: &str) -> String {
-    let wasm = wasm_path();
-    let filter_json = serde_json::to_string(filter_json).unwrap();
-    format!(
-        r#"
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+/// The filter's entry in the HTTP filter chain: the build's module, and the configuration as a
+/// string value (the Wasm filter's `configuration`, the dynamic module's `filter_config`).
+fn filter_entry(filter_json: &str) -> String {
+    let value = serde_json::to_string(filter_json).unwrap();
+    let config = format!(r#"{{"@type": type.googleapis.com/google.protobuf.StringValue, value: {value}}}"#);
+    let typed_config = match build() {
+        Build::Wasm => format!(
+            r#""@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
                 name: cookieless
                 root_id: cookieless
@@ -273,32 +269,21 @@ fn wasm_filter(filter_json: &str) -> String {
                 vm_config:
                   vm_id: cookieless
                   runtime: envoy.wasm.runtime.v8
-                  code: {{local: {{filename: "{wasm}"}}}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {filter_json}"#,
-        wasm = wasm.display()
-    )
-}
-
-/// The native build's entry: the same configuration, as the dynamic module's `filter_config`.
-fn native_filter(filter_json: &str) -> String {
-    let module = native_path();
-    let filter_json = serde_json::to_string(filter_json).unwrap();
-    format!(
-        r#"
-          - name: envoy.filters.http.dynamic_modules
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+                  code: {{local: {{filename: "{}"}}}}
+                configuration: {config}"#,
+            wasm_path().display()
+        ),
+        Build::Native => format!(
+            r#""@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
               dynamic_module_config:
-                module: {{local: {{filename: "{module}"}}}}
+                module: {{local: {{filename: "{}"}}}}
                 do_not_close: true
               filter_name: cookieless
-              filter_config:
-                "@type": type.googleapis.com/google.protobuf.StringValue
-                value: {filter_json}"#,
-        module = module.display()
-    )
+              filter_config: {config}"#,
+            native_path().display()
+        ),
+    };
+    format!("\n          - name: {}\n            typed_config:\n              {typed_config}", filter_name())
 }
 
 const HTTP2_OPTIONS: &str = r#"
