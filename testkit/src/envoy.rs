@@ -46,11 +46,13 @@ pub fn build() -> Build {
     }
 }
 
-/// The filter's name in Envoy's HTTP filter chain (what per-route configuration is keyed by).
-pub fn filter_name() -> &'static str {
-    match build() {
-        Build::Wasm => "envoy.filters.http.wasm",
-        Build::Native => "envoy.filters.http.dynamic_modules",
+impl Build {
+    /// The filter's name in Envoy's HTTP filter chain (what per-route configuration is keyed by).
+    pub fn filter_name(self) -> &'static str {
+        match self {
+            Build::Wasm => "envoy.filters.http.wasm",
+            Build::Native => "envoy.filters.http.dynamic_modules",
+        }
     }
 }
 
@@ -80,11 +82,22 @@ pub struct EnvoyOptions {
     pub upstream_http2: bool,
     /// Run Envoy on these CPUs only (`taskset -c`): benchmarks keep it apart from the load.
     pub cpus: Option<String>,
+    /// The build of the filter it loads: [`build`] (`COOKIELESS_BUILD`) unless a test says
+    /// otherwise (the benchmark puts both side by side).
+    pub build: Build,
 }
 
 impl Default for EnvoyOptions {
     fn default() -> Self {
-        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_port: None, upstream_http2: false, cpus: None }
+        EnvoyOptions {
+            concurrency: 1,
+            trust_xff: true,
+            filter_enabled: true,
+            sessiond_port: None,
+            upstream_http2: false,
+            cpus: None,
+            build: build(),
+        }
     }
 }
 
@@ -202,9 +215,9 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     // With use_remote_address false and no trusted hops, Envoy takes the client address from the
     // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
     let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
-    let filter = filter_entry(filter_json);
+    let filter = filter_entry(opts.build, filter_json);
     let filters = if opts.filter_enabled { filter.as_str() } else { "" };
-    let filter_name = filter_name();
+    let filter_name = opts.build.filter_name();
     let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
     let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
     // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
@@ -256,10 +269,10 @@ static_resources:
 
 /// The filter's entry in the HTTP filter chain: the build's module, and the configuration as a
 /// string value (the Wasm filter's `configuration`, the dynamic module's `filter_config`).
-fn filter_entry(filter_json: &str) -> String {
+fn filter_entry(build: Build, filter_json: &str) -> String {
     let value = serde_json::to_string(filter_json).unwrap();
     let config = format!(r#"{{"@type": type.googleapis.com/google.protobuf.StringValue, value: {value}}}"#);
-    let typed_config = match build() {
+    let typed_config = match build {
         Build::Wasm => format!(
             r#""@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
@@ -283,7 +296,7 @@ fn filter_entry(filter_json: &str) -> String {
             native_path().display()
         ),
     };
-    format!("\n          - name: {}\n            typed_config:\n              {typed_config}", filter_name())
+    format!("\n          - name: {}\n            typed_config:\n              {typed_config}", build.filter_name())
 }
 
 const HTTP2_OPTIONS: &str = r#"

@@ -26,7 +26,7 @@ pub mod upstream;
 
 pub use demo::{demo_bin, Demo};
 pub use envoy::{
-    bootstrap, build, envoy_bin, envoy_command, filter_config, filter_name, native_path, validate_config, wasm_path, Build, Envoy,
+    bootstrap, build, envoy_bin, envoy_command, filter_config, native_path, validate_config, wasm_path, Build, Envoy,
     EnvoyOptions, KEY, OTHER_KEY,
 };
 pub use http::{hidden_field, token_in, Client, Reply};
