@@ -13,27 +13,43 @@ use log::{error, info};
 use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Runs `f` on the stream's exchange; after a panic, the stream passes untouched.
+/// Runs `f` on the stream's exchange; after a panic, the stream passes untouched. Inside another
+/// hook (Envoy calling back from a callback), `f` does not run: a stream event (`stream`) is noted
+/// for the call that started it (`EarlyEnds`), anything else is let through.
 ///
 /// Safety: `module` is null or a pointer `envoy_dynamic_module_on_http_filter_new` returned and
 /// Envoy has not destroyed, used only on its worker thread (Envoy's promise for hooks).
-unsafe fn on_filter(module: *mut c_void, hook: &str, f: impl FnOnce(&mut Exchange, &mut NativeHost) -> u32) -> u32 {
-    let Some(filter) = module.cast::<NativeFilter>().as_mut() else { return abi::CONTINUE };
-    let Some(exchange) = filter.exchange.as_mut() else { return abi::CONTINUE };
-    let host = &mut filter.host;
-    match catch_unwind(AssertUnwindSafe(|| f(exchange, host))) {
-        Ok(status) => status,
-        Err(_) => {
-            filter.exchange = None;
-            error!("cookieless: a panic in {hook}; this stream now passes untouched");
-            abi::CONTINUE
+unsafe fn on_filter(module: *mut c_void, hook: &str, stream: Option<u64>, f: impl FnOnce(&mut Exchange, &mut NativeHost) -> u32) -> u32 {
+    let Some(filter) = module.cast_const().cast::<NativeFilter>().as_ref() else { return abi::CONTINUE };
+    if filter.busy.replace(true) {
+        if let Some(stream) = stream {
+            let mut early = filter.early.take();
+            early.push(stream);
+            filter.early.set(early);
         }
+        return abi::CONTINUE;
     }
+    // SAFETY: `busy` was false: no other hook of this stream is running, so this is the only
+    // reference to the state until `busy` is cleared below.
+    let state = &mut *filter.state.get();
+    let status = match state.exchange.as_mut() {
+        None => abi::CONTINUE,
+        Some(exchange) => {
+            let host = &mut state.host;
+            catch_unwind(AssertUnwindSafe(|| f(exchange, host))).unwrap_or_else(|_| {
+                state.exchange = None;
+                error!("cookieless: a panic in {hook}; this stream now passes untouched");
+                abi::CONTINUE
+            })
+        }
+    };
+    filter.busy.set(false);
+    status
 }
 
 /// Runs a body hook: Envoy's received chunk is part of the body only while it runs.
 unsafe fn on_body(module: *mut c_void, hook: &str, in_hook: InBodyHook, f: impl FnOnce(&mut Exchange, &mut NativeHost, usize) -> u32) -> u32 {
-    on_filter(module, hook, |exchange, host| {
+    on_filter(module, hook, None, |exchange, host| {
         host.body_hook = in_hook;
         let size = host.body_size(in_hook == InBodyHook::Response);
         let status = f(exchange, host, size);
@@ -53,7 +69,7 @@ unsafe fn copied(headers: *const EnvoyHeader, size: usize) -> Vec<(String, Vec<u
 
 /// A store call's response headers or trailers (either may hold `grpc-status`).
 unsafe fn call_headers(module: *mut c_void, hook: &str, stream: u64, headers: *const EnvoyHeader, size: usize) {
-    on_filter(module, hook, |_, host| {
+    on_filter(module, hook, Some(stream), |_, host| {
         host.calls.on_headers(stream, &copied(headers, size));
         abi::CONTINUE
     });
@@ -61,7 +77,7 @@ unsafe fn call_headers(module: *mut c_void, hook: &str, stream: u64, headers: *c
 
 /// A store call's stream ended: the exchange goes on where it paused.
 unsafe fn finish_call(module: *mut c_void, hook: &str, stream: u64, reset: bool) {
-    on_filter(module, hook, |exchange, host| {
+    on_filter(module, hook, Some(stream), |exchange, host| {
         let Some((token, reply)) = host.calls.finish(stream, reset) else { return abi::CONTINUE };
         let filter = host.filter();
         match exchange.on_store_reply(host, token, reply) {
@@ -140,7 +156,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_destroy(module: *mu
 /// Envoy's stream pointers (see `on_filter`).
 #[no_mangle]
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(_envoy: EnvoyFilter, module: *mut c_void, end_of_stream: bool) -> u32 {
-    on_filter(module, "request_headers", |exchange, host| status(exchange.on_request_headers(host, end_of_stream)))
+    on_filter(module, "request_headers", None, |exchange, host| status(exchange.on_request_headers(host, end_of_stream)))
 }
 
 /// # Safety
@@ -159,7 +175,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(_envoy: E
 /// Envoy's stream pointers (see `on_filter`).
 #[no_mangle]
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(_envoy: EnvoyFilter, module: *mut c_void, end_of_stream: bool) -> u32 {
-    on_filter(module, "response_headers", |exchange, host| status(exchange.on_response_headers(host, end_of_stream)))
+    on_filter(module, "response_headers", None, |exchange, host| status(exchange.on_response_headers(host, end_of_stream)))
 }
 
 /// # Safety
@@ -173,7 +189,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_body(_envo
 /// Envoy's stream pointers (see `on_filter`).
 #[no_mangle]
 pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(_envoy: EnvoyFilter, module: *mut c_void) -> u32 {
-    on_filter(module, "response_trailers", |exchange, host| status(exchange.on_response_trailers(host)))
+    on_filter(module, "response_trailers", None, |exchange, host| status(exchange.on_response_trailers(host)))
 }
 
 #[no_mangle]
@@ -222,7 +238,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
     count: usize,
     _end_stream: bool,
 ) {
-    on_filter(module, "http_stream_data", |_, host| {
+    on_filter(module, "http_stream_data", Some(stream), |_, host| {
         if !data.is_null() {
             std::slice::from_raw_parts(data, count).iter().for_each(|chunk| host.calls.on_data(stream, &chunk.to_vec()));
         }
@@ -262,3 +278,52 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buf
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(_envoy: EnvoyFilter, _module: *mut c_void) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::session::Settings;
+    use std::sync::Arc;
+
+    /// A stream's filter whose hooks never reach Envoy (the closures below make no host call).
+    fn filter() -> NativeFilter {
+        let json = format!(r#"{{"keys": [{{"id": "k1", "secret": "{}"}}]}}"#, "A".repeat(43) + "=");
+        let settings = Settings::from_config(Config::parse(json.as_bytes(), &|_| None).unwrap()).unwrap();
+        let counters: Arc<[usize]> = Arc::from(Vec::new());
+        NativeFilter::with(Arc::new(settings), counters, std::ptr::null_mut())
+    }
+
+    fn module(filter: &NativeFilter) -> *mut c_void {
+        std::ptr::from_ref(filter).cast_mut().cast()
+    }
+
+    #[test]
+    fn a_hook_inside_a_hook_runs_nothing_and_notes_the_stream_it_ended() {
+        let filter = filter();
+        let m = module(&filter);
+        let status = unsafe {
+            on_filter(m, "outer", None, |_, _| {
+                let nested = on_filter(m, "nested", Some(7), |_, _| panic!("a nested hook ran"));
+                assert_eq!(nested, abi::CONTINUE);
+                on_filter(m, "nested", None, |_, _| panic!("a nested hook ran"));
+                abi::STOP_ITERATION
+            })
+        };
+        assert_eq!(status, abi::STOP_ITERATION);
+        assert_eq!(filter.early.take(), [7], "only the stream event is noted");
+        let after = unsafe { on_filter(m, "after", None, |_, _| abi::STOP_ITERATION) };
+        assert_eq!(after, abi::STOP_ITERATION, "the next hook runs again");
+    }
+
+    #[test]
+    fn after_a_panic_the_stream_passes_untouched() {
+        let filter = filter();
+        let m = module(&filter);
+        let status = unsafe { on_filter(m, "panicking", None, |_, _| panic!("a bug")) };
+        assert_eq!(status, abi::CONTINUE);
+        let after = unsafe { on_filter(m, "after", None, |_, _| abi::STOP_ITERATION) };
+        assert_eq!(after, abi::CONTINUE, "the exchange is gone: nothing runs");
+        assert_eq!(unsafe { on_filter(std::ptr::null_mut(), "null", None, |_, _| abi::STOP_ITERATION) }, abi::CONTINUE);
+    }
+}

@@ -4,6 +4,7 @@
 use super::abi::{self, EnvoyBuffer, EnvoyFilter, EnvoyHeader, ModuleBuffer, ModuleHeader};
 use super::grpc::{self, Calls};
 use super::shared::SHARED;
+use super::EarlyEnds;
 use crate::headers::{CachedHeaders, HeaderCache, HeaderMap, HeaderMaps};
 use crate::host::{Host, SharedDataError};
 use crate::metrics::Metric;
@@ -26,10 +27,11 @@ pub struct NativeHost {
     headers: HeaderMaps<EnvoyMap>,
     pub body_hook: InBodyHook,
     pub calls: Calls,
+    early: EarlyEnds,
 }
 
 impl NativeHost {
-    pub fn new(filter: EnvoyFilter, counters: Arc<[usize]>) -> NativeHost {
+    pub fn new(filter: EnvoyFilter, counters: Arc<[usize]>, early: EarlyEnds) -> NativeHost {
         NativeHost {
             filter,
             counters,
@@ -39,6 +41,7 @@ impl NativeHost {
             },
             body_hook: InBodyHook::None,
             calls: Calls::default(),
+            early,
         }
     }
 
@@ -257,8 +260,9 @@ impl Host for NativeHost {
                 u64::from(timeout_ms),
             )
         };
-        if started != abi::CALLOUT_SUCCESS {
-            warn!("cookieless: cannot call the session service on cluster {cluster:?} (result {started})");
+        let ended_at_once = self.early.take().contains(&stream);
+        if started != abi::CALLOUT_SUCCESS || ended_at_once {
+            warn!("cookieless: cannot call the session service on cluster {cluster:?} (result {started}, ended at once: {ended_at_once})");
             return None;
         }
         Some(self.calls.start(stream))

@@ -23,6 +23,8 @@ use crate::metrics::Metric;
 use crate::session::{Exchange, Next, Settings};
 use abi::{EnvoyFilterConfig, ModuleBuffer};
 use host::NativeHost;
+use std::cell::{Cell, UnsafeCell};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// What `filter_config` configured: built once, shared by every worker.
@@ -63,18 +65,36 @@ fn define_counter(envoy: EnvoyFilterConfig, name: &str) -> Result<usize, String>
 }
 
 /// One HTTP stream.
+///
+/// Envoy may call back into the filter from inside a callback the filter made: a stream to the
+/// session service that fails at once (no healthy host) ends inside `start_http_stream`. So the
+/// hooks share the filter (`&NativeFilter`), and only the outermost one works on its state.
 pub struct NativeFilter {
+    state: UnsafeCell<FilterState>,
+    /// A hook is running: a nested one only notes which stream ended in `early`.
+    busy: Cell<bool>,
+    early: EarlyEnds,
+}
+
+pub struct FilterState {
     /// `None` after a panic: the stream then passes untouched.
     exchange: Option<Exchange>,
     host: NativeHost,
 }
 
+/// Streams to the session service whose events arrived inside the call that started them: such a
+/// call never started, as far as the exchange is concerned. Shared by the filter and its host.
+pub type EarlyEnds = Rc<Cell<Vec<u64>>>;
+
 impl NativeFilter {
     fn new(config: &NativeConfig, envoy: abi::EnvoyFilter) -> NativeFilter {
-        NativeFilter {
-            exchange: Some(Exchange::new(Arc::clone(&config.settings))),
-            host: NativeHost::new(envoy, Arc::clone(&config.counters)),
-        }
+        NativeFilter::with(Arc::clone(&config.settings), Arc::clone(&config.counters), envoy)
+    }
+
+    fn with(settings: Arc<Settings>, counters: Arc<[usize]>, envoy: abi::EnvoyFilter) -> NativeFilter {
+        let early = EarlyEnds::default();
+        let state = FilterState { exchange: Some(Exchange::new(settings)), host: NativeHost::new(envoy, counters, Rc::clone(&early)) };
+        NativeFilter { state: UnsafeCell::new(state), busy: Cell::new(false), early }
     }
 }
 

@@ -78,6 +78,9 @@ pub struct EnvoyOptions {
     pub filter_enabled: bool,
     /// A cluster `sessiond` (HTTP/2) for the gRPC session store, at this loopback port.
     pub sessiond_port: Option<u16>,
+    /// Without `sessiond_port`: a cluster `sessiond` without any host, whose calls Envoy fails
+    /// at once ("no healthy upstream"), inside the call that starts them.
+    pub sessiond_without_hosts: bool,
     /// Speak HTTP/2 to the upstream (needed for response trailers).
     pub upstream_http2: bool,
     /// Run Envoy on these CPUs only (`taskset -c`): benchmarks keep it apart from the load.
@@ -94,6 +97,7 @@ impl Default for EnvoyOptions {
             trust_xff: true,
             filter_enabled: true,
             sessiond_port: None,
+            sessiond_without_hosts: false,
             upstream_http2: false,
             cpus: None,
             build: build(),
@@ -218,7 +222,13 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     let filter = filter_entry(opts.build, filter_json);
     let filters = if opts.filter_enabled { filter.as_str() } else { "" };
     let filter_name = opts.build.filter_name();
-    let sessiond = opts.sessiond_port.map(sessiond_cluster).unwrap_or_default();
+    let sessiond = match (opts.sessiond_port, opts.sessiond_without_hosts) {
+        (Some(port), _) => sessiond_cluster(&format!(
+            "\n      - lb_endpoints:\n        - endpoint:\n            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}"
+        )),
+        (None, true) => sessiond_cluster(" []"),
+        (None, false) => String::new(),
+    };
     let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
     // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
     format!(
@@ -305,8 +315,8 @@ const HTTP2_OPTIONS: &str = r#"
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
         explicit_http_config: {http2_protocol_options: {}}"#;
 
-/// The gRPC session service's cluster: gRPC needs HTTP/2 to the upstream.
-fn sessiond_cluster(port: u16) -> String {
+/// The gRPC session service's cluster with these `endpoints`: gRPC needs HTTP/2 to the upstream.
+fn sessiond_cluster(endpoints: &str) -> String {
     format!(
         r#"
   - name: sessiond
@@ -314,10 +324,7 @@ fn sessiond_cluster(port: u16) -> String {
     connect_timeout: 0.25s{HTTP2_OPTIONS}
     load_assignment:
       cluster_name: sessiond
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+      endpoints:{endpoints}
 "#
     )
 }
