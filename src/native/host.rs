@@ -100,6 +100,26 @@ impl NativeHost {
         body
     }
 
+    /// `Host`'s replacement of `size` bytes from `start`. The filter's usual ones, all of the body
+    /// and an append at its end, read nothing back; anything else is read, spliced, written.
+    fn replace_body(&self, response: bool, start: usize, size: usize, body: &[u8]) -> bool {
+        let len = self.body_size(response);
+        if start == 0 && size >= len {
+            return self.set_body(response, body);
+        }
+        if start >= len {
+            return self.append_body(response, body);
+        }
+        spliced(self.body(response), start, size, body).is_some_and(|new| self.set_body(response, &new))
+    }
+
+    /// Adds `body` after all Envoy holds (into the last part, see `set_body`).
+    fn append_body(&self, response: bool, body: &[u8]) -> bool {
+        let Some(kind) = self.body_parts(response).last().copied() else { return body.is_empty() };
+        // SAFETY: `filter` is live; Envoy copies `body` during the call.
+        unsafe { abi::envoy_dynamic_module_callback_http_append_body(self.filter, kind, ModuleBuffer::of(body)) }
+    }
+
     /// Replaces the whole body Envoy holds by `body`: every part is drained, and `body` goes into
     /// the last part. Inside a body hook that is the received chunk, which Envoy then sends on
     /// (Continue) or adds to its buffer (StopIterationAndBuffer): written into the buffer, it would
@@ -113,9 +133,7 @@ impl NativeHost {
                 abi::envoy_dynamic_module_callback_http_drain_body(self.filter, *kind, size);
             }
         }
-        let Some(kind) = parts.last() else { return body.is_empty() };
-        // SAFETY: `filter` is live; Envoy copies `body` during the call.
-        unsafe { abi::envoy_dynamic_module_callback_http_append_body(self.filter, *kind, ModuleBuffer::of(body)) }
+        self.append_body(response, body)
     }
 }
 
@@ -205,8 +223,7 @@ impl Host for NativeHost {
     }
 
     fn replace_request_body(&mut self, size: usize, body: &[u8]) {
-        let Some(new) = spliced(self.body(false), 0, size, body) else { return };
-        if !self.set_body(false, &new) {
+        if !self.replace_body(false, 0, size, body) {
             warn!("cookieless: the request body could not be replaced");
         }
     }
@@ -216,7 +233,7 @@ impl Host for NativeHost {
     }
 
     fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool {
-        spliced(self.body(true), start, size, body).is_some_and(|new| self.set_body(true, &new))
+        self.replace_body(true, start, size, body)
     }
 
     fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
