@@ -51,7 +51,7 @@ impl Settings {
     }
 }
 
-/// What the proxy-wasm callback should return.
+/// What the shell's callback returns (proxy-wasm's `Action`, the dynamic module's status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     Continue,
