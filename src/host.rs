@@ -1,5 +1,7 @@
 //! Everything the filter asks of Envoy, behind one trait: the proxy-wasm implementation lives in
-//! `filter`, and `mock::MockHost` lets whole request flows run in native unit tests.
+//! `filter`, the dynamic-module one in `native`, and `mock::MockHost` lets whole request flows run
+//! in native unit tests. The header half, [`Headers`], is the same for both shells: they keep
+//! their maps in `headers::HeaderCache`s (`headers::CachedHeaders`).
 
 use crate::metrics::Metric;
 
@@ -11,7 +13,7 @@ pub enum SharedDataError {
     Failed,
 }
 
-pub trait Host {
+pub trait Host: Headers {
     /// Unix time in seconds.
     fn now(&self) -> u64;
     /// Fills `buf` from a cryptographically secure random source; `false` when it failed (then
@@ -20,24 +22,9 @@ pub trait Host {
     /// The downstream client's address as Envoy sees it (`source.address`), port included.
     fn client_address(&self) -> Option<String>;
 
-    fn request_header(&self, name: &str) -> Option<String>;
-    /// `None` removes the header.
-    fn set_request_header(&mut self, name: &str, value: Option<&str>);
-    /// A header byte for byte, for the ones the filter rewrites (`:path`, `Referer`, `Location`):
-    /// values need not be UTF-8, and what the filter does not change must pass unchanged.
-    fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>>;
-    fn set_request_header_bytes(&mut self, name: &str, value: &[u8]);
     fn request_body(&self, size: usize) -> Option<Vec<u8>>;
     fn replace_request_body(&mut self, size: usize, body: &[u8]);
 
-    fn response_header(&self, name: &str) -> Option<String>;
-    fn response_header_values(&self, name: &str) -> Vec<String>;
-    fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>>;
-    fn set_response_header_bytes(&mut self, name: &str, value: &[u8]);
-    /// `None` removes every header of that name.
-    fn set_response_header(&mut self, name: &str, value: Option<&str>);
-    /// Adds a header beside any of the same name (a second `Content-Security-Policy`).
-    fn add_response_header(&mut self, name: &str, value: &str);
     /// `size` bytes from `start` of the body Envoy holds now: the current chunk, or everything
     /// buffered since the filter last paused.
     fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>>;
@@ -56,6 +43,25 @@ pub trait Host {
     fn dispatch_grpc(&mut self, cluster: &str, service: &str, method: &str, message: &[u8], timeout_ms: u32) -> Option<u32>;
     /// Answers the client directly (the upstream is not asked).
     fn send_reply(&mut self, status: u32, body: &str);
+}
+
+/// The request's and the response's headers.
+pub trait Headers {
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// `None` removes the header.
+    fn set_request_header(&mut self, name: &str, value: Option<&str>);
+    /// A header byte for byte, for the ones the filter rewrites (`:path`, `Referer`, `Location`):
+    /// values need not be UTF-8, and what the filter does not change must pass unchanged.
+    fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>>;
+    fn set_request_header_bytes(&mut self, name: &str, value: &[u8]);
+    fn response_header(&self, name: &str) -> Option<String>;
+    fn response_header_values(&self, name: &str) -> Vec<String>;
+    fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>>;
+    fn set_response_header_bytes(&mut self, name: &str, value: &[u8]);
+    /// `None` removes every header of that name.
+    fn set_response_header(&mut self, name: &str, value: Option<&str>);
+    /// Adds a header beside any of the same name (a second `Content-Security-Policy`).
+    fn add_response_header(&mut self, name: &str, value: &str);
 }
 
 #[cfg(test)]
@@ -138,43 +144,11 @@ pub mod mock {
         fn client_address(&self) -> Option<String> {
             self.client.clone()
         }
-        fn request_header(&self, name: &str) -> Option<String> {
-            get(&self.request_headers, name)
-        }
-        fn set_request_header(&mut self, name: &str, value: Option<&str>) {
-            set(&mut self.request_headers, name, value)
-        }
-        // The mock keeps text: bytes that are not UTF-8 are the Envoy tests' to check.
-        fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
-            get(&self.request_headers, name).map(String::into_bytes)
-        }
-        fn set_request_header_bytes(&mut self, name: &str, value: &[u8]) {
-            set(&mut self.request_headers, name, Some(&String::from_utf8_lossy(value)))
-        }
         fn request_body(&self, size: usize) -> Option<Vec<u8>> {
             Some(self.request_body[..size.min(self.request_body.len())].to_vec())
         }
         fn replace_request_body(&mut self, size: usize, body: &[u8]) {
             replace(&mut self.request_body, size, body)
-        }
-        fn response_header(&self, name: &str) -> Option<String> {
-            get(&self.response_headers, name)
-        }
-        fn response_header_values(&self, name: &str) -> Vec<String> {
-            let named = self.response_headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
-            named.map(|(_, v)| v.clone()).collect()
-        }
-        fn set_response_header(&mut self, name: &str, value: Option<&str>) {
-            set(&mut self.response_headers, name, value)
-        }
-        fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
-            get(&self.response_headers, name).map(String::into_bytes)
-        }
-        fn set_response_header_bytes(&mut self, name: &str, value: &[u8]) {
-            set(&mut self.response_headers, name, Some(&String::from_utf8_lossy(value)))
-        }
-        fn add_response_header(&mut self, name: &str, value: &str) {
-            self.response_headers.push((name.to_string(), value.to_string()));
         }
         fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
             self.response_body.get(start..start + size).map(<[u8]>::to_vec)
@@ -228,6 +202,41 @@ pub mod mock {
         }
         fn send_reply(&mut self, status: u32, body: &str) {
             self.local_reply = Some((status, body.to_string()));
+        }
+    }
+
+    impl Headers for MockHost {
+        fn request_header(&self, name: &str) -> Option<String> {
+            get(&self.request_headers, name)
+        }
+        fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+            set(&mut self.request_headers, name, value)
+        }
+        // The mock keeps text: bytes that are not UTF-8 are the Envoy tests' to check.
+        fn request_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+            get(&self.request_headers, name).map(String::into_bytes)
+        }
+        fn set_request_header_bytes(&mut self, name: &str, value: &[u8]) {
+            set(&mut self.request_headers, name, Some(&String::from_utf8_lossy(value)))
+        }
+        fn response_header(&self, name: &str) -> Option<String> {
+            get(&self.response_headers, name)
+        }
+        fn response_header_values(&self, name: &str) -> Vec<String> {
+            let named = self.response_headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+            named.map(|(_, v)| v.clone()).collect()
+        }
+        fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+            set(&mut self.response_headers, name, value)
+        }
+        fn response_header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+            get(&self.response_headers, name).map(String::into_bytes)
+        }
+        fn set_response_header_bytes(&mut self, name: &str, value: &[u8]) {
+            set(&mut self.response_headers, name, Some(&String::from_utf8_lossy(value)))
+        }
+        fn add_response_header(&mut self, name: &str, value: &str) {
+            self.response_headers.push((name.to_string(), value.to_string()));
         }
     }
 }

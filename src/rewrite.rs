@@ -25,7 +25,7 @@ mod tag;
 
 use crate::routes::Routes;
 use html::{HtmlStage, Settings};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A tag longer than this (from `<` to `>`, after placeholder substitution) passes unmodified;
 /// it is also the most the rewriter holds back between chunks, plus a placeholder's length.
@@ -113,7 +113,7 @@ impl Rewriter {
 
     /// Only URLs to these routes get the token (elsewhere the filter would not take it out
     /// again); without, every URL of this site does.
-    pub fn routes(mut self, routes: Rc<Routes>) -> Rewriter {
+    pub fn routes(mut self, routes: Arc<Routes>) -> Rewriter {
         self.html.set_routes(routes);
         self
     }
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn urls_to_routes_that_are_not_cookieless_get_no_token() {
         use crate::routes::Matcher;
-        let routes = Rc::new(Routes::new(
+        let routes = Arc::new(Routes::new(
             vec![Matcher::prefix("/".into(), None)],
             vec![Matcher::prefix("/admin".into(), None), Matcher::prefix("/static".into(), None)],
         ));

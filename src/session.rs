@@ -27,7 +27,7 @@ use crate::url::{
     QuerySeparator,
 };
 use log::{debug, warn};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What the filter needs for every request, built once at configure time.
 pub struct Settings {
@@ -51,7 +51,7 @@ impl Settings {
     }
 }
 
-/// What the proxy-wasm callback should return.
+/// What the shell's callback returns (proxy-wasm's `Action`, the dynamic module's status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     Continue,
@@ -78,7 +78,7 @@ pub const MAX_HELD_BYTES: usize = 64 * 1024;
 
 /// One request and its response.
 pub struct Exchange {
-    settings: Rc<Settings>,
+    settings: Arc<Settings>,
     /// `None`: not a cookieless route, everything passes untouched.
     cookieless: Option<Box<Cookieless>>,
 }
@@ -178,12 +178,12 @@ struct WaitingBody {
 }
 
 impl Exchange {
-    pub fn new(settings: Rc<Settings>) -> Exchange {
+    pub fn new(settings: Arc<Settings>) -> Exchange {
         Exchange { settings, cookieless: None }
     }
 
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
-        let settings = Rc::clone(&self.settings);
+        let settings = Arc::clone(&self.settings);
         let config = &settings.config;
         let authority = host.request_header(":authority").unwrap_or_default().to_ascii_lowercase();
         let full_path = host.request_header(":path").unwrap_or_default();
@@ -223,7 +223,7 @@ impl Exchange {
     }
 
     pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
-        let settings = Rc::clone(&self.settings);
+        let settings = Arc::clone(&self.settings);
         let Some(exchange) = self.cookieless.as_mut() else {
             return Next::Continue;
         };
@@ -256,7 +256,7 @@ impl Exchange {
     }
 
     pub fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Next {
-        let settings = Rc::clone(&self.settings);
+        let settings = Arc::clone(&self.settings);
         let Some(exchange) = self.cookieless.as_mut() else {
             return Next::Continue;
         };
@@ -320,7 +320,7 @@ impl Exchange {
 
     /// A reply to a store call: goes on where the exchange paused.
     pub fn on_store_reply(&mut self, host: &mut dyn Host, call: u32, reply: CallReply) -> Resume {
-        let settings = Rc::clone(&self.settings);
+        let settings = Arc::clone(&self.settings);
         let Some(exchange) = self.cookieless.as_mut() else {
             return Resume::Nothing;
         };
@@ -785,7 +785,7 @@ fn body_rewriter(host: &mut dyn Host, config: &Config, request: &RequestFacts, r
         form_id: form_id(host),
     })
     .charset_declared(declares_charset(&content_type))
-    .routes(Rc::clone(&config.routes)))
+    .routes(Arc::clone(&config.routes)))
 }
 
 /// `cl-` and 16 random hex digits: unguessable by markup injected before the response was made.
@@ -820,15 +820,16 @@ fn body_may_be_rewritten(host: &dyn Host, is_head: bool, end_of_stream: bool) ->
 mod tests {
     use super::*;
     use crate::host::mock::{MockHost, SharedMemory};
+    use crate::host::Headers;
     use crate::proto;
     use prost::Message;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const NOW: u64 = 1_800_000_000;
 
-    fn settings(extra: &str) -> Rc<Settings> {
+    fn settings(extra: &str) -> Arc<Settings> {
         let json = format!(r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}], "store": {{"kind": "shared_data", "max_sessions": 1000, "idle_timeout_seconds": 600}} {extra}}}"#);
-        Rc::new(Settings::from_config(Config::parse(json.as_bytes(), &|_| None).unwrap()).unwrap())
+        Arc::new(Settings::from_config(Config::parse(json.as_bytes(), &|_| None).unwrap()).unwrap())
     }
 
     fn request(shared: &SharedMemory, method: &str, path: &str) -> MockHost {
@@ -848,8 +849,8 @@ mod tests {
     }
 
     /// Runs a GET and its response through a fresh exchange; returns the host afterwards.
-    fn round_trip(settings: &Rc<Settings>, mut host: MockHost, response: &[(&str, &str)], body: &str) -> MockHost {
-        let mut exchange = Exchange::new(Rc::clone(settings));
+    fn round_trip(settings: &Arc<Settings>, mut host: MockHost, response: &[(&str, &str)], body: &str) -> MockHost {
+        let mut exchange = Exchange::new(Arc::clone(settings));
         assert_eq!(exchange.on_request_headers(&mut host, true), Next::Continue);
         host.response_headers = response.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         host.response_body = body.as_bytes().to_vec();
@@ -950,7 +951,7 @@ mod tests {
         let mut host = request(&shared, "POST", "/submit");
         host.request_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
         host.request_body = format!("name=Ada&sessionid={token}").into_bytes();
-        let mut exchange = Exchange::new(Rc::clone(&settings));
+        let mut exchange = Exchange::new(Arc::clone(&settings));
         assert_eq!(exchange.on_request_headers(&mut host, false), Next::Pause);
         assert_eq!(exchange.on_request_body(&mut host, 4, false), Next::Pause);
         let size = host.request_body.len();
@@ -1078,7 +1079,7 @@ mod tests {
         assert_eq!(thief.metric(Metric::TokensRejected), 1);
     }
 
-    fn grpc_settings(on_store_error: OnError) -> Rc<Settings> {
+    fn grpc_settings(on_store_error: OnError) -> Arc<Settings> {
         let on_error = match on_store_error {
             OnError::FailOpen => "fail_open",
             OnError::FailClosed => "fail_closed",
@@ -1087,7 +1088,7 @@ mod tests {
             r#"{{"keys": [{{"id": "k1", "secret": "{KEY}"}}],
                 "store": {{"kind": "grpc", "cluster": "sessiond", "timeout_ms": 100, "on_error": "{on_error}"}}}}"#
         );
-        Rc::new(Settings::from_config(Config::parse(json.as_bytes(), &|_| None).unwrap()).unwrap())
+        Arc::new(Settings::from_config(Config::parse(json.as_bytes(), &|_| None).unwrap()).unwrap())
     }
 
     fn grpc_token(settings: &Settings) -> String {
@@ -1118,7 +1119,7 @@ mod tests {
         let settings = grpc_settings(OnError::FailOpen);
         let token = grpc_token(&settings);
         let mut host = request(&SharedMemory::default(), "GET", &format!("/?sessionid={token}"));
-        let mut exchange = Exchange::new(Rc::clone(&settings));
+        let mut exchange = Exchange::new(Arc::clone(&settings));
         assert_eq!(exchange.on_request_headers(&mut host, true), Next::Pause);
         assert_eq!(host.request_header("cookie"), None);
         assert_eq!(exchange.on_store_reply(&mut host, 99, get_reply("a=1\n")), Resume::Nothing, "not our call");
@@ -1145,7 +1146,7 @@ mod tests {
             let settings = grpc_settings(policy);
             let token = grpc_token(&settings);
             let mut host = request(&SharedMemory::default(), "GET", &format!("/?sessionid={token}"));
-            let mut exchange = Exchange::new(Rc::clone(&settings));
+            let mut exchange = Exchange::new(Arc::clone(&settings));
             assert_eq!(exchange.on_request_headers(&mut host, true), Next::Pause);
             let deadline = CallReply { status: 4, body: vec![] };
             assert_eq!(exchange.on_store_reply(&mut host, 1, deadline), resume, "{policy:?}");
@@ -1157,9 +1158,9 @@ mod tests {
         }
     }
 
-    fn streaming_exchange(settings: &Rc<Settings>) -> (Exchange, MockHost) {
+    fn streaming_exchange(settings: &Arc<Settings>) -> (Exchange, MockHost) {
         let mut host = request(&SharedMemory::default(), "GET", "/");
-        let mut exchange = Exchange::new(Rc::clone(settings));
+        let mut exchange = Exchange::new(Arc::clone(settings));
         exchange.on_request_headers(&mut host, true);
         let mut response = html("200");
         response.push(("set-cookie", "a=1"));
@@ -1217,7 +1218,7 @@ mod tests {
         host.request_headers.push(("content-type".into(), "application/json".into()));
         let token = grpc_token(&settings);
         host.request_headers.push(("x-cookieless-token".into(), token));
-        let mut exchange = Exchange::new(Rc::clone(&settings));
+        let mut exchange = Exchange::new(Arc::clone(&settings));
         assert_eq!(exchange.on_request_headers(&mut host, false), Next::Pause);
         assert_eq!(exchange.on_request_body(&mut host, 10, true), Next::Pause, "the body waits for the jar");
         assert_eq!(exchange.on_store_reply(&mut host, 1, get_reply("a=1\n")), Resume::Request);

@@ -15,7 +15,7 @@ use crate::cookies::JarChange;
 use crate::host::Host;
 use crate::jar::Jar;
 use crate::token::SessionId;
-use std::rc::Rc;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreError {
@@ -62,7 +62,7 @@ pub struct CallReply {
 /// The configured store.
 pub enum Store {
     SharedData(shared_data::SharedDataStore),
-    Grpc(Rc<grpc::GrpcStore>),
+    Grpc(Arc<grpc::GrpcStore>),
 }
 
 impl Store {
@@ -71,7 +71,7 @@ impl Store {
             config::Store::SharedData { max_sessions, idle_timeout_seconds } => {
                 Store::SharedData(shared_data::SharedDataStore::new(*max_sessions, *idle_timeout_seconds))
             }
-            config::Store::Grpc { cluster, timeout_ms, idle_timeout_seconds, .. } => Store::Grpc(Rc::new(grpc::GrpcStore {
+            config::Store::Grpc { cluster, timeout_ms, idle_timeout_seconds, .. } => Store::Grpc(Arc::new(grpc::GrpcStore {
                 cluster: cluster.clone(),
                 timeout_ms: *timeout_ms,
                 idle_timeout_seconds: *idle_timeout_seconds,

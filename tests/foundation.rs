@@ -9,14 +9,18 @@ use kit::upstream::Upstream;
 use kit::{filter_config, validate_config, Client, Envoy, TempDir, KEY};
 use serde_json::json;
 
-/// `envoy/envoy.yaml` as shipped, but loading the module this build made (which sits elsewhere
-/// when CARGO_TARGET_DIR is set).
+/// The shipped standalone config of the build under test (`envoy/envoy.yaml`, or
+/// `envoy/envoy.native.yaml` with `COOKIELESS_BUILD=native`), but loading the module this build
+/// made (which sits elsewhere when CARGO_TARGET_DIR is set).
 fn shipped_config(dir: &TempDir) -> std::path::PathBuf {
-    const SHIPPED_MODULE: &str = "target/wasm32-wasip1/release/cookieless.wasm";
-    let text = std::fs::read_to_string(kit::root().join("envoy/envoy.yaml")).unwrap();
-    assert!(text.contains(SHIPPED_MODULE), "envoy/envoy.yaml no longer loads {SHIPPED_MODULE}");
+    let (file, shipped_module, module) = match kit::build() {
+        kit::Build::Wasm => ("envoy/envoy.yaml", "target/wasm32-wasip1/release/cookieless.wasm", kit::wasm_path()),
+        kit::Build::Native => ("envoy/envoy.native.yaml", "target/release/libcookieless.so", kit::native_path()),
+    };
+    let text = std::fs::read_to_string(kit::root().join(file)).unwrap();
+    assert!(text.contains(shipped_module), "{file} no longer loads {shipped_module}");
     let path = dir.path().join("envoy.yaml");
-    std::fs::write(&path, text.replace(SHIPPED_MODULE, &kit::wasm_path().display().to_string())).unwrap();
+    std::fs::write(&path, text.replace(shipped_module, &module.display().to_string())).unwrap();
     path
 }
 

@@ -181,6 +181,31 @@ fn fail_closed_answers_503_quickly_when_the_session_service_is_down() {
     envoy.assert_no_panic();
 }
 
+/// Envoy fails a call to a cluster without hosts inside the call that starts it: the store error
+/// comes at once, for a session loaded with the request and for one created by the response.
+#[test]
+fn a_session_service_cluster_without_hosts_fails_at_once_open_or_closed() {
+    let upstream = Upstream::start();
+    // A token of this key and site, from an Envoy keeping its sessions itself.
+    let issuer = Envoy::start(filter_config(json!({})), upstream.port);
+    let session = token(&Browser::new().get(&issuer, "/page?cookie=app%3Dv1")).expect("a session");
+    let limit = Duration::from_secs(2);
+    for (on_error, status) in [("fail_open", 200), ("fail_closed", 503)] {
+        let opts = EnvoyOptions { sessiond_without_hosts: true, ..Default::default() };
+        let envoy = Envoy::start_with(grpc_config(300, on_error), upstream.port, opts);
+        let browser = Browser::new();
+        let (load, took) = browser.timed(|b| b.get(&envoy, &format!("/echo?sessionid={session}")));
+        assert_eq!(load.status, status, "{on_error}, a token: {load:?}\n{}", envoy.log());
+        assert!(took < limit, "{on_error}, a token: {took:?}");
+        let (create, took) = browser.timed(|b| b.get(&envoy, "/page?cookie=app%3Dv2"));
+        assert_eq!(create.status, status, "{on_error}, a cookie to keep: {create:?}\n{}", envoy.log());
+        assert!(took < limit, "{on_error}, a cookie to keep: {took:?}");
+        assert_eq!(token(&create), None, "{on_error}: a token without a store");
+        assert!(envoy.counter(STORE_ERRORS) >= 2, "{on_error}: {}", envoy.log());
+        envoy.assert_no_panic();
+    }
+}
+
 #[test]
 fn without_redis_requests_are_served_fast_and_sessions_come_back_with_it() {
     // The filter waits up to 1 s: answers well under it prove sessiond said UNAVAILABLE quickly.

@@ -20,7 +20,7 @@ use super::tag::{is_ws, Attr, Kind};
 use crate::origin::{SameOrigin, UrlTarget};
 use crate::routes::Routes;
 use crate::url::{push_with_query_param, reference_authority, resolved_path, QuerySeparator};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What relative URLs resolve against: the document's URL, or the page's first `<base href>`.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub(super) struct Settings {
     /// `cl-...`: given to token forms without an `id`; `""` = not used.
     pub form_id: Vec<u8>,
     /// The cookieless routes: a URL to another route gets no token. `None`: every route is.
-    pub routes: Option<Rc<Routes>>,
+    pub routes: Option<Arc<Routes>>,
 }
 
 /// An attribute value: as written, where it sits in the tag, and as the browser reads it.

@@ -14,7 +14,7 @@ use super::tag::{Kind, Scan, TagScanner};
 use super::MAX_CARRY;
 use crate::origin::SameOrigin;
 use crate::routes::Routes;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Bytes moved into the carry per step when it is resolved against a new chunk; it grows with
 /// the carry, so long tags are copied a bounded number of times.
@@ -179,7 +179,7 @@ impl HtmlStage {
         }
     }
 
-    pub fn set_routes(&mut self, routes: Rc<Routes>) {
+    pub fn set_routes(&mut self, routes: Arc<Routes>) {
         self.machine.settings.edit.routes = Some(routes);
     }
 

@@ -15,7 +15,7 @@ use crate::jar::Jar;
 use crate::proto;
 use crate::token::SessionId;
 use prost::Message;
-use std::rc::Rc;
+use std::sync::Arc;
 
 const MAX_ATTEMPTS: u8 = 4;
 const GRPC_OK: u32 = 0;
@@ -37,7 +37,7 @@ pub struct LoadCall {
 #[derive(Debug)]
 pub struct UpdateCall {
     call: u32,
-    store: Rc<GrpcStore>,
+    store: Arc<GrpcStore>,
     id: SessionId,
     changes: Vec<JarChange>,
     attempt: u8,
@@ -55,15 +55,15 @@ impl GrpcStore {
         self.dispatch(host, proto::METHOD_GET, &message)
     }
 
-    pub(super) fn load(store: &Rc<GrpcStore>, host: &mut dyn Host, id: SessionId) -> Loading {
+    pub(super) fn load(store: &Arc<GrpcStore>, host: &mut dyn Host, id: SessionId) -> Loading {
         match store.get(host, id) {
             Some(call) => Loading::Waiting(LoadCall { call }),
             None => Loading::Done(Err(StoreError::Unavailable)),
         }
     }
 
-    pub(super) fn update(store: &Rc<GrpcStore>, host: &mut dyn Host, id: SessionId, changes: Vec<JarChange>) -> Updating {
-        let call = UpdateCall { call: 0, store: Rc::clone(store), id, changes, attempt: 0, writing: None };
+    pub(super) fn update(store: &Arc<GrpcStore>, host: &mut dyn Host, id: SessionId, changes: Vec<JarChange>) -> Updating {
+        let call = UpdateCall { call: 0, store: Arc::clone(store), id, changes, attempt: 0, writing: None };
         call.read(host)
     }
 }
@@ -153,8 +153,8 @@ mod tests {
     use super::*;
     use crate::host::mock::MockHost;
 
-    fn store() -> Rc<GrpcStore> {
-        Rc::new(GrpcStore { cluster: "sessiond".into(), timeout_ms: 200, idle_timeout_seconds: 600 })
+    fn store() -> Arc<GrpcStore> {
+        Arc::new(GrpcStore { cluster: "sessiond".into(), timeout_ms: 200, idle_timeout_seconds: 600 })
     }
 
     fn loading(progress: Loading) -> LoadCall {

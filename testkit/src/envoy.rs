@@ -25,6 +25,37 @@ pub fn wasm_path() -> PathBuf {
     artefact("wasm32-wasip1/release/cookieless.wasm", "filter")
 }
 
+/// The native build, an Envoy dynamic module (`make build`).
+pub fn native_path() -> PathBuf {
+    artefact("release/libcookieless.so", "native filter")
+}
+
+/// Which build of the filter every test Envoy loads: `COOKIELESS_BUILD=wasm` (the default) or
+/// `native`. The one switch that runs the whole suite against either build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    Wasm,
+    Native,
+}
+
+pub fn build() -> Build {
+    match std::env::var("COOKIELESS_BUILD").unwrap_or_default().as_str() {
+        "" | "wasm" => Build::Wasm,
+        "native" => Build::Native,
+        other => panic!("COOKIELESS_BUILD={other:?}: it is `wasm` or `native`"),
+    }
+}
+
+impl Build {
+    /// The filter's name in Envoy's HTTP filter chain (what per-route configuration is keyed by).
+    pub fn filter_name(self) -> &'static str {
+        match self {
+            Build::Wasm => "envoy.filters.http.wasm",
+            Build::Native => "envoy.filters.http.dynamic_modules",
+        }
+    }
+}
+
 /// Envoy, on the CPUs the options name (`taskset` execs it: the PID stays Envoy's).
 pub fn envoy_command(opts: &EnvoyOptions) -> Command {
     match &opts.cpus {
@@ -43,21 +74,36 @@ pub struct EnvoyOptions {
     pub concurrency: u32,
     /// Take the client address from X-Forwarded-For, so tests can choose what the filter sees.
     pub trust_xff: bool,
-    /// Without it, Envoy has no Wasm filter at all.
+    /// Without it, Envoy has no cookieless filter at all.
     pub filter_enabled: bool,
     /// A cluster `sessiond` (HTTP/2) for the gRPC session store, at these loopback ports (none:
     /// no such cluster). With several, Envoy health-checks them (gRPC health) and balances over
     /// those that answer SERVING.
     pub sessiond_ports: Vec<u16>,
+    /// Without `sessiond_ports`: a cluster `sessiond` without any host, whose calls Envoy fails
+    /// at once ("no healthy upstream"), inside the call that starts them.
+    pub sessiond_without_hosts: bool,
     /// Speak HTTP/2 to the upstream (needed for response trailers).
     pub upstream_http2: bool,
     /// Run Envoy on these CPUs only (`taskset -c`): benchmarks keep it apart from the load.
     pub cpus: Option<String>,
+    /// The build of the filter it loads: [`build`] (`COOKIELESS_BUILD`) unless a test says
+    /// otherwise (the benchmark puts both side by side).
+    pub build: Build,
 }
 
 impl Default for EnvoyOptions {
     fn default() -> Self {
-        EnvoyOptions { concurrency: 1, trust_xff: true, filter_enabled: true, sessiond_ports: Vec::new(), upstream_http2: false, cpus: None }
+        EnvoyOptions {
+            concurrency: 1,
+            trust_xff: true,
+            filter_enabled: true,
+            sessiond_ports: Vec::new(),
+            sessiond_without_hosts: false,
+            upstream_http2: false,
+            cpus: None,
+            build: build(),
+        }
     }
 }
 
@@ -166,10 +212,11 @@ impl Envoy {
         Client::new().get(&format!("http://127.0.0.1:{}/stats", self.admin_port)).body
     }
 
-    /// No panic and no crashed VM in Envoy's log.
+    /// No panic, no crashed VM (Wasm) and no panic caught at the module's boundary (native) in
+    /// Envoy's log.
     pub fn assert_no_panic(&self) {
         let log = self.log();
-        for bad in ["panicked", "wasm trap", "Function: proxy_on", "VM failed", "unreachable"] {
+        for bad in ["panicked", "wasm trap", "Function: proxy_on", "VM failed", "unreachable", "cookieless: a panic"] {
             assert!(!log.contains(bad), "Envoy log shows {bad:?}:\n{log}");
         }
     }
@@ -179,9 +226,10 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     // With use_remote_address false and no trusted hops, Envoy takes the client address from the
     // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
     let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
-    let wasm_filter = wasm_filter(filter_json);
-    let filters = if opts.filter_enabled { wasm_filter.as_str() } else { "" };
-    let sessiond = sessiond_cluster(&opts.sessiond_ports);
+    let filter = filter_entry(opts.build, filter_json);
+    let filters = if opts.filter_enabled { filter.as_str() } else { "" };
+    let filter_name = opts.build.filter_name();
+    let sessiond = sessiond_cluster(&opts.sessiond_ports, opts.sessiond_without_hosts);
     let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
     // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
     format!(
@@ -207,7 +255,7 @@ static_resources:
               - match: {{prefix: "/nofilter/"}}
                 route: {{cluster: upstream, prefix_rewrite: "/"}}
                 typed_per_filter_config:
-                  envoy.filters.http.wasm:
+                  {filter_name}:
                     "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
                     disabled: true
               - match: {{prefix: "/"}}
@@ -230,15 +278,14 @@ static_resources:
     )
 }
 
-/// The filter's entry in the HTTP filter chain, with its configuration as a string value.
-fn wasm_filter(filter_json: &str) -> String {
-    let wasm = wasm_path();
-    let filter_json = serde_json::to_string(filter_json).unwrap();
-    format!(
-        r#"
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+/// The filter's entry in the HTTP filter chain: the build's module, and the configuration as a
+/// string value (the Wasm filter's `configuration`, the dynamic module's `filter_config`).
+fn filter_entry(build: Build, filter_json: &str) -> String {
+    let value = serde_json::to_string(filter_json).unwrap();
+    let config = format!(r#"{{"@type": type.googleapis.com/google.protobuf.StringValue, value: {value}}}"#);
+    let typed_config = match build {
+        Build::Wasm => format!(
+            r#""@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
                 name: cookieless
                 root_id: cookieless
@@ -246,12 +293,21 @@ fn wasm_filter(filter_json: &str) -> String {
                 vm_config:
                   vm_id: cookieless
                   runtime: envoy.wasm.runtime.v8
-                  code: {{local: {{filename: "{wasm}"}}}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {filter_json}"#,
-        wasm = wasm.display()
-    )
+                  code: {{local: {{filename: "{}"}}}}
+                configuration: {config}"#,
+            wasm_path().display()
+        ),
+        Build::Native => format!(
+            r#""@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+              dynamic_module_config:
+                module: {{local: {{filename: "{}"}}}}
+                do_not_close: true
+              filter_name: cookieless
+              filter_config: {config}"#,
+            native_path().display()
+        ),
+    };
+    format!("\n          - name: {}\n            typed_config:\n              {typed_config}", build.filter_name())
 }
 
 const HTTP2_OPTIONS: &str = r#"
@@ -262,9 +318,10 @@ const HTTP2_OPTIONS: &str = r#"
 
 /// The gRPC session service's cluster: gRPC needs HTTP/2 to the upstream. Several replicas are
 /// health-checked often (a killed one leaves the rotation after one failed check), as a fleet
-/// would run them; one alone is not, so the tests of a single sessiond see every failure.
-fn sessiond_cluster(ports: &[u16]) -> String {
-    if ports.is_empty() {
+/// would run them; one alone is not, so the tests of a single sessiond see every failure. No
+/// ports: no cluster, or with `without_hosts` one without any host.
+fn sessiond_cluster(ports: &[u16], without_hosts: bool) -> String {
+    if ports.is_empty() && !without_hosts {
         return String::new();
     }
     let health = if ports.len() > 1 {
@@ -272,10 +329,15 @@ fn sessiond_cluster(ports: &[u16]) -> String {
     } else {
         ""
     };
-    let endpoints: String = ports
-        .iter()
-        .map(|port| format!("\n        - endpoint:\n            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}"))
-        .collect();
+    let endpoints: String = if ports.is_empty() {
+        " []".to_owned()
+    } else {
+        let hosts: String = ports
+            .iter()
+            .map(|port| format!("\n        - endpoint:\n            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}"))
+            .collect();
+        format!("\n      - lb_endpoints:{hosts}")
+    };
     format!(
         r#"
   - name: sessiond
@@ -283,8 +345,7 @@ fn sessiond_cluster(ports: &[u16]) -> String {
     connect_timeout: 0.25s{HTTP2_OPTIONS}{health}
     load_assignment:
       cluster_name: sessiond
-      endpoints:
-      - lb_endpoints:{endpoints}
+      endpoints:{endpoints}
 "#
     )
 }

@@ -27,7 +27,8 @@ pub mod upstream;
 
 pub use demo::{demo_bin, Demo};
 pub use envoy::{
-    bootstrap, envoy_bin, envoy_command, filter_config, validate_config, wasm_path, Envoy, EnvoyOptions, KEY, OTHER_KEY,
+    bootstrap, build, envoy_bin, envoy_command, filter_config, native_path, validate_config, wasm_path, Build, Envoy,
+    EnvoyOptions, KEY, OTHER_KEY,
 };
 pub use http::{hidden_field, token_in, Client, Reply};
 pub use redis::{Redis, RedisCluster, SentinelGroup};
