@@ -422,15 +422,16 @@ mod tests {
         }
         // Forms without the token are not touched; a submitter joined to some form by `form=`
         // may join a token form, so a foreign formaction is disabled wherever it stands. So is
-        // one after a token form's `</form>` that no other form's pointer claims: that end tag
-        // leaves the form open when a select, a table cell, an object... stands between.
+        // one after a token form's `</form>`: that end tag leaves the form open when a select, a
+        // table cell, an object... stands between, and the adoption agency can move a button a
+        // later form's pointer claimed back into it.
         for (page, want) in [
             ("<form action=https://evil.example/><button formaction=//evil.example></form>", "<form action=https://evil.example/><button formaction=//evil.example></form>"),
             ("<form action=https://evil.example/></form><button formaction=//evil.example>", "<form action=https://evil.example/></form><button formaction=//evil.example>"),
             ("<form></form><button formaction=//evil.example>", "<form></form><button disabled formaction=//evil.example>"),
             ("<form><table><td></form><button formaction=//evil.example>", "<form><table><td></form><button disabled formaction=//evil.example>"),
             ("<form><select></form><button formaction=/x>", "<form><select></form><button formaction=//www.example.com/x>"),
-            ("<form></form><form action=https://evil.example/><button formaction=//evil.example>", "<form></form><form action=https://evil.example/><button formaction=//evil.example>"),
+            ("<form></form><form action=https://evil.example/><button formaction=//evil.example>", "<form></form><form action=https://evil.example/><button disabled formaction=//evil.example>"),
             ("<form></form><form action=https://evil.example/></form><button formaction=//evil.example>", "<form></form><form action=https://evil.example/></form><button disabled formaction=//evil.example>"),
             ("<form id=f></form><button form=f formaction=//evil.example>", "<form id=f></form><button disabled form=f formaction=//evil.example>"),
             ("<input type=image form=f formaction=\"http&#x3A;//evil.example\">", "<input disabled type=image form=f formaction=\"http&#x3A;//evil.example\">"),

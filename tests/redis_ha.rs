@@ -73,7 +73,14 @@ const AFTER_RECOVERY: usize = 100;
 /// acknowledged again (with --redis-wait-replicas 1 a primary without a replica refuses writes)
 /// is measured. Every write after that is acknowledged; at the end every acknowledged session
 /// (before, during and after the gaps) resumes with its own jar. Returns the two gaps.
+/// One failover at a time: two at once on two CPUs load the machine so that a sentinel can take
+/// a slow promoted primary for dead and fail over again, to the revived server before its sync is
+/// done (measured: every session acknowledged before the kill lost). That second failover is
+/// Redis's real behaviour under such load (sessiond/README.md, "What a failover loses").
+static ONE_FAILOVER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn failover_keeps_acknowledged_sessions(what: &str, backend: Backend, kill: impl FnOnce(), revive: impl FnOnce()) -> (Duration, Duration) {
+    let _one = ONE_FAILOVER_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let sessiond = Sessiond::release(backend);
     let upstream = Upstream::start();
     let closed = grpc_envoy(upstream.port, &sessiond, STORE_TIMEOUT_MS, "fail_closed");
@@ -226,7 +233,7 @@ fn a_redis_cluster_loses_no_acknowledged_session_when_a_primary_dies() {
 
 #[test]
 fn sessiond_follows_a_sentinel_failover_without_a_restart() {
-    let group = std::cell::RefCell::new(SentinelGroup::start("sessions", 1000));
+    let group = std::cell::RefCell::new(SentinelGroup::start("sessions", 2000));
     let (sentinels, name, replica) = {
         let g = group.borrow();
         (g.addrs(), g.name.clone(), g.replica.port())

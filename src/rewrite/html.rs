@@ -123,8 +123,9 @@ struct Machine {
     token_form: bool,
     /// A token form's `</form>` was seen. It clears the form element pointer but pops the form
     /// only when no select, table cell, object or integration point stands between (the default
-    /// scope), which is not tracked: the form may still be open, and a submitter that no later
-    /// form's pointer claims may be inside it.
+    /// scope), which is not tracked: the form may still be open, and any later submitter may be
+    /// in it (even one a later form's pointer claims: the adoption agency can move it back into
+    /// the token form, which resets its owner to the nearest ancestor form).
     token_form_may_be_open: bool,
     template_depth: u32,
     /// Where the page is in `<svg>`/`<math>`.
@@ -426,9 +427,9 @@ impl Machine {
     }
 
     /// A control here may belong to a token form without `form=`: the open one, or one whose
-    /// `</form>` may have left it open while no other form holds the parser's pointer.
+    /// `</form>` may have left it open.
     fn in_token_form_maybe(&self) -> bool {
-        self.token_form || (self.token_form_may_be_open && !self.form_open)
+        self.token_form || self.token_form_may_be_open
     }
 
     /// Overrides for an HTML start tag too long to read (over `MAX_CARRY`): no ping, no
@@ -475,13 +476,10 @@ impl Machine {
 
     fn cdata(&mut self, mut brackets: u8, c: &Cursor<'_>) -> Step {
         let end = raw::scan_cdata(&mut brackets, c.rest());
-        if self.frameset_ok {
-            // Its text is text in foreign content: it rules out a frameset. The `]]>` that ends
-            // it (maybe split over chunks) is no text; a section of only `]` and `>` is taken
-            // for none (the parser would say otherwise: the safe error, a frameset not believed).
-            let seen = c.rest().get(..end.unwrap_or(c.rest().len())).unwrap_or_default();
-            self.frameset_ok = seen.iter().all(|&b| super::tag::is_ws(b) || b == b']' || b == b'>');
-        }
+        // Its text is text in foreign content, which rules out a frameset. Any section counts
+        // (one of only whitespace does not for the parser): not believing a frameset is the safe
+        // error, believing one that is not there would leave what follows unread.
+        self.frameset_ok = false;
         self.mode = Mode::Cdata(brackets);
         self.resume_after(end, c)
     }

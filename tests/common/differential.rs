@@ -184,8 +184,7 @@ pub const RULE_SCHEME_ONLY: &str = "rule: http:x / https:x treated as foreign";
 pub const RULE_SELECT: &str = "rule: form in an open select gets no hidden input";
 /// README: "a `</form>` may leave its form open (the parser ignores it when a select, a table
 /// cell, an object or an integration point stands between), so after a token form's end tag,
-/// submitters the parser puts into no form by its pointer are guarded as in a token form".
-/// Accepted: such a submitter (no `form=`, not associated by the parser's form pointer, after a
+/// submitters are guarded as in a token form". Accepted: such a submitter (no `form=`, after a
 /// token form of the document) anchored or disabled although the form it ends up in, if any, has
 /// no token. One that does end up in a token form is judged as any in it.
 pub const RULE_AFTER_TOKEN_FORM: &str = "rule: submitters after a token form's end tag guarded";
@@ -1792,10 +1791,10 @@ impl<'a> Oracle<'a> {
         (kids(a, &|_| false), kids(b, &wrapper))
     }
 
-    /// `RULE_AFTER_TOKEN_FORM`: a submitter of the document (no `form=`) that the parser's form
-    /// pointer did not associate, created after a token form.
+    /// `RULE_AFTER_TOKEN_FORM`: a submitter of the document (no `form=`) created after a token
+    /// form.
     fn after_token_form(&self, el: &Handle, in_template: bool) -> bool {
-        if in_template || attr(el, "form").is_some() || self.before.assoc.contains_key(&ptr(el)) {
+        if in_template || attr(el, "form").is_some() {
             return false;
         }
         let Some(at) = self.created(el) else {
