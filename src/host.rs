@@ -183,7 +183,9 @@ pub mod mock {
                 map.insert(key.to_string(), (old, bumped));
                 return Err(SharedDataError::CasMismatch);
             }
-            if cas.is_some() && cas != current {
+            // As Envoy: an absent key is written whatever the value, an existing one only when
+            // the value is 0 (none) or its own.
+            if current.is_some() && cas.is_some_and(|c| c != 0) && cas != current {
                 return Err(SharedDataError::CasMismatch);
             }
             map.insert(key.to_string(), (value.to_vec(), current.unwrap_or(0) + 1));

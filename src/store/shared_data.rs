@@ -50,6 +50,12 @@ pub const BUCKET_SLOTS: usize = 8;
 /// At most this many entries of a full-sized bucket are protected; the rest is probation.
 pub const PROTECTED_SLOTS: usize = 6;
 const MAX_CAS_ATTEMPTS: usize = 16;
+/// The compare-and-set value a write to a key that was absent carries. Envoy writes an absent key
+/// whatever the value, but checks any value other than 0 against a key that exists, and hands
+/// out its values counting up from 1: so if another worker created the key in between, this
+/// write fails and is retried from a fresh read, instead of overwriting that worker's session
+/// (0 would write unconditionally: two workers creating one bucket lost one session uncounted).
+const ABSENT_CAS: u32 = u32::MAX;
 
 pub struct SharedDataStore {
     max_sessions: u64,
@@ -173,7 +179,7 @@ impl SharedDataStore {
             if !dirty {
                 return Ok(result);
             }
-            match host.set_shared_data(&key, &encode_bucket(&bucket.entries), cas) {
+            match host.set_shared_data(&key, &encode_bucket(&bucket.entries), cas.or(Some(ABSENT_CAS))) {
                 Ok(()) => {
                     for segment in bucket.evicted {
                         host.count(Metric::StoreEvictions);
@@ -405,6 +411,24 @@ mod tests {
         host.now = 1160;
         assert_eq!(store.load(&host, id(1)).unwrap(), Loaded::Expired);
         assert_eq!(store.load(&host, id(1)).unwrap(), Loaded::Missing);
+    }
+
+    #[test]
+    fn two_workers_creating_one_bucket_lose_no_session() {
+        let store = SharedDataStore::new(100, 60);
+        let host = host_at(1000);
+        let second = (2..=u8::MAX).find(|&n| store.bucket(&id(n)) == store.bucket(&id(1))).unwrap();
+        // Both find the bucket absent; the other worker creates it first.
+        *host.shared.competing.borrow_mut() = Some(Box::new(move |shared| {
+            let other = MockHost { now: 1000, shared: shared.clone(), ..Default::default() };
+            SharedDataStore::new(100, 60).update(&other, id(second), &[set("b", "2")]).unwrap();
+        }));
+        store.update(&host, id(1), &[set("a", "1")]).unwrap();
+        assert!(host.shared.competing.borrow().is_none(), "the competing write ran");
+        for (n, name) in [(1, "a"), (second, "b")] {
+            let Loaded::Found(jar) = store.load(&host, id(n)).unwrap() else { panic!("session {n} lost") };
+            assert!(jar.get(name).is_some());
+        }
     }
 
     #[test]
