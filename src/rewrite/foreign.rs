@@ -486,9 +486,15 @@ pub(super) const fn pack(name: &[u8]) -> u128 {
     key
 }
 
-/// A set of element names, packed (see [`pack`]).
+/// A set of element names, packed (see [`pack`]); a name too long to pack fails the build.
 macro_rules! names {
-    ($($name:literal),* $(,)?) => { &[$($crate::rewrite::foreign::pack($name)),*] };
+    ($($name:literal),* $(,)?) => {
+        &[$(const {
+            let key = $crate::rewrite::foreign::pack($name);
+            assert!(key != u128::MAX, "an element name of a set is longer than 15 bytes");
+            key
+        }),*]
+    };
 }
 pub(super) use names;
 
