@@ -18,6 +18,7 @@
 
 mod charref;
 mod edit;
+mod element;
 mod foreign;
 mod html;
 mod raw;
@@ -88,7 +89,7 @@ impl Rewriter {
                 param: opts.param.clone().into_bytes(),
                 url_token: percent_encode(opts.token.as_bytes()),
                 attr_token,
-                placeholder: opts.placeholder.into_bytes(),
+                placeholder: edit::Placeholder::new(opts.placeholder.as_bytes()),
                 // Written into attributes as it is: only the characters an id of ours has.
                 form_id: if opts.form_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                     opts.form_id.into_bytes()

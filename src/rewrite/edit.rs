@@ -66,14 +66,38 @@ pub(super) struct Settings {
     pub url_token: Vec<u8>,
     /// The token as it goes into an attribute value.
     pub attr_token: Vec<u8>,
-    /// `""` = no placeholder.
-    pub placeholder: Vec<u8>,
+    pub placeholder: Placeholder,
     /// The token parameter's name, as written in a query.
     pub param: Vec<u8>,
     /// `cl-...`: given to token forms without an `id`; `""` = not used.
     pub form_id: Vec<u8>,
     /// The cookieless routes: a URL to another route gets no token. `None`: every route is.
     pub routes: Option<Arc<Routes>>,
+}
+
+/// The placeholder the page may write where the token goes, with its searcher built once per page
+/// (every start tag is searched for it). `None`: no placeholder.
+#[derive(Clone)]
+pub(super) struct Placeholder(Option<memchr::memmem::Finder<'static>>);
+
+impl Placeholder {
+    pub fn new(placeholder: &[u8]) -> Placeholder {
+        Placeholder((!placeholder.is_empty()).then(|| memchr::memmem::Finder::new(placeholder).into_owned()))
+    }
+
+    /// The placeholder's bytes, `""` when there is none.
+    fn bytes(&self) -> &[u8] {
+        self.0.as_ref().map_or(b"", |f| f.needle())
+    }
+
+    /// Where the placeholder occurs in `hay`.
+    fn find_in<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
+        self.0.iter().flat_map(move |f| f.find_iter(hay))
+    }
+
+    pub fn is_in(&self, hay: &[u8]) -> bool {
+        self.0.as_ref().is_some_and(|f| f.find(hay).is_some())
+    }
 }
 
 /// An attribute value: as written, where it sits in the tag, and as the browser reads it.
@@ -145,7 +169,15 @@ pub(super) struct Plan {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.after_name.is_empty() && self.values.is_empty() && self.hidden.is_none()
+        self.after_name.is_empty() && self.values.is_empty() && self.hidden.is_none() && !self.wrote_url
+    }
+
+    /// Back to no edits, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.after_name.clear();
+        self.values.clear();
+        self.hidden = None;
+        self.wrote_url = false;
     }
 
     pub fn insert(&mut self, attribute: &[u8]) {
@@ -266,16 +298,16 @@ impl Page<'_> {
     }
 
     fn with_placeholder(&self, value: Vec<u8>) -> Vec<u8> {
-        let needle = &self.settings.placeholder;
-        if needle.is_empty() || memchr::memmem::find(&value, needle).is_none() {
+        let placeholder = &self.settings.placeholder;
+        if !placeholder.is_in(&value) {
             return value;
         }
         let mut out = Vec::with_capacity(value.len() + self.settings.attr_token.len());
         let mut pos = 0;
-        for found in memchr::memmem::find_iter(&value, needle) {
+        for found in placeholder.find_in(&value) {
             out.extend_from_slice(value.get(pos..found).unwrap_or_default());
             out.extend_from_slice(&self.settings.attr_token);
-            pos = found + needle.len();
+            pos = found + placeholder.bytes().len();
         }
         out.extend_from_slice(value.get(pos..).unwrap_or_default());
         out
@@ -283,18 +315,17 @@ impl Page<'_> {
 
     /// Does the query of `url` hold `PARAM=PLACEHOLDER`?
     fn placeholder_is_the_token(&self, url: &[u8]) -> bool {
-        let (param, placeholder) = (&self.settings.param, &self.settings.placeholder);
+        let (param, placeholder) = (&self.settings.param, self.settings.placeholder.bytes());
         let query = url.iter().position(|&b| b == b'?').and_then(|q| url.get(q + 1..)).unwrap_or_default();
         let query = query.split(|&b| b == b'#').next().unwrap_or_default();
         !placeholder.is_empty()
             && query.split(|&b| b == b'&').any(|pair| {
-                pair.strip_prefix(param.as_slice()).and_then(|r| r.strip_prefix(b"=")) == Some(placeholder.as_slice())
+                pair.strip_prefix(param.as_slice()).and_then(|r| r.strip_prefix(b"=")) == Some(placeholder)
             })
     }
 
     fn holds_placeholder(&self, value: &Value<'_>) -> bool {
-        !self.settings.placeholder.is_empty()
-            && memchr::memmem::find(value.raw, &self.settings.placeholder).is_some()
+        self.settings.placeholder.is_in(value.raw)
     }
 
     /// The link URL of `a`/`area`/`iframe`/`frame`/meta refresh, when it gets the token.
@@ -461,10 +492,12 @@ impl Page<'_> {
             plan.insert(b"referrerpolicy=\"same-origin\"");
         }
         // `http-equiv="referrer-policy"` is not in the standard, but costs nothing to cover.
-        let sets_policy = tag.text_of(b"name").eq_ignore_ascii_case(b"referrer")
-            || tag.text_of(b"http-equiv").eq_ignore_ascii_case(b"referrer-policy");
+        let sets_policy = || {
+            tag.text_of(b"name").eq_ignore_ascii_case(b"referrer")
+                || tag.text_of(b"http-equiv").eq_ignore_ascii_case(b"referrer-policy")
+        };
         if kind == Kind::Meta
-            && sets_policy
+            && sets_policy()
             && tag.attr(b"content").flatten().is_some_and(|c| !is_safe_referrer_policy(c.text()))
         {
             plan.insert(b"content=\"same-origin\"");

@@ -18,34 +18,13 @@
 /// Open foreign elements kept at most.
 pub(super) const MAX_DEPTH: usize = 64;
 
-/// Names are compared on their first bytes and their length.
-const NAME_BYTES: usize = 16;
+use super::element::{names, Element, Name, Props};
+use super::tag::Kind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Namespace {
     Svg,
     MathMl,
-}
-
-/// A tag name, kept as its first bytes and its length.
-#[derive(Debug, Clone, Copy)]
-struct Name {
-    bytes: [u8; NAME_BYTES],
-    len: usize,
-}
-
-impl Name {
-    fn new(name: &[u8]) -> Name {
-        let mut bytes = [0; NAME_BYTES];
-        for (slot, &b) in bytes.iter_mut().zip(name) {
-            *slot = b;
-        }
-        Name { bytes, len: name.len() }
-    }
-
-    fn is(&self, name: &[u8]) -> bool {
-        self.len == name.len() && self.bytes.iter().zip(name).all(|(a, b)| a == b)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,12 +36,12 @@ struct Frame {
     /// HTML elements open inside this integration point (at most `MAX_DEPTH`): an end tag that
     /// names none of them closes nothing here, as the parser stops at the special integration
     /// point.
-    html_open: Vec<Name>,
+    html_open: Vec<Element>,
 }
 
 impl Frame {
-    fn named(&self, name: &[u8]) -> bool {
-        self.name.is(name)
+    fn named(&self, name: Name) -> bool {
+        self.name == name
     }
 }
 
@@ -71,7 +50,7 @@ impl Frame {
 #[derive(Debug, Default)]
 pub(super) struct Foreign {
     frames: Vec<Frame>,
-    outer: Vec<Name>,
+    outer: Vec<Element>,
     /// Per open template (at most `MAX_DEPTH`), how many frames and outer elements were open at
     /// its start tag: `</template>` pops everything opened inside it, integration points too.
     templates: Vec<(usize, usize)>,
@@ -80,9 +59,9 @@ pub(super) struct Foreign {
     templates_unrecorded: u32,
 }
 
-/// A start tag as far as foreign content cares: its lowercased name and what decides a breakout.
-pub(super) struct StartTag<'a> {
-    pub name: &'a [u8],
+/// A start tag as far as foreign content cares: its element and what decides a breakout.
+pub(super) struct StartTag {
+    pub element: Element,
     pub self_closing: bool,
     /// `font` with a `color`, `face` or `size` attribute.
     pub font_breaks_out: bool,
@@ -120,27 +99,26 @@ impl Foreign {
 
     /// A start tag: opens foreign content (`svg`, `math` read as HTML), nests in it, or breaks
     /// out of it; says how the tag itself is to be read.
-    pub fn start(&mut self, tag: &StartTag<'_>) -> Reading {
-        if self.html_here() && self.is_open() && self.table_mode() && is_table_start(tag.name) {
+    pub fn start(&mut self, tag: &StartTag) -> Reading {
+        let el = tag.element;
+        if self.html_here() && self.is_open() && self.table_mode() && el.has(Props::TABLE_START) {
             // The table rules clear the stack back to the table: all foreign content goes.
             self.frames.clear();
         }
         if self.html_here() {
-            let namespace = match tag.name {
-                b"svg" => Namespace::Svg,
-                b"math" => Namespace::MathMl,
+            let namespace = match el.name {
+                n if n == names::SVG => Namespace::Svg,
+                n if n == names::MATH => Namespace::MathMl,
                 _ => {
-                    if tag.name == b"template" {
+                    if el.kind == Kind::Template {
                         self.open_template();
                     }
-                    if tag.name == b"a" {
+                    if el.kind == Kind::A {
                         self.close_open_a();
                     }
                     // `<select>` in a select closes it and opens nothing.
-                    if matches!(tag.name, b"input" | b"keygen" | b"select")
-                        && self.close_select()
-                        && tag.name == b"select"
-                    {
+                    let closes_select = matches!(el.kind, Kind::Input | Kind::Select) || el.is(names::KEYGEN);
+                    if closes_select && self.close_select() && el.kind == Kind::Select {
                         return Reading::Html;
                     }
                     // HTML ignores `/>` on non-void elements: they open all the same. Outside
@@ -148,11 +126,11 @@ impl Foreign {
                     // are kept: staying in foreign content too long is the safe error (tags read as
                     // foreign still get the page-URL overrides), leaving it too early is not.
                     let keep = match self.frames.last() {
-                        Some(_) => !is_void(tag.name) && !is_dropped_in_body(tag.name),
+                        Some(_) => !el.has(Props::VOID) && !el.has(Props::DROPPED_IN_BODY),
                         None => {
-                            let part = self.table_part(tag.name);
-                            let form = tag.name == b"form" && (tag.creates_form || self.template_form());
-                            part || is_plain_container(tag.name) || form
+                            let part = self.table_part(el);
+                            let form = el.kind == Kind::Form && (tag.creates_form || self.template_form());
+                            part || el.has(Props::PLAIN_CONTAINER) || form
                         }
                     };
                     if keep {
@@ -161,7 +139,7 @@ impl Foreign {
                             None => &mut self.outer,
                         };
                         if open.len() < MAX_DEPTH {
-                            open.push(Name::new(tag.name));
+                            open.push(el);
                         }
                     }
                     return Reading::Html;
@@ -176,7 +154,7 @@ impl Foreign {
         }
         // `<svg>` in MathML's `annotation-xml` opens svg (the HTML rules insert it there).
         let namespace = match self.frames.last() {
-            Some(f) if tag.name == b"svg" && f.named(b"annotation-xml") => Namespace::Svg,
+            Some(f) if el.is(names::SVG) && f.named(names::ANNOTATION_XML) => Namespace::Svg,
             Some(f) => f.namespace,
             None => Namespace::Svg,
         };
@@ -186,8 +164,9 @@ impl Foreign {
 
     /// An end tag: closes the foreign element it names (and everything inside it), or is read as
     /// HTML. `</p>` and `</br>` in foreign content break out of it first.
-    pub fn end(&mut self, name: &[u8]) -> Reading {
-        if name == b"form" && !self.in_template() {
+    pub fn end(&mut self, el: Element) -> Reading {
+        let name = el.name;
+        if name == names::FORM && !self.in_template() {
             return self.close_form();
         }
         if !self.is_open() {
@@ -203,7 +182,7 @@ impl Foreign {
             }
             return Reading::Html;
         }
-        if !self.html_here() && matches!(name, b"p" | b"br") {
+        if !self.html_here() && (name == names::P || name == names::BR) {
             self.close_to_html();
             return Reading::Html;
         }
@@ -227,7 +206,7 @@ impl Foreign {
         }
         // An HTML element open around the foreign content (`<div><svg></div>`): the parser pops
         // everything up to it.
-        if let Some(at) = self.outer_match(name) {
+        if let Some(at) = self.outer_match(el) {
             self.outer.truncate(at);
             self.frames.clear();
         }
@@ -239,9 +218,7 @@ impl Foreign {
     /// are foster-parented, and the mode stays): what its integration points hold is read by the
     /// table rules, which clear the stack back to the table for a table start tag.
     fn table_mode(&self) -> bool {
-        self.outer.get(self.outer_floor()..).and_then(<[Name]>::last).is_some_and(|n| {
-            matches!(n.bytes.get(..n.len).unwrap_or_default(), b"table" | b"tbody" | b"thead" | b"tfoot" | b"tr")
-        })
+        self.outer.get(self.outer_floor()..).and_then(<[Element]>::last).is_some_and(|n| n.has(Props::TABLE_ROW))
     }
 
     /// `</form>` outside templates: a foreign `form` element it closes, or the form pointer's
@@ -250,7 +227,7 @@ impl Foreign {
     /// form stays open.
     fn close_form(&mut self) -> Reading {
         let html_floor = self.frames.iter().rposition(|f| f.integration_point && !f.html_open.is_empty());
-        let named = self.frames.iter().rposition(|f| f.named(b"form"));
+        let named = self.frames.iter().rposition(|f| f.named(names::FORM));
         if let Some(at) = named.filter(|&at| html_floor.is_none_or(|floor| at > floor)) {
             self.frames.truncate(at);
             return Reading::Foreign;
@@ -266,11 +243,12 @@ impl Foreign {
             Some(point) => (&mut point.html_open, 0),
             None => (&mut self.outer, floor),
         };
-        if let Some(at) = open.iter().rposition(|n| n.is(b"form")).filter(|&at| at >= floor) {
-            let blocked = open.get(at + 1..).unwrap_or_default().iter().any(|n| {
-                let n = n.bytes.get(..n.len).unwrap_or_default();
-                is_scope_boundary(n) || n == b"select"
-            });
+        if let Some(at) = open.iter().rposition(|n| n.is(names::FORM)).filter(|&at| at >= floor) {
+            let blocked = open
+                .get(at + 1..)
+                .unwrap_or_default()
+                .iter()
+                .any(|n| n.has(Props::SCOPE_BOUNDARY) || n.is(names::SELECT));
             if !blocked {
                 open.remove(at);
             }
@@ -286,25 +264,24 @@ impl Foreign {
     /// elements: "any other end tag"), and a scope boundary (`table`, `object`, ...) before a
     /// special or formatting one (their "in scope" test). Outside templates `</form>` takes only
     /// the form off the stack (the form pointer's rule).
-    fn outer_match(&self, name: &[u8]) -> Option<usize> {
-        if (name == b"form" && !self.in_template()) || self.frames.iter().any(|f| f.integration_point) {
+    fn outer_match(&self, el: Element) -> Option<usize> {
+        if (el.is(names::FORM) && !self.in_template()) || self.frames.iter().any(|f| f.integration_point) {
             return None;
         }
-        let ordinary = !is_special(name) && !is_formatting(name);
+        let ordinary = !el.has(Props::SPECIAL) && !el.has(Props::FORMATTING);
         let floor = self.outer_floor();
-        if name == b"table" {
+        if el.is(names::TABLE) {
             // "In table scope": only a template (the floor) stands between; a cell around the
             // foreign content is closed first ("in cell", `</table>`).
-            return self.outer.iter().rposition(|n| n.is(b"table")).filter(|&at| at >= floor);
+            return self.outer.iter().rposition(|n| n.is(names::TABLE)).filter(|&at| at >= floor);
         }
         for (at, open) in self.outer.iter().enumerate().rev().take_while(|&(at, _)| at >= floor) {
-            if open.is(name) {
+            if open.is(el.name) {
                 return Some(at);
             }
-            let n = open.bytes.get(..open.len).unwrap_or_default();
             // In a select, end tags but its own (and table ones) are dropped: html5ever's "in
             // select" insertion mode, and what Chromium 156 does with `<a><select><math></a>`.
-            if is_scope_boundary(n) || (ordinary && is_special(n)) || n == b"select" {
+            if open.has(Props::SCOPE_BOUNDARY) || (ordinary && open.has(Props::SPECIAL)) || open.is(names::SELECT) {
                 return None;
             }
         }
@@ -321,19 +298,18 @@ impl Foreign {
         // From inside an integration point, an `<a>` of `outer` is out of scope.
         let outer_floor = self.outer_floor();
         let (open, out_of_scope, floor) = match self.frames.last_mut() {
-            Some(point) if point.html_open.iter().any(|n| n.is(b"a")) => (&mut point.html_open, false, 0),
+            Some(point) if point.html_open.iter().any(|n| n.is(names::A)) => (&mut point.html_open, false, 0),
             Some(_) => (&mut self.outer, true, outer_floor),
             None => (&mut self.outer, false, outer_floor),
         };
-        let Some(at) = open.iter().rposition(|n| n.is(b"a")).filter(|&at| at >= floor) else {
+        let Some(at) = open.iter().rposition(|n| n.is(names::A)).filter(|&at| at >= floor) else {
             return;
         };
         let after = open.get(at + 1..).unwrap_or_default();
-        let named = |n: &Name, f: fn(&[u8]) -> bool| f(n.bytes.get(..n.len).unwrap_or_default());
-        if after.iter().any(|n| named(n, is_marker)) {
+        if after.iter().any(|n| n.has(Props::MARKER)) {
             return;
         }
-        let whole = !after.iter().any(|n| named(n, is_special));
+        let whole = !after.iter().any(|n| n.has(Props::SPECIAL));
         if whole && !out_of_scope {
             open.truncate(at);
         } else {
@@ -345,25 +321,27 @@ impl Foreign {
     /// the innermost table and opens (is kept as) one; a `<table>` there closes that table
     /// (unless in a cell or caption, where tables nest). Cells and captions matter as the scope
     /// boundaries they are. Returns whether the tag is to be kept.
-    fn table_part(&mut self, name: &[u8]) -> bool {
+    fn table_part(&mut self, el: Element) -> bool {
+        // `col` is a table start too, but it is void: it neither closes parts nor is kept.
+        if !el.has(Props::TABLE_START) || el.has(Props::VOID) {
+            return false;
+        }
         let floor = self.outer_floor();
-        let Some(table) = self.outer.iter().rposition(|n| n.is(b"table")).filter(|&at| at >= floor) else {
+        let Some(table) = self.outer.iter().rposition(|n| n.is(names::TABLE)).filter(|&at| at >= floor) else {
             return false;
         };
-        let last = self.outer.last().map(|n| n.bytes.get(..n.len).unwrap_or_default());
-        let in_cell = last.is_some_and(|n| matches!(n, b"td" | b"th" | b"caption"));
-        match name {
-            b"table" if (!in_cell && self.outer.len() > table + 1) || last == Some(b"table") => {
-                // `</table>` first, then the new table is kept (it is a plain container).
-                self.outer.truncate(table);
-                false
-            }
-            b"td" | b"th" | b"tr" | b"tbody" | b"thead" | b"tfoot" | b"caption" | b"colgroup" => {
-                self.outer.truncate(table + 1);
-                !matches!(name, b"colgroup")
-            }
-            _ => false,
+        let last = self.outer.last();
+        let in_cell = last.is_some_and(|n| n.has(Props::CELL));
+        let last_is_table = last.is_some_and(|n| n.is(names::TABLE));
+        if !el.is(names::TABLE) {
+            self.outer.truncate(table + 1);
+            return !el.is(names::COLGROUP);
         }
+        if (!in_cell && self.outer.len() > table + 1) || last_is_table {
+            // `</table>` first, then the new table is kept (it is a plain container).
+            self.outer.truncate(table);
+        }
+        false
     }
 
     /// Where the elements of `outer` opened in the innermost open template start: the template
@@ -384,9 +362,7 @@ impl Foreign {
     /// and `</form>` pops everything up to its form (`<template><form><math></form>` leaves the
     /// math). Not one right in a table (the parser drops it).
     fn template_form(&self) -> bool {
-        let in_table = self.outer.get(self.outer_floor()..).and_then(<[Name]>::last).is_some_and(|n| {
-            matches!(n.bytes.get(..n.len).unwrap_or_default(), b"table" | b"tbody" | b"thead" | b"tfoot" | b"tr")
-        });
+        let in_table = self.outer.get(self.outer_floor()..).and_then(<[Element]>::last).is_some_and(|n| n.has(Props::TABLE_ROW));
         self.in_template() && !in_table
     }
 
@@ -414,7 +390,7 @@ impl Foreign {
         self.frames.truncate(frames);
         match self.frames.last_mut() {
             Some(point) => {
-                if let Some(at) = point.html_open.iter().rposition(|n| n.is(b"template")) {
+                if let Some(at) = point.html_open.iter().rposition(|n| n.is(names::TEMPLATE)) {
                     point.html_open.truncate(at);
                 }
             }
@@ -430,24 +406,23 @@ impl Foreign {
             return false;
         }
         let floor = self.outer_floor();
-        let Some(at) = self.outer.iter().rposition(|n| n.is(b"select")).filter(|&at| at >= floor) else {
+        let Some(at) = self.outer.iter().rposition(|n| n.is(names::SELECT)).filter(|&at| at >= floor) else {
             return false;
         };
         self.outer.truncate(at);
         true
     }
 
-    fn push(&mut self, namespace: Namespace, tag: &StartTag<'_>) {
+    fn push(&mut self, namespace: Namespace, tag: &StartTag) {
         if tag.self_closing || self.frames.len() >= MAX_DEPTH {
             return;
         }
+        let el = tag.element;
         let integration_point = match namespace {
-            Namespace::Svg => matches!(tag.name, b"foreignobject" | b"desc" | b"title"),
-            Namespace::MathMl => {
-                matches!(tag.name, b"mi" | b"mo" | b"mn" | b"ms" | b"mtext") || tag.html_annotation
-            }
+            Namespace::Svg => el.has(Props::SVG_INTEGRATION),
+            Namespace::MathMl => el.has(Props::MATHML_INTEGRATION) || tag.html_annotation,
         };
-        self.frames.push(Frame { namespace, name: Name::new(tag.name), integration_point, html_open: Vec::new() });
+        self.frames.push(Frame { namespace, name: el.name, integration_point, html_open: Vec::new() });
     }
 
     /// Pops foreign elements until an integration point is innermost, or none is left.
@@ -458,162 +433,10 @@ impl Foreign {
     }
 }
 
-/// Elements whose end tag pops foreign content opened inside them: containers the parser closes
-/// only at their own end tag (no implied end tags, no table rules), the formatting elements, a
-/// select (`</select>` pops what is in it: since the 2025 select changes, Chromium and html5ever
-/// 0.40 keep svg/math in a select), and every element of a name HTML does not know:
-/// outside svg/math even `foreignObject` or `annotation-xml` is such an HTML element, closed by
-/// its end tag from inside a `<math>`/`<svg>` opened in it.
-fn is_plain_container(name: &[u8]) -> bool {
-    is_listed_container(name) || matches!(name, b"select" | b"table") || !is_known_html(name)
-}
-
-/// An element name packed with its length into one integer (names of up to 15 bytes; a longer
-/// one is in no set here): the rewriter asks several of these sets about every tag, and integer
-/// compares cost a fraction of a byte-string compare each.
-pub(super) const fn pack(name: &[u8]) -> u128 {
-    if name.len() > 15 {
-        return u128::MAX;
-    }
-    let mut key = (name.len() as u128) << 120;
-    let mut rest = name;
-    let mut shift = 0;
-    while let [b, tail @ ..] = rest {
-        key |= (*b as u128) << shift;
-        shift += 8;
-        rest = tail;
-    }
-    key
-}
-
-/// A set of element names, packed (see [`pack`]); a name too long to pack fails the build.
-macro_rules! names {
-    ($($name:literal),* $(,)?) => {
-        &[$(const {
-            let key = $crate::rewrite::foreign::pack($name);
-            assert!(key != u128::MAX, "an element name of a set is longer than 15 bytes");
-            key
-        }),*]
-    };
-}
-pub(super) use names;
-
-/// Whether `name` is in a set made by `names!`.
-pub(super) fn listed(set: &[u128], name: &[u8]) -> bool {
-    let key = pack(name);
-    key != u128::MAX && set.contains(&key)
-}
-
-/// The special elements among the containers (HTML standard, "special" category): an
-/// "any other end tag" walk stops at them.
-fn is_special(name: &[u8]) -> bool {
-    (is_listed_container(name) && !is_formatting(name) && name != b"span") || is_known_special(name)
-}
-
-fn is_formatting(name: &[u8]) -> bool {
-    const FORMATTING: &[u128] = names![
-        b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
-        b"strong", b"tt", b"u",
-    ];
-    listed(FORMATTING, name)
-}
-
-/// Elements that put a marker on the list of active formatting elements (those kept here).
-fn is_marker(name: &[u8]) -> bool {
-    matches!(name, b"applet" | b"marquee" | b"object" | b"template")
-}
-
-/// Elements that end an "in scope" search (HTML standard, "has an element in scope").
-fn is_scope_boundary(name: &[u8]) -> bool {
-    const BOUNDARY: &[u128] = names![
-        b"applet", b"caption", b"html", b"table", b"td", b"th", b"marquee", b"object", b"template",
-    ];
-    listed(BOUNDARY, name)
-}
-
-/// Special elements that are not containers kept here (they are never in `outer`, but a walk
-/// that reaches one of their end tags must not take it for an ordinary name).
-fn is_known_special(name: &[u8]) -> bool {
-    const SPECIAL: &[u128] = names![
-        b"applet", b"area", b"base", b"basefont", b"bgsound", b"body", b"br", b"button",
-        b"caption", b"col", b"colgroup", b"dd", b"dir", b"dt", b"embed", b"form", b"frame",
-        b"frameset", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"head", b"hr", b"html", b"iframe",
-        b"img", b"input", b"keygen", b"li", b"link", b"listing", b"marquee", b"meta", b"noembed",
-        b"noframes", b"noscript", b"object", b"p", b"param", b"plaintext", b"pre", b"script",
-        b"select", b"source", b"style", b"table", b"tbody", b"td", b"template", b"textarea",
-        b"tfoot", b"th", b"thead", b"title", b"tr", b"track", b"ul", b"wbr", b"xmp",
-    ];
-    listed(SPECIAL, name)
-}
-
-/// Element names the HTML parser knows (any other is an ordinary `HTMLUnknownElement`, or a
-/// custom element, closed only by its own end tag or an ancestor's).
-fn is_known_html(name: &[u8]) -> bool {
-    const KNOWN: &[u128] = names![
-        b"abbr", b"acronym", b"applet", b"area", b"audio", b"base", b"basefont", b"bdi", b"bdo",
-        b"bgsound", b"blink", b"body", b"br", b"button", b"canvas", b"caption", b"cite", b"col",
-        b"colgroup", b"data", b"datalist", b"dd", b"del", b"dfn", b"dir", b"dt", b"embed",
-        b"form", b"frame", b"frameset", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"head", b"hr",
-        b"html", b"iframe", b"image", b"img", b"input", b"ins", b"kbd", b"keygen", b"label",
-        b"legend", b"li", b"link", b"listing", b"map", b"mark", b"marquee", b"math", b"meta",
-        b"meter", b"noembed", b"noframes", b"noscript", b"object", b"optgroup", b"option",
-        b"output", b"p", b"param", b"picture", b"plaintext", b"pre", b"progress", b"q", b"rb",
-        b"rp", b"rt", b"rtc", b"ruby", b"samp", b"script", b"select", b"selectedcontent",
-        b"slot", b"source", b"style", b"sub", b"sup", b"svg", b"table", b"tbody", b"td",
-        b"template", b"textarea", b"tfoot", b"th", b"thead", b"time", b"title", b"tr", b"track",
-        b"var", b"video", b"wbr", b"xmp",
-    ];
-    listed(KNOWN, name)
-}
-
-fn is_listed_container(name: &[u8]) -> bool {
-    const PLAIN: &[u128] = names![
-        b"div", b"section", b"article", b"main", b"nav", b"aside", b"header", b"footer",
-        b"figure", b"figcaption", b"blockquote", b"details", b"summary", b"fieldset", b"address",
-        b"center", b"dl", b"ol", b"ul", b"menu", b"search", b"hgroup", b"dialog", b"applet",
-        b"marquee", b"object",
-        // Formatting elements: their end tag runs the adoption agency, which pops foreign content.
-        b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
-        b"strong", b"tt", b"u", b"span",
-    ];
-    listed(PLAIN, name)
-}
-
-/// Start tags the parser drops in body content (table parts outside a table, the document's own
-/// elements, frames): they open nothing.
-fn is_dropped_in_body(name: &[u8]) -> bool {
-    const DROPPED: &[u128] = names![
-        b"tr", b"td", b"th", b"tbody", b"thead", b"tfoot", b"caption", b"col", b"colgroup",
-        b"html", b"head", b"body", b"frame", b"frameset",
-    ];
-    listed(DROPPED, name)
-}
-
-/// HTML elements that have no end tag (they never stay open).
-fn is_void(name: &[u8]) -> bool {
-    const VOID: &[u128] = names![
-        b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta",
-        b"param", b"source", b"track", b"wbr", b"keygen", b"basefont", b"bgsound", b"frame",
-    ];
-    listed(VOID, name)
-}
-
-/// Start tags the table insertion modes answer by clearing the stack back to the table.
-fn is_table_start(name: &[u8]) -> bool {
-    matches!(name, b"caption" | b"colgroup" | b"col" | b"tbody" | b"tfoot" | b"thead" | b"td" | b"th" | b"tr" | b"table")
-}
-
 /// The start tags that end foreign content (HTML standard, "rules for parsing tokens in foreign
 /// content").
-fn breaks_out(tag: &StartTag<'_>) -> bool {
-    const BREAKOUT: &[&[u8]] = &[
-        b"b", b"big", b"blockquote", b"body", b"br", b"center", b"code", b"dd", b"div", b"dl",
-        b"dt", b"em", b"embed", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"head", b"hr", b"i",
-        b"img", b"li", b"listing", b"menu", b"meta", b"nobr", b"ol", b"p", b"pre", b"ruby", b"s",
-        b"small", b"span", b"strong", b"strike", b"sub", b"sup", b"table", b"tt", b"u", b"ul",
-        b"var",
-    ];
-    BREAKOUT.contains(&tag.name) || (tag.name == b"font" && tag.font_breaks_out)
+fn breaks_out(tag: &StartTag) -> bool {
+    tag.element.has(Props::BREAKOUT) || (tag.element.is(names::FONT) && tag.font_breaks_out)
 }
 
 #[cfg(test)]
@@ -622,12 +445,16 @@ mod tests {
 
     fn start(f: &mut Foreign, name: &str) -> Reading {
         f.start(&StartTag {
-            name: name.as_bytes(),
+            element: Element::of(name.as_bytes()),
             self_closing: false,
             font_breaks_out: false,
             html_annotation: false,
             creates_form: name == "form",
         })
+    }
+
+    fn end(f: &mut Foreign, name: &[u8]) -> Reading {
+        f.end(Element::of(name))
     }
 
     #[test]
@@ -638,7 +465,7 @@ mod tests {
         assert!(f.is_open());
         assert_eq!(start(&mut f, "a"), Reading::Foreign);
         assert_eq!(start(&mut f, "template"), Reading::Foreign);
-        assert_eq!(f.end(b"svg"), Reading::Foreign);
+        assert_eq!(end(&mut f, b"svg"), Reading::Foreign);
         assert!(!f.is_open());
         assert_eq!(start(&mut f, "form"), Reading::Html);
     }
@@ -651,14 +478,14 @@ mod tests {
         assert_eq!(start(&mut f, "base"), Reading::Html);
         assert_eq!(start(&mut f, "svg"), Reading::Foreign);
         assert_eq!(start(&mut f, "base"), Reading::Foreign);
-        f.end(b"svg");
+        end(&mut f, b"svg");
         assert_eq!(start(&mut f, "form"), Reading::Html);
         // The form is open inside the title: `</title>` closes nothing until it is closed.
-        f.end(b"title");
+        end(&mut f, b"title");
         assert_eq!(start(&mut f, "form"), Reading::Html);
-        f.end(b"form");
-        f.end(b"form");
-        f.end(b"title");
+        end(&mut f, b"form");
+        end(&mut f, b"form");
+        end(&mut f, b"title");
         assert_eq!(start(&mut f, "form"), Reading::Foreign);
         let mut m = Foreign::default();
         start(&mut m, "math");
@@ -678,11 +505,11 @@ mod tests {
         let mut f = Foreign::default();
         start(&mut f, "svg");
         assert_eq!(start(&mut f, "font"), Reading::Foreign);
-        let font = StartTag { name: b"font", self_closing: false, font_breaks_out: true, html_annotation: false, creates_form: false };
+        let font = StartTag { element: Element::of(b"font"), self_closing: false, font_breaks_out: true, html_annotation: false, creates_form: false };
         assert_eq!(f.start(&font), Reading::Html);
         let mut f = Foreign::default();
         start(&mut f, "svg");
-        assert_eq!(f.end(b"p"), Reading::Html);
+        assert_eq!(end(&mut f, b"p"), Reading::Html);
         assert!(!f.is_open());
     }
 
@@ -690,13 +517,13 @@ mod tests {
     fn self_closing_and_unmatched_tags() {
         let mut f = Foreign::default();
         start(&mut f, "svg");
-        let closed = StartTag { name: b"style", self_closing: true, font_breaks_out: false, html_annotation: false, creates_form: false };
+        let closed = StartTag { element: Element::of(b"style"), self_closing: true, font_breaks_out: false, html_annotation: false, creates_form: false };
         f.start(&closed);
         assert_eq!(start(&mut f, "a"), Reading::Foreign);
-        assert_eq!(f.end(b"a"), Reading::Foreign);
-        assert_eq!(f.end(b"div"), Reading::Html);
+        assert_eq!(end(&mut f, b"a"), Reading::Foreign);
+        assert_eq!(end(&mut f, b"div"), Reading::Html);
         assert!(f.is_open());
-        assert_eq!(f.end(b"form"), Reading::Html);
+        assert_eq!(end(&mut f, b"form"), Reading::Html);
         assert!(f.is_open(), "an HTML </form> is html.rs's to judge");
         f.close_to_html();
         assert!(!f.is_open());
@@ -710,11 +537,11 @@ mod tests {
         assert_eq!(start(&mut f, "my-el"), Reading::Html);
         start(&mut f, "br");
         // The parser stops at the special svg title: this </title> closes nothing.
-        assert_eq!(f.end(b"title"), Reading::Html);
+        assert_eq!(end(&mut f, b"title"), Reading::Html);
         assert_eq!(start(&mut f, "script"), Reading::Html, "still inside the title, in HTML");
-        assert_eq!(f.end(b"script"), Reading::Html);
-        assert_eq!(f.end(b"my-el"), Reading::Html);
-        assert_eq!(f.end(b"title"), Reading::Foreign);
+        assert_eq!(end(&mut f, b"script"), Reading::Html);
+        assert_eq!(end(&mut f, b"my-el"), Reading::Html);
+        assert_eq!(end(&mut f, b"title"), Reading::Foreign);
         assert_eq!(start(&mut f, "script"), Reading::Foreign);
     }
 
@@ -724,9 +551,9 @@ mod tests {
         start(&mut f, "div");
         start(&mut f, "svg");
         start(&mut f, "g");
-        assert_eq!(f.end(b"span"), Reading::Html);
+        assert_eq!(end(&mut f, b"span"), Reading::Html);
         assert!(f.is_open(), "no span is open: ignored");
-        assert_eq!(f.end(b"div"), Reading::Html);
+        assert_eq!(end(&mut f, b"div"), Reading::Html);
         assert!(!f.is_open());
     }
 

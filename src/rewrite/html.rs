@@ -8,9 +8,10 @@
 //! the chunking, so the limit is on tag length, not on where chunks happen to end.
 
 use super::edit::{self, BaseUrl, Page, Plan, Tag};
+use super::element::{names, Element, Props};
 use super::foreign::{Foreign, Reading, StartTag};
 use super::raw::{self, Comment, RawEnd, Script};
-use super::tag::{Kind, Scan, TagScanner};
+use super::tag::{Kind, Raw, Scan, TagScanner};
 use super::MAX_CARRY;
 use crate::origin::SameOrigin;
 use crate::routes::Routes;
@@ -153,12 +154,15 @@ struct Machine {
 pub(super) struct HtmlStage {
     carry: Vec<u8>,
     machine: Machine,
+    /// The edits of the current tag, empty between tags (kept for its buffers).
+    plan: Plan,
 }
 
 impl HtmlStage {
     pub fn new(settings: Settings) -> Self {
         HtmlStage {
             carry: Vec::new(),
+            plan: Plan::default(),
             machine: Machine {
                 mode: Mode::Data,
                 tag: TagScanner::new(),
@@ -194,7 +198,7 @@ impl HtmlStage {
             let (head, tail) = rest.split_at(rest.len().min(old.max(CARRY_STEP)));
             self.carry.extend_from_slice(head);
             let carry = std::mem::take(&mut self.carry);
-            let consumed = self.machine.run(&carry, out);
+            let consumed = self.machine.run(&carry, out, &mut self.plan);
             self.carry = carry;
             if consumed >= old {
                 // What is left lies within `rest`; scan state is relative, so go on from there.
@@ -205,7 +209,7 @@ impl HtmlStage {
             self.carry.drain(..consumed);
             rest = tail;
         }
-        let consumed = self.machine.run(rest, out);
+        let consumed = self.machine.run(rest, out, &mut self.plan);
         self.carry
             .extend_from_slice(rest.get(consumed..).unwrap_or_default());
     }
@@ -279,16 +283,20 @@ impl Tables {
         }
     }
 
-    fn start_tag(&mut self, name: &[u8]) {
-        match name {
-            b"td" | b"th" | b"caption" if self.open > 0 => self.set_cell(true),
-            b"tr" | b"tbody" | b"thead" | b"tfoot" | b"col" | b"colgroup" => self.set_cell(false),
-            _ => {}
+    /// A start tag but `table` in template contents: a cell opens, other table parts close one.
+    fn start_tag(&mut self, el: Element) {
+        if el.has(Props::CELL) {
+            if self.open > 0 {
+                self.set_cell(true);
+            }
+        } else if el.has(Props::TABLE_START) && !el.is(names::TABLE) {
+            self.set_cell(false);
         }
     }
 
-    fn end_tag(&mut self, name: &[u8]) {
-        if matches!(name, b"td" | b"th" | b"caption" | b"tr" | b"tbody" | b"thead" | b"tfoot") {
+    /// An end tag but `</table>`: a cell or a row part closes.
+    fn end_tag(&mut self, el: Element) {
+        if el.has(Props::CELL) || el.has(Props::TABLE_ROW) {
             self.set_cell(false);
         }
     }
@@ -298,22 +306,10 @@ impl Tables {
     }
 }
 
-/// Start tags after which a `<frameset>` still takes effect (all but those that set the
-/// parser's frameset-ok flag to "not ok").
-fn keeps_frameset_ok(name: &[u8]) -> bool {
-    const NOT_OK: &[u128] = super::foreign::names![
-        b"body", b"template",
-        b"applet", b"area", b"br", b"embed", b"img", b"keygen", b"wbr", b"input", b"hr", b"li",
-        b"dd", b"dt", b"pre", b"listing", b"button", b"xmp", b"iframe", b"textarea", b"select",
-        b"table", b"marquee", b"object",
-    ];
-    !super::foreign::listed(NOT_OK, name)
-}
-
 impl Machine {
     /// Processes `buf`, appending output for `buf[..n]` to `out`, and returns `n`: the rest is an
     /// unfinished construct to be presented again with more bytes.
-    fn run(&mut self, buf: &[u8], out: &mut Vec<u8>) -> usize {
+    fn run(&mut self, buf: &[u8], out: &mut Vec<u8>, plan: &mut Plan) -> usize {
         let mut cursor = Cursor {
             buf,
             pos: 0,
@@ -322,7 +318,7 @@ impl Machine {
         let consumed = loop {
             let step = match self.mode {
                 Mode::Data => self.data(&cursor),
-                Mode::Tag => self.in_tag(&mut cursor, out),
+                Mode::Tag => self.in_tag(&mut cursor, out, plan),
                 Mode::Oversized => self.oversized(&cursor),
                 Mode::Comment(state) => self.comment(state, &cursor),
                 Mode::Bogus => self.bogus(&cursor),
@@ -342,13 +338,13 @@ impl Machine {
 
     /// Text: on to the next `<`, and what it starts.
     fn data(&mut self, c: &Cursor<'_>) -> Step {
-        let text_end = memchr::memchr(b'<', c.rest()).map_or(c.buf.len(), |k| c.pos + k);
+        let found = memchr::memchr(b'<', c.rest());
         if self.frameset_ok {
             // Visible text rules out a frameset, as the parser's frameset-ok flag does.
-            let text = c.buf.get(c.pos..text_end).unwrap_or_default();
+            let text = c.rest().get(..found.unwrap_or(usize::MAX)).unwrap_or(c.rest());
             self.frameset_ok = text.iter().all(|&b| super::tag::is_ws(b));
         }
-        let Some(k) = memchr::memchr(b'<', c.rest()) else {
+        let Some(k) = found else {
             return Step::Stop(c.buf.len());
         };
         let lt = c.pos + k;
@@ -376,14 +372,14 @@ impl Machine {
 
     /// A tag starting at the cursor: rewritten once complete, carried while incomplete, passed
     /// through once longer than `MAX_CARRY`.
-    fn in_tag(&mut self, c: &mut Cursor<'_>, out: &mut Vec<u8>) -> Step {
+    fn in_tag(&mut self, c: &mut Cursor<'_>, out: &mut Vec<u8>, plan: &mut Plan) -> Step {
         let rest = c.rest();
         let window = rest.get(..MAX_CARRY).unwrap_or(rest);
         match self.tag.scan(window) {
             Scan::Complete(len) => {
                 self.mode = Mode::Data;
                 let tag = window.get(..len).unwrap_or_default();
-                let mut plan = self.on_tag(tag);
+                self.on_tag(tag, plan);
                 if !plan.is_empty() {
                     out.extend_from_slice(c.buf.get(c.emitted..c.pos).unwrap_or_default());
                     plan.write(tag, out);
@@ -397,6 +393,7 @@ impl Machine {
                         out.extend_from_slice(super::HIDDEN_INPUT_END);
                     }
                     c.emitted = c.pos + len;
+                    plan.clear();
                 }
                 Step::Go(c.pos + len)
             }
@@ -520,24 +517,24 @@ impl Machine {
 
     /// A complete tag: where it puts the page (foreign content, raw text, forms, templates, the
     /// base) and how it is to be written.
-    fn on_tag(&mut self, tag: &[u8]) -> Plan {
-        let kind = self.tag.kind();
-        let name = self.tag.name().unwrap_or_default();
+    fn on_tag(&mut self, tag: &[u8], plan: &mut Plan) {
+        let element = self.tag.element();
+        let kind = element.kind;
         if self.tag.end_tag {
-            if self.foreign.end(name) == Reading::Html {
-                self.html_end_tag(kind);
+            if self.foreign.end(element) == Reading::Html {
+                self.html_end_tag(element);
             }
-            return Plan::default();
+            return;
         }
-        if self.in_frameset && !matches!(kind, Kind::Frame | Kind::RawText(b"noframes")) {
+        if self.in_frameset && !matches!(kind, Kind::Frame | Kind::RawText(Raw::Noframes)) {
             // In a frameset the parser drops every other tag (svg and math too); the page-URL
             // overrides cost nothing should it not.
-            return self.foreign_overrides(kind, tag);
+            return self.foreign_overrides(kind, tag, plan);
         }
         let reading = {
             let t = Tag { bytes: tag, attrs: &self.tag.attrs };
             self.foreign.start(&StartTag {
-                name,
+                element,
                 self_closing: self.tag.self_closing,
                 creates_form: kind == Kind::Form && self.template_depth == 0 && !self.form_open,
                 font_breaks_out: kind == Kind::Font
@@ -552,39 +549,36 @@ impl Machine {
             })
         };
         if reading == Reading::Foreign {
-            return self.foreign_overrides(kind, tag);
+            return self.foreign_overrides(kind, tag, plan);
         }
-        let hidden_input = kind == Kind::Input && {
+        let hidden_input = || {
             let t = Tag { bytes: tag, attrs: &self.tag.attrs };
-            t.attr(b"type").flatten().is_some_and(|v| v.text().trim_ascii().eq_ignore_ascii_case(b"hidden"))
+            kind == Kind::Input
+                && t.attr(b"type").flatten().is_some_and(|v| v.text().trim_ascii().eq_ignore_ascii_case(b"hidden"))
         };
-        let keeps_ok = keeps_frameset_ok(name) || hidden_input;
-        let plan = self.plan(kind, tag);
+        let keeps_ok = !self.frameset_ok || !element.has(Props::NOT_FRAMESET_OK) || hidden_input();
+        self.plan(kind, tag, plan);
         self.in_frameset |= kind == Kind::Frameset && self.frameset_ok && self.template_depth == 0;
         self.frameset_ok &= keeps_ok;
         self.open_html(kind);
-        plan
     }
 
     /// A tag read as svg/math still gets the page-URL overrides: should the parser see it as
     /// HTML after all (an end tag that closed foreign content unseen here), they are what count.
-    fn foreign_overrides(&self, kind: Kind, tag: &[u8]) -> Plan {
-        let mut plan = Plan::default();
+    fn foreign_overrides(&self, kind: Kind, tag: &[u8], plan: &mut Plan) {
         if matches!(kind, Kind::A | Kind::Area | Kind::Img | Kind::Iframe | Kind::Link | Kind::Script | Kind::Meta) {
             let page = Page {
                 origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
                 base: &self.base,
                 settings: &self.settings.edit,
             };
-            page.referrer_and_ping(kind, &Tag { bytes: tag, attrs: &self.tag.attrs }, &mut plan);
+            page.referrer_and_ping(kind, &Tag { bytes: tag, attrs: &self.tag.attrs }, plan);
         }
-        plan
     }
 
     /// Decides the edits of an HTML start tag, and notes what it means for later tags.
-    fn plan(&mut self, kind: Kind, tag: &[u8]) -> Plan {
-        let placeholder = &self.settings.edit.placeholder;
-        let has_placeholder = !placeholder.is_empty() && memchr::memmem::find(tag, placeholder).is_some();
+    fn plan(&mut self, kind: Kind, tag: &[u8], plan: &mut Plan) {
+        let has_placeholder = self.settings.edit.placeholder.is_in(tag);
         // Tags of other kinds are scanned without their attributes; a placeholder needs them.
         let attrs = if has_placeholder {
             TagScanner::all_attrs(tag)
@@ -592,9 +586,9 @@ impl Machine {
             std::mem::take(&mut self.tag.attrs)
         };
         let t = Tag { bytes: tag, attrs: &attrs };
-        let (mut plan, new_base) = self.decide(kind, &t);
+        let new_base = self.decide(kind, &t, plan);
         if kind == Kind::Iframe {
-            self.srcdoc(&t, &mut plan);
+            self.srcdoc(&t, plan);
         }
         let page = Page {
             origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
@@ -602,9 +596,12 @@ impl Machine {
             settings: &self.settings.edit,
         };
         if has_placeholder {
-            page.placeholder_urls(&t, &mut plan);
+            page.placeholder_urls(&t, plan);
         }
-        page.referrer_and_ping(kind, &t, &mut plan);
+        // Without attributes (those of most tags are not recorded) there is nothing to override.
+        if !t.attrs.is_empty() {
+            page.referrer_and_ping(kind, &t, plan);
+        }
         // A URL written absolute now was resolved against the current base: a later one must
         // not count.
         self.urls_decided |= !plan.values.is_empty() || plan.wrote_url;
@@ -614,14 +611,12 @@ impl Machine {
         if !has_placeholder {
             self.tag.attrs = attrs;
         }
-        plan
     }
 
     /// The edits a tag gets for what it is (link, form, control, base), and the base it sets.
-    fn decide(&mut self, kind: Kind, t: &Tag<'_>) -> (Plan, Option<BaseUrl>) {
+    fn decide(&mut self, kind: Kind, t: &Tag<'_>, plan: &mut Plan) -> Option<BaseUrl> {
         self.track_open_elements(kind);
         let created = kind == Kind::Form && self.form_created();
-        let mut plan = Plan::default();
         let mut new_base = None;
         let page = Page {
             origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
@@ -631,7 +626,7 @@ impl Machine {
         let forms = self.settings.edit.forms;
         match kind {
             Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta if self.settings.edit.links => {
-                page.link(kind, t, &mut plan);
+                page.link(kind, t, plan);
             }
             Kind::Form => {
                 if created && self.template_depth > 0 {
@@ -645,7 +640,7 @@ impl Machine {
                     self.token_form = false;
                 } else if created {
                     let in_template = self.template_depth > 0;
-                    self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, &mut plan);
+                    self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, plan);
                     if matches!(plan.hidden, Some(Some(_))) {
                         self.forms_tied += 1;
                     }
@@ -655,10 +650,10 @@ impl Machine {
                 // `form="..."` joins the control to any form of the page, a token form maybe.
                 let joined = t.attr(b"form").is_some();
                 if forms && (joined || self.in_token_form_maybe()) {
-                    page.submitter(kind, t, &mut plan);
+                    page.submitter(kind, t, plan);
                 }
                 if self.token_form && !joined {
-                    page.control_value(t, &mut plan);
+                    page.control_value(t, plan);
                 }
             }
             Kind::Base if self.template_depth == 0 && !self.base_seen => {
@@ -674,7 +669,7 @@ impl Machine {
             }
             _ => {}
         }
-        (plan, new_base)
+        new_base
     }
 
     /// The parser's open elements as far as decisions need them: an open select (an input
@@ -689,9 +684,8 @@ impl Machine {
                 }
             }
             _ => {
-                let name = self.tag.name().unwrap_or_default();
                 if let Some(t) = self.template_tables.last_mut() {
-                    t.start_tag(name);
+                    t.start_tag(self.tag.element());
                 }
             }
         }
@@ -733,16 +727,16 @@ impl Machine {
 
     /// A tag passed through untouched because it is too long: what it still means for the page.
     fn oversized_tag(&mut self) {
-        let kind = self.tag.kind();
-        let name = self.tag.name().unwrap_or_default();
+        let element = self.tag.element();
+        let kind = element.kind;
         if self.tag.end_tag {
-            if self.foreign.end(name) == Reading::Html {
-                self.html_end_tag(kind);
+            if self.foreign.end(element) == Reading::Html {
+                self.html_end_tag(element);
             }
             return;
         }
         let creates_form = kind == Kind::Form && self.template_depth == 0 && !self.form_open;
-        let start = StartTag { name, self_closing: self.tag.self_closing, font_breaks_out: false, html_annotation: false, creates_form };
+        let start = StartTag { element, self_closing: self.tag.self_closing, font_breaks_out: false, html_annotation: false, creates_form };
         if self.foreign.start(&start) == Reading::Foreign {
             return;
         }
@@ -764,8 +758,8 @@ impl Machine {
     /// An HTML end tag: what it closes among forms, templates and selects. A template that closes
     /// takes any foreign content inside it along; `</form>` removes only the form element from the
     /// stack (foreign content inside it stays open).
-    fn html_end_tag(&mut self, kind: Kind) {
-        match kind {
+    fn html_end_tag(&mut self, element: Element) {
+        match element.kind {
             Kind::Form if self.template_depth > 0 => {
                 if let Some(enclosing) = self.template_tables.last_mut().and_then(Tables::pop_form) {
                     self.token_form = enclosing;
@@ -790,9 +784,8 @@ impl Machine {
             }
             Kind::Select => self.select_open = false,
             _ => {
-                let name = self.tag.name().unwrap_or_default();
                 if let Some(t) = self.template_tables.last_mut() {
-                    t.end_tag(name);
+                    t.end_tag(element);
                 }
             }
         }
@@ -805,9 +798,9 @@ impl Machine {
             // A textarea no longer closes an open select (html5ever 0.40, Chromium 156: the 2025
             // select changes); where an older parser closes it, a form after it just gets no
             // hidden input.
-            Kind::RawText(name) => Mode::RawText(name),
+            Kind::RawText(raw) => Mode::RawText(raw.name()),
             // An iframe's content is raw text too (its src was handled as a link).
-            Kind::Iframe => Mode::RawText(b"iframe"),
+            Kind::Iframe => Mode::RawText(Raw::Iframe.name()),
             Kind::Plaintext => Mode::Plaintext,
             Kind::Template => {
                 self.template_depth = self.template_depth.saturating_add(1);

@@ -10,10 +10,9 @@ pub(super) fn is_ws(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | b' ')
 }
 
-/// Lowercased tag names are kept up to this length: every name we act on is shorter.
-const NAME_CAP: usize = 16;
+use super::element::{Element, Name};
 
-/// The tags the rewriter acts on, by name; everything else is `Other`.
+/// The tags the rewriter acts on (by name: `element`'s table); everything else is `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     A,
@@ -40,46 +39,42 @@ pub(super) enum Kind {
     AnnotationXml,
     Font,
     /// RAWTEXT and RCDATA elements: their content ends only at their own end tag.
-    RawText(&'static [u8]),
+    RawText(Raw),
     Plaintext,
     Template,
     Other,
 }
 
-impl Kind {
-    fn of(name: &[u8]) -> Kind {
-        match name {
-            b"a" => Kind::A,
-            b"area" => Kind::Area,
-            b"iframe" => Kind::Iframe,
-            b"frame" => Kind::Frame,
-            b"form" => Kind::Form,
-            b"button" => Kind::Button,
-            b"input" => Kind::Input,
-            b"meta" => Kind::Meta,
-            b"base" => Kind::Base,
-            b"script" => Kind::Script,
-            b"img" => Kind::Img,
-            b"select" => Kind::Select,
-            b"frameset" => Kind::Frameset,
-            b"table" => Kind::Table,
-            b"link" => Kind::Link,
-            b"annotation-xml" => Kind::AnnotationXml,
-            b"font" => Kind::Font,
-            // Scripting is on in the browsers this serves: `<noscript>` holds raw text.
-            b"noscript" => Kind::RawText(b"noscript"),
-            b"style" => Kind::RawText(b"style"),
-            b"xmp" => Kind::RawText(b"xmp"),
-            b"noembed" => Kind::RawText(b"noembed"),
-            b"noframes" => Kind::RawText(b"noframes"),
-            b"textarea" => Kind::RawText(b"textarea"),
-            b"title" => Kind::RawText(b"title"),
-            b"plaintext" => Kind::Plaintext,
-            b"template" => Kind::Template,
-            _ => Kind::Other,
+/// The RAWTEXT and RCDATA elements (a name of their own: `Kind` stays one byte wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Raw {
+    Noscript,
+    Style,
+    Xmp,
+    Noembed,
+    Noframes,
+    Textarea,
+    Title,
+    Iframe,
+}
+
+impl Raw {
+    /// The name that ends its content.
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            Raw::Noscript => b"noscript",
+            Raw::Style => b"style",
+            Raw::Xmp => b"xmp",
+            Raw::Noembed => b"noembed",
+            Raw::Noframes => b"noframes",
+            Raw::Textarea => b"textarea",
+            Raw::Title => b"title",
+            Raw::Iframe => b"iframe",
         }
     }
+}
 
+impl Kind {
     /// Tags whose attributes may be read or rewritten.
     fn has_url_attrs(self) -> bool {
         matches!(
@@ -139,9 +134,8 @@ pub(super) struct TagScanner {
     pub end_tag: bool,
     /// The tag ended in `/>`.
     pub self_closing: bool,
-    name: [u8; NAME_CAP],
-    name_len: usize,
-    kind: Kind,
+    name: Name,
+    element: Element,
     record: bool,
     pub attrs: Vec<Attr>,
 }
@@ -153,9 +147,8 @@ impl TagScanner {
             pos: 0,
             end_tag: false,
             self_closing: false,
-            name: [0; NAME_CAP],
-            name_len: 0,
-            kind: Kind::Other,
+            name: Name::default(),
+            element: Element::UNNAMED,
             record: false,
             attrs: Vec::new(),
         }
@@ -168,8 +161,8 @@ impl TagScanner {
         self.pos = if end_tag { 2 } else { 1 };
         self.end_tag = end_tag;
         self.self_closing = false;
-        self.name_len = 0;
-        self.kind = Kind::Other;
+        self.name = Name::default();
+        self.element = Element::UNNAMED;
         self.record = false;
         self.attrs.clear();
     }
@@ -184,16 +177,12 @@ impl TagScanner {
 
     /// What the tag is, once its name has been read.
     pub fn kind(&self) -> Kind {
-        self.kind
+        self.element.kind
     }
 
-    /// The lowercased name, when it is at most `NAME_CAP` bytes long.
-    pub fn name(&self) -> Option<&[u8]> {
-        if self.name_len <= NAME_CAP {
-            self.name.get(..self.name_len)
-        } else {
-            None
-        }
+    /// The tag's element, once its name has been read.
+    pub fn element(&self) -> Element {
+        self.element
     }
 
     /// Every attribute of a complete start tag, whatever its kind.
@@ -314,25 +303,15 @@ impl TagScanner {
         Scan::NeedMore
     }
 
-    /// Keeps the lowercased start of the name; the rest only counts towards its length.
     fn push_name(&mut self, part: &[u8]) {
         for &b in part {
-            if let Some(slot) = self.name.get_mut(self.name_len) {
-                *slot = b.to_ascii_lowercase();
-            } else {
-                self.name_len = NAME_CAP + 1;
-                return;
-            }
-            self.name_len += 1;
+            self.name.push(b.to_ascii_lowercase());
         }
     }
 
     fn name_done(&mut self) {
-        self.kind = match self.name.get(..self.name_len) {
-            Some(name) if self.name_len <= NAME_CAP => Kind::of(name),
-            _ => Kind::Other,
-        };
-        self.record = !self.end_tag && self.kind.has_url_attrs();
+        self.element = Element::lookup(self.name);
+        self.record = !self.end_tag && self.kind().has_url_attrs();
     }
 
     fn complete(&mut self, gt: usize) -> Scan {
@@ -527,7 +506,7 @@ mod tests {
         let (_, s) = scan_all(b"<IFrame src=x>");
         assert_eq!(s.kind(), Kind::Iframe);
         let (_, s) = scan_all(b"<TextArea>");
-        assert_eq!(s.kind(), Kind::RawText(b"textarea"));
+        assert_eq!(s.kind(), Kind::RawText(Raw::Textarea));
         let (_, s) = scan_all(b"<scriptaaaaaaaaaaaaaaaaaaaaaaaaa>");
         assert_eq!(s.kind(), Kind::Other);
         let (_, s) = scan_all(b"<averyveryverylongname>");
