@@ -13,56 +13,50 @@ use super::tag::{Kind, Raw};
 /// ones are all kept as one name, [`Name::LONG`]: for the model they are one unknown name.
 const NAME_CAP: usize = 16;
 
-/// A lowercased element name: its bytes, zero-padded, and its length.
-#[derive(Debug, Clone, Copy, Default)]
+/// A lowercased element name: its bytes as two integers (little-endian, zero-padded) and its
+/// length. Integers, not a byte array: a name is built byte by byte while the tag is read and
+/// then hashed and compared whole, and whole reads of bytes just stored one by one stall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) struct Name {
-    bytes: [u8; NAME_CAP],
+    lo: u64,
+    hi: u64,
     len: u8,
 }
 
-/// Two names are compared as two integers (and their lengths), which is why they are padded.
-impl PartialEq for Name {
-    fn eq(&self, other: &Name) -> bool {
-        same(*self, *other)
-    }
-}
-
-impl Eq for Name {}
-
 impl Name {
     /// Every name longer than `NAME_CAP`.
-    const LONG: Name = Name { bytes: [0; NAME_CAP], len: u8::MAX };
+    const LONG: Name = Name { lo: 0, hi: 0, len: u8::MAX };
 
     /// `name` as kept.
     pub const fn of(name: &[u8]) -> Name {
-        let mut bytes = [0; NAME_CAP];
         if name.len() > NAME_CAP {
             return Name::LONG;
         }
-        let mut slot: &mut [u8] = &mut bytes;
+        let mut n = Name { lo: 0, hi: 0, len: 0 };
         let mut rest = name;
-        while let ([b, tail @ ..], [s, slots @ ..]) = (rest, slot) {
-            *s = *b;
+        while let [b, tail @ ..] = rest {
+            n.push(*b);
             rest = tail;
-            slot = slots;
         }
-        Name { bytes, len: name.len() as u8 }
+        n
     }
 
     /// Appends the next (lowercased) byte of a name being read.
-    pub fn push(&mut self, b: u8) {
-        match self.bytes.get_mut(usize::from(self.len)) {
-            Some(slot) if self.len != Name::LONG.len => {
-                *slot = b;
-                self.len += 1;
-            }
-            _ => *self = Name::LONG,
+    pub const fn push(&mut self, b: u8) {
+        let at = self.len as u32;
+        if at < 8 {
+            self.lo |= (b as u64) << (8 * at);
+        } else if at < NAME_CAP as u32 {
+            self.hi |= (b as u64) << (8 * (at - 8));
+        } else {
+            *self = Name::LONG;
+            return;
         }
+        self.len += 1;
     }
 
     const fn slot(self) -> usize {
-        let key = u128::from_le_bytes(self.bytes);
-        let mixed = (key as u64) ^ ((key >> 64) as u64).rotate_left(29) ^ self.len as u64;
+        let mixed = self.lo ^ self.hi.rotate_left(29) ^ self.len as u64;
         (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOT_BITS)) as usize
     }
 }
@@ -127,7 +121,7 @@ pub(super) struct Element {
 
 impl Element {
     /// The element of a tag whose name is not read yet.
-    pub const UNNAMED: Element = Element { name: Name { bytes: [0; NAME_CAP], len: 0 }, kind: Kind::Other, props: UNKNOWN };
+    pub const UNNAMED: Element = Element { name: Name { lo: 0, hi: 0, len: 0 }, kind: Kind::Other, props: UNKNOWN };
 
     /// The element named `name` (lowercased).
     #[cfg(test)]
@@ -332,7 +326,7 @@ static TABLE: Table = Table::build();
 
 impl Table {
     const fn build() -> Table {
-        let blank = Element { name: Name { bytes: [0; NAME_CAP], len: 0 }, kind: Kind::Other, props: Props(0) };
+        let blank = Element { name: Name { lo: 0, hi: 0, len: 0 }, kind: Kind::Other, props: Props(0) };
         let mut table = Table { slots: [0; SLOTS], elements: [blank; MAX_ELEMENTS], len: 0 };
         let mut kinds = KINDS;
         while let [(name, kind), rest @ ..] = kinds {
@@ -411,7 +405,7 @@ impl Table {
 
 /// `a == b` where the trait is not available (const fn).
 const fn same(a: Name, b: Name) -> bool {
-    a.len == b.len && u128::from_le_bytes(a.bytes) == u128::from_le_bytes(b.bytes)
+    a.len == b.len && a.lo == b.lo && a.hi == b.hi
 }
 
 #[cfg(test)]

@@ -107,8 +107,8 @@ impl Foreign {
         }
         if self.html_here() {
             let namespace = match el.name {
-                n if n == names::SVG => Namespace::Svg,
-                n if n == names::MATH => Namespace::MathMl,
+                names::SVG => Namespace::Svg,
+                names::MATH => Namespace::MathMl,
                 _ => {
                     if el.kind == Kind::Template {
                         self.open_template();

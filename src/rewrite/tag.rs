@@ -304,9 +304,11 @@ impl TagScanner {
     }
 
     fn push_name(&mut self, part: &[u8]) {
+        let mut name = self.name;
         for &b in part {
-            self.name.push(b.to_ascii_lowercase());
+            name.push(b.to_ascii_lowercase());
         }
+        self.name = name;
     }
 
     fn name_done(&mut self) {
