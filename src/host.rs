@@ -1,7 +1,8 @@
 //! Everything the filter asks of Envoy, behind one trait: the proxy-wasm implementation lives in
 //! `filter`, the dynamic-module one in `native`, and `mock::MockHost` lets whole request flows run
-//! in native unit tests. The header half, [`Headers`], is the same for both shells: they keep
-//! their maps in `headers::HeaderCache`s (`headers::CachedHeaders`).
+//! in native unit tests. The header half, [`Headers`], is one trait for both shells: the Wasm
+//! shell copies each map once into a `headers::HeaderCache` (`headers::CachedHeaders`), the
+//! native one reads and writes Envoy's maps one header at a time (`native::headers`).
 
 use crate::metrics::Metric;
 

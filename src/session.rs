@@ -222,6 +222,14 @@ impl Exchange {
         next
     }
 
+    /// Whether a body callback now may do anything but let the chunk pass: a shell that has to ask
+    /// the host for `body_size` asks only then (natively that is three calls into Envoy a chunk,
+    /// on every route).
+    pub fn wants_body(&self) -> bool {
+        let phase = self.cookieless.as_ref().map(|c| &c.phase);
+        matches!(phase, Some(Phase::ReadingForm { .. } | Phase::Loading { .. } | Phase::Updating { .. } | Phase::Rewriting { .. }))
+    }
+
     pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
         let settings = Arc::clone(&self.settings);
         let Some(exchange) = self.cookieless.as_mut() else {
@@ -795,10 +803,12 @@ fn form_id(host: &mut dyn Host) -> String {
     if !host.fill_random(&mut bytes) {
         return String::new();
     }
+    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
     let mut id = String::with_capacity(19);
     id.push_str("cl-");
     for b in bytes {
-        id.push_str(&format!("{b:02x}"));
+        // Two digits a byte, without `format!` (a formatter per byte, on every rewritten page).
+        id.extend([digit(b >> 4), digit(b & 0xf)]);
     }
     id
 }
@@ -959,6 +969,46 @@ mod tests {
         assert_eq!(host.request_body, b"name=Ada");
         assert_eq!(host.request_header("content-length").as_deref(), Some("8"));
         assert_eq!(host.request_header("cookie").as_deref(), Some("app=v1"));
+    }
+
+    #[test]
+    fn bodies_are_wanted_only_while_the_exchange_reads_or_rewrites_them() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut host = request(&shared, "GET", "/admin/x");
+        let mut exchange = Exchange::new(Arc::clone(&settings));
+        exchange.on_request_headers(&mut host, true);
+        assert!(!exchange.wants_body(), "a route that is not cookieless");
+
+        let mut host = request(&shared, "POST", "/submit");
+        host.request_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        host.request_body = b"a=1".to_vec();
+        let mut exchange = Exchange::new(Arc::clone(&settings));
+        exchange.on_request_headers(&mut host, false);
+        assert!(exchange.wants_body(), "a form that may carry the token");
+        exchange.on_request_body(&mut host, 3, true);
+        assert!(!exchange.wants_body(), "upstream, without a session");
+        host.response_headers = html("200").iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        exchange.on_response_headers(&mut host, false);
+        assert!(!exchange.wants_body(), "no session: nothing to rewrite");
+    }
+
+    #[test]
+    fn a_rewritten_body_is_wanted_until_it_ends() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut response = html("200");
+        response.push(("set-cookie", "app=v1"));
+        let mut host = request(&shared, "GET", "/");
+        let mut exchange = Exchange::new(Arc::clone(&settings));
+        exchange.on_request_headers(&mut host, true);
+        host.response_headers = response.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        host.response_body = b"<a href=/x>x</a>".to_vec();
+        exchange.on_response_headers(&mut host, false);
+        assert!(exchange.wants_body());
+        let size = host.response_body.len();
+        exchange.on_response_body(&mut host, size, true);
+        assert!(!exchange.wants_body());
     }
 
     #[test]

@@ -59,10 +59,6 @@ pub struct EnvoyHeader {
     pub value: EnvoyBuffer,
 }
 
-impl EnvoyHeader {
-    pub const EMPTY: EnvoyHeader = EnvoyHeader { key: EnvoyBuffer::EMPTY, value: EnvoyBuffer::EMPTY };
-}
-
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct ModuleHeader {
@@ -109,8 +105,16 @@ pub const LOG_ERROR: u32 = 4;
 extern "C" {
     pub fn envoy_dynamic_module_callback_log(level: u32, message: ModuleBuffer);
 
-    pub fn envoy_dynamic_module_callback_http_get_headers_size(filter: EnvoyFilter, kind: u32) -> usize;
-    pub fn envoy_dynamic_module_callback_http_get_headers(filter: EnvoyFilter, kind: u32, out: *mut EnvoyHeader) -> bool;
+    /// The `index`th value of `key` into `out`; false when there is none (`optional_size`, if not
+    /// null, gets the number of values).
+    pub fn envoy_dynamic_module_callback_http_get_header(
+        filter: EnvoyFilter,
+        kind: u32,
+        key: ModuleBuffer,
+        out: *mut EnvoyBuffer,
+        index: usize,
+        optional_size: *mut usize,
+    ) -> bool;
     pub fn envoy_dynamic_module_callback_http_set_header(filter: EnvoyFilter, kind: u32, key: ModuleBuffer, value: ModuleBuffer) -> bool;
     pub fn envoy_dynamic_module_callback_http_add_header(filter: EnvoyFilter, kind: u32, key: ModuleBuffer, value: ModuleBuffer) -> bool;
 
