@@ -373,11 +373,18 @@ fn rewrite_buffered(host: &mut dyn Host, phase: &mut Phase, body_size: usize, en
         return Next::Continue;
     };
     // Envoy replaces a body only from its start, so held output is written back with the rest.
-    let body = host.response_body(0, body_size).unwrap_or_default();
-    let (kept, fresh) = body.split_at((*held).min(body.len()));
-    let mut out = Vec::with_capacity(body.len() + 256);
-    out.extend_from_slice(kept);
-    rewriter.write(fresh, &mut out);
+    // The rewriter takes the body piece by piece as the host holds it (the same output as in one
+    // piece): no copy of the input.
+    let mut out = Vec::with_capacity(body_size + 256);
+    let mut kept = *held;
+    host.read_response_body(body_size, &mut |piece| {
+        let (old, fresh) = piece.split_at(kept.min(piece.len()));
+        out.extend_from_slice(old);
+        kept -= old.len();
+        if !fresh.is_empty() {
+            rewriter.write(fresh, &mut out);
+        }
+    });
     if end_of_stream {
         rewriter.end(&mut out);
     }
@@ -1222,16 +1229,20 @@ mod tests {
     #[test]
     fn a_chunk_ending_inside_a_tag_waits_in_envoys_buffer_for_the_rest() {
         let settings = settings("");
-        let (mut exchange, mut host) = streaming_exchange(&settings);
-        let token = host.response_header("x-cookieless-token").unwrap();
-        host.response_body = b"<p>a</p><a hre".to_vec();
-        assert_eq!(exchange.on_response_body(&mut host, 14, false), Next::Pause);
-        assert_eq!(host.response_body, b"<p>a</p>", "the unfinished tag stays with the rewriter");
-        host.response_body.extend_from_slice(b"f=\"/x\">x</a>");
-        let size = host.response_body.len();
-        assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue);
-        let body = String::from_utf8(host.response_body.clone()).unwrap();
-        assert_eq!(body, format!("<p>a</p><a href=\"//www.example.com/x?sessionid={token}\">x</a>"));
+        // The body handed over in one piece, or in pieces that split the held output and the tag.
+        for piece in [0, 1, 3, 5] {
+            let (mut exchange, mut host) = streaming_exchange(&settings);
+            host.body_piece = piece;
+            let token = host.response_header("x-cookieless-token").unwrap();
+            host.response_body = b"<p>a</p><a hre".to_vec();
+            assert_eq!(exchange.on_response_body(&mut host, 14, false), Next::Pause);
+            assert_eq!(host.response_body, b"<p>a</p>", "the unfinished tag stays with the rewriter");
+            host.response_body.extend_from_slice(b"f=\"/x\">x</a>");
+            let size = host.response_body.len();
+            assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue);
+            let body = String::from_utf8(host.response_body.clone()).unwrap();
+            assert_eq!(body, format!("<p>a</p><a href=\"//www.example.com/x?sessionid={token}\">x</a>"), "pieces of {piece}");
+        }
     }
 
     #[test]

@@ -25,13 +25,19 @@ pub struct EnvoyBuffer {
 impl EnvoyBuffer {
     pub const EMPTY: EnvoyBuffer = EnvoyBuffer { ptr: std::ptr::null(), length: 0 };
 
-    /// A copy of the bytes. Safety: `ptr` is null or valid for `length` bytes (Envoy's promise
-    /// for a buffer it just handed over).
+    /// A copy of the bytes. Safety: as `as_slice`.
     pub unsafe fn to_vec(self) -> Vec<u8> {
+        self.as_slice().to_vec()
+    }
+
+    /// The bytes where Envoy holds them. Safety: `ptr` is null or valid for `length` bytes
+    /// (Envoy's promise for a buffer it just handed over), and the slice is dropped before
+    /// anything changes what it points into (`'a` is the caller's to keep short).
+    pub unsafe fn as_slice<'a>(self) -> &'a [u8] {
         if self.ptr.is_null() || self.length == 0 {
-            return Vec::new();
+            return &[];
         }
-        std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.length).to_vec()
+        std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.length)
     }
 }
 

@@ -89,18 +89,33 @@ impl NativeHost {
     /// The body Envoy holds now, as one copy.
     fn body(&self, response: bool) -> Vec<u8> {
         let mut body = Vec::new();
+        self.read_body(response, usize::MAX, &mut |piece| body.extend_from_slice(piece));
+        body
+    }
+
+    /// The first `size` bytes of the body, chunk by chunk where Envoy holds them.
+    fn read_body(&self, response: bool, size: usize, read: &mut dyn FnMut(&[u8])) {
+        let mut left = size;
         for kind in self.body_parts(response) {
-            // SAFETY: `filter` is live; the vector has room for the count Envoy just gave, and the
-            // slices are copied before anything changes the body.
+            // SAFETY: `filter` is live; the vector has room for the count Envoy just gave; `read`
+            // cannot reach the body (it has no host), so the slices stay valid while it runs and
+            // none outlives this loop.
             unsafe {
                 let count = abi::envoy_dynamic_module_callback_http_get_body_chunks_size(self.filter, kind);
                 let mut chunks = vec![EnvoyBuffer::EMPTY; count];
-                if count > 0 && abi::envoy_dynamic_module_callback_http_get_body_chunks(self.filter, kind, chunks.as_mut_ptr()) {
-                    chunks.into_iter().for_each(|chunk| body.extend_from_slice(&chunk.to_vec()));
+                if count == 0 || !abi::envoy_dynamic_module_callback_http_get_body_chunks(self.filter, kind, chunks.as_mut_ptr()) {
+                    continue;
+                }
+                for chunk in chunks {
+                    let bytes = chunk.as_slice();
+                    let piece = bytes.get(..left.min(bytes.len())).unwrap_or_default();
+                    if !piece.is_empty() {
+                        read(piece);
+                    }
+                    left -= piece.len();
                 }
             }
         }
-        body
     }
 
     /// `Host`'s replacement of `size` bytes from `start`. The filter's usual ones, all of the body
@@ -182,8 +197,8 @@ impl Host for NativeHost {
         }
     }
 
-    fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
-        self.body(true).get(start..start.saturating_add(size)).map(<[u8]>::to_vec)
+    fn read_response_body(&self, size: usize, read: &mut dyn FnMut(&[u8])) {
+        self.read_body(true, size, read);
     }
 
     fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool {
