@@ -200,8 +200,10 @@ impl Host for WasmHost {
         logged("set request body", hostcalls::set_buffer(BufferType::HttpRequestBody, 0, size, body))
     }
 
-    fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
-        logged("get response body", hostcalls::get_buffer(BufferType::HttpResponseBody, start, size))
+    fn read_response_body(&self, size: usize, read: &mut dyn FnMut(&[u8])) {
+        if let Some(body) = logged("get response body", hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)) {
+            read(&body);
+        }
     }
 
     fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool {

@@ -1,7 +1,8 @@
 //! Everything the filter asks of Envoy, behind one trait: the proxy-wasm implementation lives in
 //! `filter`, the dynamic-module one in `native`, and `mock::MockHost` lets whole request flows run
-//! in native unit tests. The header half, [`Headers`], is the same for both shells: they keep
-//! their maps in `headers::HeaderCache`s (`headers::CachedHeaders`).
+//! in native unit tests. The header half, [`Headers`], is one trait for both shells: the Wasm
+//! shell copies each map once into a `headers::HeaderCache` (`headers::CachedHeaders`), the
+//! native one reads and writes Envoy's maps one header at a time (`native::headers`).
 
 use crate::metrics::Metric;
 
@@ -25,9 +26,11 @@ pub trait Host: Headers {
     fn request_body(&self, size: usize) -> Option<Vec<u8>>;
     fn replace_request_body(&mut self, size: usize, body: &[u8]);
 
-    /// `size` bytes from `start` of the body Envoy holds now: the current chunk, or everything
-    /// buffered since the filter last paused.
-    fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>>;
+    /// The first `size` bytes of the body Envoy holds now (the current chunk, or everything
+    /// buffered since the filter last paused), handed to `read` in pieces, in order: a host that
+    /// holds the body in pieces hands each one over where it lies, without copying them together.
+    /// Nothing when the body cannot be read.
+    fn read_response_body(&self, size: usize, read: &mut dyn FnMut(&[u8]));
     /// As Envoy allows: `start == 0` replaces the first `size` bytes, `start` at or past the end
     /// appends; anything else fails. `false` when it failed.
     fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool;
@@ -99,6 +102,9 @@ pub mod mock {
         pub request_body: Vec<u8>,
         pub response_headers: Vec<(String, String)>,
         pub response_body: Vec<u8>,
+        /// Hands the response body over in pieces of this many bytes (0: one piece), as Envoy's
+        /// chunks are.
+        pub body_piece: usize,
         pub shared: SharedMemory,
         pub metrics: RefCell<HashMap<Metric, u64>>,
         /// (cluster, method, message) of each gRPC call dispatched.
@@ -150,8 +156,12 @@ pub mod mock {
         fn replace_request_body(&mut self, size: usize, body: &[u8]) {
             replace(&mut self.request_body, size, body)
         }
-        fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
-            self.response_body.get(start..start + size).map(<[u8]>::to_vec)
+        fn read_response_body(&self, size: usize, read: &mut dyn FnMut(&[u8])) {
+            let body = &self.response_body[..size.min(self.response_body.len())];
+            match self.body_piece {
+                0 => read(body),
+                n => body.chunks(n).for_each(read),
+            }
         }
         fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool {
             let len = self.response_body.len();

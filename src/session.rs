@@ -222,6 +222,14 @@ impl Exchange {
         next
     }
 
+    /// Whether a body callback now may do anything but let the chunk pass: a shell that has to ask
+    /// the host for `body_size` asks only then (natively that is three calls into Envoy a chunk,
+    /// on every route).
+    pub fn wants_body(&self) -> bool {
+        let phase = self.cookieless.as_ref().map(|c| &c.phase);
+        matches!(phase, Some(Phase::ReadingForm { .. } | Phase::Loading { .. } | Phase::Updating { .. } | Phase::Rewriting { .. }))
+    }
+
     pub fn on_request_body(&mut self, host: &mut dyn Host, body_size: usize, end_of_stream: bool) -> Next {
         let settings = Arc::clone(&self.settings);
         let Some(exchange) = self.cookieless.as_mut() else {
@@ -365,11 +373,18 @@ fn rewrite_buffered(host: &mut dyn Host, phase: &mut Phase, body_size: usize, en
         return Next::Continue;
     };
     // Envoy replaces a body only from its start, so held output is written back with the rest.
-    let body = host.response_body(0, body_size).unwrap_or_default();
-    let (kept, fresh) = body.split_at((*held).min(body.len()));
-    let mut out = Vec::with_capacity(body.len() + 256);
-    out.extend_from_slice(kept);
-    rewriter.write(fresh, &mut out);
+    // The rewriter takes the body piece by piece as the host holds it (the same output as in one
+    // piece): no copy of the input.
+    let mut out = Vec::with_capacity(body_size + 256);
+    let mut kept = *held;
+    host.read_response_body(body_size, &mut |piece| {
+        let (old, fresh) = piece.split_at(kept.min(piece.len()));
+        out.extend_from_slice(old);
+        kept -= old.len();
+        if !fresh.is_empty() {
+            rewriter.write(fresh, &mut out);
+        }
+    });
     if end_of_stream {
         rewriter.end(&mut out);
     }
@@ -795,10 +810,12 @@ fn form_id(host: &mut dyn Host) -> String {
     if !host.fill_random(&mut bytes) {
         return String::new();
     }
+    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
     let mut id = String::with_capacity(19);
     id.push_str("cl-");
     for b in bytes {
-        id.push_str(&format!("{b:02x}"));
+        // Two digits a byte, without `format!` (a formatter per byte, on every rewritten page).
+        id.extend([digit(b >> 4), digit(b & 0xf)]);
     }
     id
 }
@@ -959,6 +976,46 @@ mod tests {
         assert_eq!(host.request_body, b"name=Ada");
         assert_eq!(host.request_header("content-length").as_deref(), Some("8"));
         assert_eq!(host.request_header("cookie").as_deref(), Some("app=v1"));
+    }
+
+    #[test]
+    fn bodies_are_wanted_only_while_the_exchange_reads_or_rewrites_them() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut host = request(&shared, "GET", "/admin/x");
+        let mut exchange = Exchange::new(Arc::clone(&settings));
+        exchange.on_request_headers(&mut host, true);
+        assert!(!exchange.wants_body(), "a route that is not cookieless");
+
+        let mut host = request(&shared, "POST", "/submit");
+        host.request_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        host.request_body = b"a=1".to_vec();
+        let mut exchange = Exchange::new(Arc::clone(&settings));
+        exchange.on_request_headers(&mut host, false);
+        assert!(exchange.wants_body(), "a form that may carry the token");
+        exchange.on_request_body(&mut host, 3, true);
+        assert!(!exchange.wants_body(), "upstream, without a session");
+        host.response_headers = html("200").iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        exchange.on_response_headers(&mut host, false);
+        assert!(!exchange.wants_body(), "no session: nothing to rewrite");
+    }
+
+    #[test]
+    fn a_rewritten_body_is_wanted_until_it_ends() {
+        let settings = settings("");
+        let shared = SharedMemory::default();
+        let mut response = html("200");
+        response.push(("set-cookie", "app=v1"));
+        let mut host = request(&shared, "GET", "/");
+        let mut exchange = Exchange::new(Arc::clone(&settings));
+        exchange.on_request_headers(&mut host, true);
+        host.response_headers = response.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        host.response_body = b"<a href=/x>x</a>".to_vec();
+        exchange.on_response_headers(&mut host, false);
+        assert!(exchange.wants_body());
+        let size = host.response_body.len();
+        exchange.on_response_body(&mut host, size, true);
+        assert!(!exchange.wants_body());
     }
 
     #[test]
@@ -1172,16 +1229,20 @@ mod tests {
     #[test]
     fn a_chunk_ending_inside_a_tag_waits_in_envoys_buffer_for_the_rest() {
         let settings = settings("");
-        let (mut exchange, mut host) = streaming_exchange(&settings);
-        let token = host.response_header("x-cookieless-token").unwrap();
-        host.response_body = b"<p>a</p><a hre".to_vec();
-        assert_eq!(exchange.on_response_body(&mut host, 14, false), Next::Pause);
-        assert_eq!(host.response_body, b"<p>a</p>", "the unfinished tag stays with the rewriter");
-        host.response_body.extend_from_slice(b"f=\"/x\">x</a>");
-        let size = host.response_body.len();
-        assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue);
-        let body = String::from_utf8(host.response_body.clone()).unwrap();
-        assert_eq!(body, format!("<p>a</p><a href=\"//www.example.com/x?sessionid={token}\">x</a>"));
+        // The body handed over in one piece, or in pieces that split the held output and the tag.
+        for piece in [0, 1, 3, 5] {
+            let (mut exchange, mut host) = streaming_exchange(&settings);
+            host.body_piece = piece;
+            let token = host.response_header("x-cookieless-token").unwrap();
+            host.response_body = b"<p>a</p><a hre".to_vec();
+            assert_eq!(exchange.on_response_body(&mut host, 14, false), Next::Pause);
+            assert_eq!(host.response_body, b"<p>a</p>", "the unfinished tag stays with the rewriter");
+            host.response_body.extend_from_slice(b"f=\"/x\">x</a>");
+            let size = host.response_body.len();
+            assert_eq!(exchange.on_response_body(&mut host, size, false), Next::Continue);
+            let body = String::from_utf8(host.response_body.clone()).unwrap();
+            assert_eq!(body, format!("<p>a</p><a href=\"//www.example.com/x?sessionid={token}\">x</a>"), "pieces of {piece}");
+        }
     }
 
     #[test]

@@ -25,13 +25,19 @@ pub struct EnvoyBuffer {
 impl EnvoyBuffer {
     pub const EMPTY: EnvoyBuffer = EnvoyBuffer { ptr: std::ptr::null(), length: 0 };
 
-    /// A copy of the bytes. Safety: `ptr` is null or valid for `length` bytes (Envoy's promise
-    /// for a buffer it just handed over).
+    /// A copy of the bytes. Safety: as `as_slice`.
     pub unsafe fn to_vec(self) -> Vec<u8> {
+        self.as_slice().to_vec()
+    }
+
+    /// The bytes where Envoy holds them. Safety: `ptr` is null or valid for `length` bytes
+    /// (Envoy's promise for a buffer it just handed over), and the slice is dropped before
+    /// anything changes what it points into (`'a` is the caller's to keep short).
+    pub unsafe fn as_slice<'a>(self) -> &'a [u8] {
         if self.ptr.is_null() || self.length == 0 {
-            return Vec::new();
+            return &[];
         }
-        std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.length).to_vec()
+        std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.length)
     }
 }
 
@@ -57,10 +63,6 @@ impl ModuleBuffer {
 pub struct EnvoyHeader {
     pub key: EnvoyBuffer,
     pub value: EnvoyBuffer,
-}
-
-impl EnvoyHeader {
-    pub const EMPTY: EnvoyHeader = EnvoyHeader { key: EnvoyBuffer::EMPTY, value: EnvoyBuffer::EMPTY };
 }
 
 #[repr(C)]
@@ -109,8 +111,16 @@ pub const LOG_ERROR: u32 = 4;
 extern "C" {
     pub fn envoy_dynamic_module_callback_log(level: u32, message: ModuleBuffer);
 
-    pub fn envoy_dynamic_module_callback_http_get_headers_size(filter: EnvoyFilter, kind: u32) -> usize;
-    pub fn envoy_dynamic_module_callback_http_get_headers(filter: EnvoyFilter, kind: u32, out: *mut EnvoyHeader) -> bool;
+    /// The `index`th value of `key` into `out`; false when there is none (`optional_size`, if not
+    /// null, gets the number of values).
+    pub fn envoy_dynamic_module_callback_http_get_header(
+        filter: EnvoyFilter,
+        kind: u32,
+        key: ModuleBuffer,
+        out: *mut EnvoyBuffer,
+        index: usize,
+        optional_size: *mut usize,
+    ) -> bool;
     pub fn envoy_dynamic_module_callback_http_set_header(filter: EnvoyFilter, kind: u32, key: ModuleBuffer, value: ModuleBuffer) -> bool;
     pub fn envoy_dynamic_module_callback_http_add_header(filter: EnvoyFilter, kind: u32, key: ModuleBuffer, value: ModuleBuffer) -> bool;
 

@@ -47,9 +47,13 @@ unsafe fn on_filter(module: *mut c_void, hook: &str, stream: Option<u64>, f: imp
     status
 }
 
-/// Runs a body hook: Envoy's received chunk is part of the body only while it runs.
+/// Runs a body hook: Envoy's received chunk is part of the body only while it runs. A chunk the
+/// exchange has no use for passes without asking Envoy for the body's size.
 unsafe fn on_body(module: *mut c_void, hook: &str, in_hook: InBodyHook, f: impl FnOnce(&mut Exchange, &mut NativeHost, usize) -> u32) -> u32 {
     on_filter(module, hook, None, |exchange, host| {
+        if !exchange.wants_body() {
+            return abi::CONTINUE;
+        }
         host.body_hook = in_hook;
         let size = host.body_size(in_hook == InBodyHook::Response);
         let status = f(exchange, host, size);

@@ -1,11 +1,11 @@
 //! `Host` over the dynamic-module ABI, for one HTTP stream: every call is one or two Envoy
 //! callbacks on the stream's `filter_envoy_ptr`, made on the stream's worker thread.
 
-use super::abi::{self, EnvoyBuffer, EnvoyFilter, EnvoyHeader, ModuleBuffer, ModuleHeader};
+use super::abi::{self, EnvoyBuffer, EnvoyFilter, ModuleBuffer, ModuleHeader};
 use super::grpc::{self, Calls};
+use super::headers::EnvoyMap;
 use super::shared::SHARED;
 use super::EarlyEnds;
-use crate::headers::{CachedHeaders, HeaderCache, HeaderMap, HeaderMaps};
 use crate::host::{Host, SharedDataError};
 use crate::metrics::Metric;
 use log::warn;
@@ -24,7 +24,6 @@ pub enum InBodyHook {
 pub struct NativeHost {
     filter: EnvoyFilter,
     counters: Arc<[usize]>,
-    headers: HeaderMaps<EnvoyMap>,
     pub body_hook: InBodyHook,
     pub calls: Calls,
     early: EarlyEnds,
@@ -35,10 +34,6 @@ impl NativeHost {
         NativeHost {
             filter,
             counters,
-            headers: HeaderMaps {
-                request: HeaderCache::new(EnvoyMap { filter, kind: abi::REQUEST_HEADERS }),
-                response: HeaderCache::new(EnvoyMap { filter, kind: abi::RESPONSE_HEADERS }),
-            },
             body_hook: InBodyHook::None,
             calls: Calls::default(),
             early,
@@ -47,6 +42,14 @@ impl NativeHost {
 
     pub fn filter(&self) -> EnvoyFilter {
         self.filter
+    }
+
+    pub fn request_headers(&self) -> EnvoyMap {
+        EnvoyMap { filter: self.filter, kind: abi::REQUEST_HEADERS }
+    }
+
+    pub fn response_headers(&self) -> EnvoyMap {
+        EnvoyMap { filter: self.filter, kind: abi::RESPONSE_HEADERS }
     }
 
     /// The parts of the body Envoy holds now, in order: what it buffered while the filter paused,
@@ -86,18 +89,33 @@ impl NativeHost {
     /// The body Envoy holds now, as one copy.
     fn body(&self, response: bool) -> Vec<u8> {
         let mut body = Vec::new();
+        self.read_body(response, usize::MAX, &mut |piece| body.extend_from_slice(piece));
+        body
+    }
+
+    /// The first `size` bytes of the body, chunk by chunk where Envoy holds them.
+    fn read_body(&self, response: bool, size: usize, read: &mut dyn FnMut(&[u8])) {
+        let mut left = size;
         for kind in self.body_parts(response) {
-            // SAFETY: `filter` is live; the vector has room for the count Envoy just gave, and the
-            // slices are copied before anything changes the body.
+            // SAFETY: `filter` is live; the vector has room for the count Envoy just gave; `read`
+            // cannot reach the body (it has no host), so the slices stay valid while it runs and
+            // none outlives this loop.
             unsafe {
                 let count = abi::envoy_dynamic_module_callback_http_get_body_chunks_size(self.filter, kind);
                 let mut chunks = vec![EnvoyBuffer::EMPTY; count];
-                if count > 0 && abi::envoy_dynamic_module_callback_http_get_body_chunks(self.filter, kind, chunks.as_mut_ptr()) {
-                    chunks.into_iter().for_each(|chunk| body.extend_from_slice(&chunk.to_vec()));
+                if count == 0 || !abi::envoy_dynamic_module_callback_http_get_body_chunks(self.filter, kind, chunks.as_mut_ptr()) {
+                    continue;
+                }
+                for chunk in chunks {
+                    let bytes = chunk.as_slice();
+                    let piece = bytes.get(..left.min(bytes.len())).unwrap_or_default();
+                    if !piece.is_empty() {
+                        read(piece);
+                    }
+                    left -= piece.len();
                 }
             }
         }
-        body
     }
 
     /// `Host`'s replacement of `size` bytes from `start`. The filter's usual ones, all of the body
@@ -134,55 +152,6 @@ impl NativeHost {
             }
         }
         self.append_body(response, body)
-    }
-}
-
-impl CachedHeaders for NativeHost {
-    type Map = EnvoyMap;
-
-    fn header_maps(&self) -> &HeaderMaps<EnvoyMap> {
-        &self.headers
-    }
-
-    fn header_maps_mut(&mut self) -> &mut HeaderMaps<EnvoyMap> {
-        &mut self.headers
-    }
-}
-
-/// One of the stream's header maps through the ABI (bytes: see `headers`).
-pub struct EnvoyMap {
-    filter: EnvoyFilter,
-    kind: u32,
-}
-
-impl HeaderMap for EnvoyMap {
-    fn read_all(&self) -> Vec<(String, Vec<u8>)> {
-        // SAFETY: `filter` is live; the vector has room for the count Envoy just gave, and each
-        // key and value is copied at once.
-        unsafe {
-            let count = abi::envoy_dynamic_module_callback_http_get_headers_size(self.filter, self.kind);
-            let mut headers = vec![EnvoyHeader::EMPTY; count];
-            if count == 0 || !abi::envoy_dynamic_module_callback_http_get_headers(self.filter, self.kind, headers.as_mut_ptr()) {
-                return Vec::new();
-            }
-            headers
-                .into_iter()
-                .map(|h| (String::from_utf8_lossy(&h.key.to_vec()).into_owned(), h.value.to_vec()))
-                .collect()
-        }
-    }
-
-    fn write(&self, name: &str, value: Option<&[u8]>) {
-        let value = value.map_or(ModuleBuffer::NULL, ModuleBuffer::of);
-        // SAFETY: `filter` is live; Envoy copies key and value (a null value removes the header).
-        unsafe { abi::envoy_dynamic_module_callback_http_set_header(self.filter, self.kind, ModuleBuffer::of(name.as_bytes()), value) };
-    }
-
-    fn add(&self, name: &str, value: &[u8]) {
-        // SAFETY: as `write`.
-        unsafe {
-            abi::envoy_dynamic_module_callback_http_add_header(self.filter, self.kind, ModuleBuffer::of(name.as_bytes()), ModuleBuffer::of(value))
-        };
     }
 }
 
@@ -228,8 +197,8 @@ impl Host for NativeHost {
         }
     }
 
-    fn response_body(&self, start: usize, size: usize) -> Option<Vec<u8>> {
-        self.body(true).get(start..start.saturating_add(size)).map(<[u8]>::to_vec)
+    fn read_response_body(&self, size: usize, read: &mut dyn FnMut(&[u8])) {
+        self.read_body(true, size, read);
     }
 
     fn replace_response_body(&mut self, start: usize, size: usize, body: &[u8]) -> bool {

@@ -5,6 +5,7 @@
 //! - `abi`: the C ABI of Envoy 1.40.0, declared by hand (only what is used);
 //! - `hooks`: the functions Envoy calls, each behind a panic guard;
 //! - `host`: `Host` for one stream;
+//! - `headers`: its header half, one header at a time;
 //! - `grpc`: unary gRPC calls over Envoy's HTTP streams (the `grpc` store);
 //! - `shared`: the process-wide map the `shared_data` store keeps its buckets in.
 //!
@@ -14,6 +15,7 @@
 
 mod abi;
 mod grpc;
+mod headers;
 mod hooks;
 mod host;
 mod shared;
