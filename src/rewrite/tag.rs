@@ -203,14 +203,17 @@ impl TagScanner {
         let mut p = self.pos;
         let mut state = self.state;
         if state == State::TagName {
-            p = skip(tag, p, NAME);
-            self.push_name(tag.get(self.pos..p).unwrap_or_default());
-            if p >= tag.len() {
+            p = self.read_name(tag, p);
+            let Some(&after_name) = tag.get(p) else {
                 self.pos = p;
                 return Scan::NeedMore;
-            }
+            };
             self.name_done();
             self.record |= record_all;
+            // Most end tags, and many start tags, end right after their name.
+            if after_name == b'>' {
+                return self.complete(p);
+            }
             state = State::BeforeAttrName;
         }
         loop {
@@ -303,12 +306,20 @@ impl TagScanner {
         Scan::NeedMore
     }
 
-    fn push_name(&mut self, part: &[u8]) {
+    /// Reads the name's bytes from `from` on into `self.name`, lowercased, in one pass; returns
+    /// where the name ends (or the end of `tag`, when it goes on in the next slice).
+    fn read_name(&mut self, tag: &[u8], from: usize) -> usize {
         let mut name = self.name;
-        for &b in part {
+        let mut p = from;
+        while let Some(&b) = tag.get(p) {
+            if class(b) & NAME == 0 {
+                break;
+            }
             name.push(b.to_ascii_lowercase());
+            p += 1;
         }
         self.name = name;
+        p
     }
 
     fn name_done(&mut self) {
@@ -394,6 +405,10 @@ const CLASS: [u8; 256] = {
     table
 };
 
+fn class(b: u8) -> u8 {
+    CLASS.get(usize::from(b)).copied().unwrap_or(OTHER)
+}
+
 impl State {
     /// The byte classes this state consumes without changing.
     fn stays(self) -> u8 {
@@ -410,7 +425,7 @@ impl State {
 /// The first position at or after `p` whose byte is not in `classes`.
 fn skip(s: &[u8], mut p: usize, classes: u8) -> usize {
     while let Some(&b) = s.get(p) {
-        if CLASS.get(usize::from(b)).copied().unwrap_or(OTHER) & classes == 0 {
+        if class(b) & classes == 0 {
             break;
         }
         p += 1;

@@ -223,10 +223,29 @@ impl Proc {
         self.signal(libc::SIGTERM);
     }
 
-    /// SIGSTOP: its sockets stay open (connects succeed) but nothing is answered.
+    /// SIGSTOP: its sockets stay open (connects succeed) but nothing is answered. Returns once
+    /// every thread is stopped: kill(2) only queues the signal, and on a loaded machine a thread
+    /// of the process could otherwise still answer a request sent right after this call.
     pub fn freeze(&mut self) {
         self.signal(libc::SIGSTOP);
         self.frozen = true;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.all_threads_stopped() {
+            assert!(Instant::now() < deadline, "{}: not stopped 5 s after SIGSTOP", self.name);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Every thread of the process in state `T` (stopped), by /proc/PID/task/*/stat.
+    fn all_threads_stopped(&self) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
+        })
     }
 
     /// SIGCONT after [`Proc::freeze`].
