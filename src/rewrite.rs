@@ -214,6 +214,7 @@ fn percent_encode(s: &[u8]) -> Vec<u8> {
 
 /// `s` as a double-quoted attribute value that reads back as `s`.
 fn html_escape(s: &str, out: &mut Vec<u8>) {
+    out.reserve(s.len());
     for &b in s.as_bytes() {
         match charref::reference_for(b) {
             Some(reference) => out.extend_from_slice(reference),

@@ -8,6 +8,8 @@
 //! replaces its own pair. In what a request brings ([`take_pairs`]) a pair is the parameter's when
 //! any common framework would read it so: what is taken out there must cover every app's reading.
 
+use std::borrow::Cow;
+
 /// The path of a `:path`, without query or fragment.
 pub fn path_without_query(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
@@ -20,39 +22,42 @@ pub fn path_without_query(path: &str) -> &str {
 pub fn resolved_path(page_path: &str, reference: &str) -> String {
     let reference = as_parsed(reference);
     let reference = reference.split(['?', '#']).next().unwrap_or_default();
-    let joined = if let Some(rest) = reference.strip_prefix("//").or_else(|| after_scheme(reference)) {
-        rest.find('/').map_or("/".to_string(), |at| rest.get(at..).unwrap_or("/").to_string())
+    // Borrowed where the path is already written out: this runs for every link of a page.
+    let joined: Cow<'_, str> = if let Some(rest) = reference.strip_prefix("//").or_else(|| after_scheme(reference)) {
+        Cow::Borrowed(rest.find('/').and_then(|at| rest.get(at..)).unwrap_or("/"))
     } else if reference.starts_with('/') {
-        reference.to_string()
+        Cow::Borrowed(reference)
     } else if reference.is_empty() {
-        path_without_query(page_path).to_string()
+        Cow::Borrowed(path_without_query(page_path))
     } else {
         let page = path_without_query(page_path);
         let directory = page.rfind('/').and_then(|at| page.get(..=at)).unwrap_or("/");
-        format!("{directory}{reference}")
+        Cow::Owned(format!("{directory}{reference}"))
     };
     remove_dot_segments(&joined)
 }
 
 /// RFC 3986 §5.2.4, with WHATWG's `%2e` spellings of the dots.
 fn remove_dot_segments(path: &str) -> String {
+    if path.starts_with('/') && !path.contains(['.', '%']) {
+        // No segment can be a dot segment: the path is its own result.
+        return path.to_string();
+    }
+    let is_dot = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
+    let is_dot_dot = |s: &str| ["..", ".%2e", "%2e.", "%2e%2e"].iter().any(|d| s.eq_ignore_ascii_case(d));
     let mut out: Vec<&str> = Vec::new();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let last = segments.len().saturating_sub(1);
-    for (i, segment) in segments.iter().enumerate() {
-        match segment.to_ascii_lowercase().as_str() {
-            "." | "%2e" => {
-                if i == last {
-                    out.push("");
-                }
-            }
-            ".." | ".%2e" | "%2e." | "%2e%2e" => {
+    for (i, &segment) in segments.iter().enumerate() {
+        if is_dot(segment) || is_dot_dot(segment) {
+            if is_dot_dot(segment) {
                 out.pop();
-                if i == last {
-                    out.push("");
-                }
             }
-            _ => out.push(segment),
+            if i == last {
+                out.push("");
+            }
+        } else {
+            out.push(segment);
         }
     }
     format!("/{}", out.join("/"))
@@ -72,8 +77,12 @@ pub fn reference_authority(reference: &str) -> Option<String> {
 
 /// A URL as the WHATWG parser sees it before parsing: C0 controls and spaces trimmed at both
 /// ends, tabs and newlines removed everywhere, `\` read as `/` (http(s) URLs).
-fn as_parsed(url: &str) -> String {
-    url.trim_matches(|c: char| c <= ' ').chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).map(|c| if c == '\\' { '/' } else { c }).collect()
+fn as_parsed(url: &str) -> Cow<'_, str> {
+    let trimmed = url.trim_matches(|c: char| c <= ' ');
+    if !trimmed.contains(['\t', '\n', '\r', '\\']) {
+        return Cow::Borrowed(trimmed);
+    }
+    trimmed.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).map(|c| if c == '\\' { '/' } else { c }).collect()
 }
 
 /// What follows `scheme://` when the URL starts with a valid scheme (a letter, then letters,
@@ -487,6 +496,11 @@ mod tests {
             ("/shop/cart", "/ad\tmin/us\ners", "/admin/users"),
             ("/shop/cart", "\u{1}/admin", "/admin"),
             ("/", "../../x", "/x"),
+            // Dots spelled in any case; a path without dots is its own result, empty segments kept.
+            ("/shop/cart", "%2E%2e/admin", "/admin"),
+            ("/shop/cart", ".%2E/x/%2E", "/x/"),
+            ("/shop/cart", "/a//b/", "/a//b/"),
+            ("/shop/cart", "a//b", "/shop/a//b"),
         ] {
             assert_eq!(resolved_path(page, reference), path, "{reference} on {page}");
         }

@@ -365,14 +365,18 @@ impl Page<'_> {
             return true;
         };
         let url = String::from_utf8_lossy(url);
-        let authority = reference_authority(&url).unwrap_or_else(|| String::from_utf8_lossy(&self.base.authority).into_owned());
-        routes.is_cookieless(&resolved_path(&String::from_utf8_lossy(&self.base.path), &url), &authority)
+        let path = resolved_path(&String::from_utf8_lossy(&self.base.path), &url);
+        match reference_authority(&url) {
+            Some(authority) => routes.is_cookieless(&path, &authority),
+            None => routes.is_cookieless(&path, &String::from_utf8_lossy(&self.base.authority)),
+        }
     }
 
     /// May a link to `url` carry the token? `empty_ok`: an empty URL means the base URL (links)
     /// rather than nothing (frames, whose empty src is about:blank).
     fn gets_token(&self, url: &[u8], empty_ok: bool) -> bool {
-        self.to_cookieless_route(url) && self.may_carry(url, empty_ok)
+        // The cheaper test first: most links that get no token go to other sites.
+        self.may_carry(url, empty_ok) && self.to_cookieless_route(url)
     }
 
     fn may_carry(&self, url: &[u8], empty_ok: bool) -> bool {
