@@ -222,6 +222,13 @@ impl Envoy {
     }
 }
 
+/// The page Envoy answers `/direct-response` with (a route's `direct_response`, no upstream): made
+/// inside the router's decoding, so it reaches the filter's response hooks inside whatever call
+/// let the request go on.
+pub const DIRECT_RESPONSE_BODY: &str = "<p>direct</p><a href='/next'>next</a>";
+/// The `Set-Cookie` of that response.
+pub const DIRECT_RESPONSE_COOKIE: &str = "direct=1; Path=/";
+
 pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u16, opts: &EnvoyOptions) -> String {
     // With use_remote_address false and no trusted hops, Envoy takes the client address from the
     // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
@@ -232,6 +239,7 @@ pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u
     let sessiond = sessiond_cluster(&opts.sessiond_ports, opts.sessiond_without_hosts);
     let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
     // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
+    // /direct-response is answered by Envoy itself, inside the filter chain's decoding.
     format!(
         r#"
 admin:
@@ -258,6 +266,12 @@ static_resources:
                   {filter_name}:
                     "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
                     disabled: true
+              - match: {{prefix: "/direct-response"}}
+                direct_response: {{status: 200, body: {{inline_string: "{DIRECT_RESPONSE_BODY}"}}}}
+                response_headers_to_add:
+                - header: {{key: content-type, value: text/html}}
+                  append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                - header: {{key: set-cookie, value: "{DIRECT_RESPONSE_COOKIE}"}}
               - match: {{prefix: "/"}}
                 route: {{cluster: upstream}}
           http_filters:{filters}
