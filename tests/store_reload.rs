@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 const SET_APP_COOKIE: &str = "/page?cookie=app%3Dv1%3B%20Path%3D%2F";
 /// Short, so that a table unused for its idle timeout and one interval (as long) goes within the
 /// test: sessions must be used more often than this to live.
-const IDLE_SECONDS: u64 = 3;
+const IDLE_SECONDS: u64 = 8;
 const MOVED: &str = "cookieless_store_sessions_moved";
 const DROPPED: &str = "cookieless_store_tables_dropped";
 
