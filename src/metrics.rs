@@ -17,10 +17,15 @@ pub enum Metric {
     StoreEvictionsResumed,
     RequestsRefused,
     SessionsRotated,
+    /// A session found in the table of another `max_sessions` (before a configuration update)
+    /// and moved into this store's.
+    StoreSessionsMoved,
+    /// A table of another `max_sessions` dropped, none of its sessions used for its idle timeout.
+    StoreTablesDropped,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 14] = [
         Metric::SessionsCreated,
         Metric::SessionsResumed,
         Metric::SessionsExpired,
@@ -33,6 +38,8 @@ impl Metric {
         Metric::StoreEvictionsResumed,
         Metric::RequestsRefused,
         Metric::SessionsRotated,
+        Metric::StoreSessionsMoved,
+        Metric::StoreTablesDropped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +56,8 @@ impl Metric {
             Metric::StoreEvictionsResumed => "cookieless_store_evictions_resumed",
             Metric::RequestsRefused => "cookieless_requests_refused",
             Metric::SessionsRotated => "cookieless_sessions_rotated",
+            Metric::StoreSessionsMoved => "cookieless_store_sessions_moved",
+            Metric::StoreTablesDropped => "cookieless_store_tables_dropped",
         }
     }
 

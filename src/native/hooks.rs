@@ -14,8 +14,10 @@ use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs `f` on the stream's exchange; after a panic, the stream passes untouched. Inside another
-/// hook (Envoy calling back from a callback), `f` does not run: a stream event (`stream`) is noted
-/// for the call that started it (`EarlyEnds`), anything else is let through.
+/// hook (Envoy calling back from a callback: a call to the session service that ends inside
+/// `start_http_stream`, the filter's own local reply encoded inside `send_response`), `f` does not
+/// run: a stream event (`stream`) is noted for the call that started it (`EarlyEnds`), anything
+/// else is let through (a local reply is the filter's answer, with nothing to rewrite).
 ///
 /// Safety: `module` is null or a pointer `envoy_dynamic_module_on_http_filter_new` returned and
 /// Envoy has not destroyed, used only on its worker thread (Envoy's promise for hooks).
@@ -79,18 +81,26 @@ unsafe fn call_headers(module: *mut c_void, hook: &str, stream: u64, headers: *c
     });
 }
 
-/// A store call's stream ended: the exchange goes on where it paused.
+/// A store call's stream ended: the exchange goes on where it paused, once this hook is done with
+/// it. Envoy runs the rest of the filter chain inside the continue call, and a response made
+/// there at once (a route's direct response, the router's "no healthy upstream") comes into this
+/// filter's response hooks inside it too: inside the guard of `on_filter` they would let that
+/// response pass unseen (its `Set-Cookie` to the browser, its page without a token). So the
+/// continue comes after the guard, as Envoy's Wasm host defers `proxy_continue_stream` to the end
+/// of the VM call.
 unsafe fn finish_call(module: *mut c_void, hook: &str, stream: u64, reset: bool) {
+    let mut resume = None;
     on_filter(module, hook, Some(stream), |exchange, host| {
-        let Some((token, reply)) = host.calls.finish(stream, reset) else { return abi::CONTINUE };
-        let filter = host.filter();
-        match exchange.on_store_reply(host, token, reply) {
-            Resume::Request => abi::envoy_dynamic_module_callback_http_filter_continue_decoding(filter),
-            Resume::Response => abi::envoy_dynamic_module_callback_http_filter_continue_encoding(filter),
-            Resume::Nothing => {}
+        if let Some((token, reply)) = host.calls.finish(stream, reset) {
+            resume = Some((host.filter(), exchange.on_store_reply(host, token, reply)));
         }
         abi::CONTINUE
     });
+    match resume {
+        Some((filter, Resume::Request)) => abi::envoy_dynamic_module_callback_http_filter_continue_decoding(filter),
+        Some((filter, Resume::Response)) => abi::envoy_dynamic_module_callback_http_filter_continue_encoding(filter),
+        Some((_, Resume::Nothing)) | None => {}
+    }
 }
 
 #[no_mangle]

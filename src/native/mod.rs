@@ -69,8 +69,11 @@ fn define_counter(envoy: EnvoyFilterConfig, name: &str) -> Result<usize, String>
 /// One HTTP stream.
 ///
 /// Envoy may call back into the filter from inside a callback the filter made: a stream to the
-/// session service that fails at once (no healthy host) ends inside `start_http_stream`. So the
-/// hooks share the filter (`&NativeFilter`), and only the outermost one works on its state.
+/// session service that fails at once (no healthy host) ends inside `start_http_stream`; a local
+/// reply is encoded, through this filter's response hooks, inside `send_response`. So the hooks
+/// share the filter (`&NativeFilter`), and only the outermost one works on its state. A paused
+/// request or response is continued only after the hook is done (`hooks::finish_call`): what
+/// Envoy then runs inside the continue call reaches the hooks as any other event.
 pub struct NativeFilter {
     state: UnsafeCell<FilterState>,
     /// A hook is running: a nested one only notes which stream ended in `early`.

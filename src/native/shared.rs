@@ -4,9 +4,12 @@
 //! map only holds the buckets and versions them, in shards so that workers writing different
 //! buckets do not wait for each other.
 //!
-//! One difference from Envoy's shared data, on purpose: a key that is absent reads as version 0,
+//! Two differences from Envoy's shared data, on purpose: a key that is absent reads as version 0,
 //! and a write guarded by version 0 succeeds only while the key is still absent, so two workers
-//! creating the same bucket cannot overwrite each other either.
+//! creating the same bucket cannot overwrite each other either; and an empty value removes the
+//! key (the proxy-wasm ABI has no removal: Envoy keeps the key, empty), so that the buckets of a
+//! table the store dropped (another `max_sessions`, before a configuration update) leave nothing.
+//! The map outlives every filter configuration: it is the module's, for the process's life.
 
 use crate::host::SharedDataError;
 use std::collections::HashMap;
@@ -48,14 +51,19 @@ impl SharedMap {
         }
     }
 
-    /// Writes when `cas` is `None` or still the key's version.
+    /// Writes when `cas` is `None` or still the key's version; an empty value removes the key
+    /// (its version is 0 again, so a write guarded by the removed value's version fails).
     pub fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedDataError> {
         let mut shard = self.locked(key).ok_or(SharedDataError::Failed)?;
         let current = shard.get(key).map_or(0, |(_, version)| *version);
         if cas.is_some_and(|expected| expected != current) {
             return Err(SharedDataError::CasMismatch);
         }
-        shard.insert(key.to_string(), (value.to_vec(), current.wrapping_add(1).max(1)));
+        if value.is_empty() {
+            shard.remove(key);
+        } else {
+            shard.insert(key.to_string(), (value.to_vec(), current.wrapping_add(1).max(1)));
+        }
         Ok(())
     }
 }
@@ -82,6 +90,16 @@ mod tests {
         assert_eq!(map.set("k", b"d", Some(1)), Err(SharedDataError::CasMismatch));
         map.set("k", b"e", None).unwrap();
         assert_eq!(map.get("k"), (Some(b"e".to_vec()), Some(3)));
+    }
+
+    #[test]
+    fn an_empty_value_removes_the_key_and_a_write_guarded_by_its_old_version_fails() {
+        let map = SharedMap::new();
+        map.set("k", b"a", Some(0)).unwrap();
+        map.set("k", b"", Some(1)).unwrap();
+        assert_eq!(map.get("k"), (None, Some(0)));
+        assert_eq!(map.set("k", b"b", Some(1)), Err(SharedDataError::CasMismatch));
+        assert!(map.shards.iter().all(|s| s.lock().unwrap().is_empty()), "nothing left of the key");
     }
 
     #[test]

@@ -38,6 +38,12 @@
 //! decodes the whole bucket and a write writes it whole (up to 8 jars of at most 16 KiB). The
 //! probation share is what a new session gets under a flood: it survives until two more new
 //! sessions land in its bucket.
+//!
+//! The table is that of this `max_sessions`: another one (a configuration update that changed it)
+//! is another table, which `tables` keeps track of, so that the sessions in it move over when they
+//! are next used and the table goes once none of them can be.
+
+mod tables;
 
 use super::{Loaded, StoreError};
 use crate::cookies::JarChange;
@@ -45,6 +51,9 @@ use crate::host::{Host, SharedDataError};
 use crate::jar::Jar;
 use crate::metrics::Metric;
 use crate::token::SessionId;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tables::Table;
 
 pub const BUCKET_SLOTS: usize = 8;
 /// At most this many entries of a full-sized bucket are protected; the rest is probation.
@@ -58,11 +67,16 @@ const MAX_CAS_ATTEMPTS: usize = 16;
 const ABSENT_CAS: u32 = u32::MAX;
 
 pub struct SharedDataStore {
+    table: Table,
     max_sessions: u64,
     buckets: u64,
     idle_timeout_seconds: u64,
     /// A changed `max_sessions` means another table layout: keep it apart.
     key_prefix: String,
+    /// When this store next renews its table in the registry (0: at its first call).
+    next_renewal: AtomicU64,
+    /// The other tables in use at the last renewal, where a session missing here may be.
+    others: Mutex<Vec<Table>>,
 }
 
 /// How many entries one bucket holds, and how many of them may be protected.
@@ -129,14 +143,39 @@ struct Entry {
 
 impl SharedDataStore {
     pub fn new(max_sessions: u32, idle_timeout_seconds: u32) -> SharedDataStore {
-        let buckets = u64::from(max_sessions).div_ceil(BUCKET_SLOTS as u64).max(1);
+        let table = Table { max_sessions, idle_timeout_seconds };
         SharedDataStore {
+            table,
             max_sessions: u64::from(max_sessions).max(1),
-            buckets,
+            buckets: table.buckets(),
             idle_timeout_seconds: u64::from(idle_timeout_seconds),
             // v2: buckets of 8 with a segment byte per entry.
-            key_prefix: format!("cookieless/v2/{max_sessions}/"),
+            key_prefix: table.prefix(),
+            next_renewal: AtomicU64::new(0),
+            others: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Renews this store's table in the registry when due, notes the other tables in use, and
+    /// drops the unused ones (`tables`). Relaxed ordering: two workers renewing at once cost one
+    /// more registry write, nothing else.
+    fn renew_table(&self, host: &dyn Host) {
+        let now = host.now();
+        if now < self.next_renewal.load(Ordering::Relaxed) {
+            return;
+        }
+        self.next_renewal.store(now.saturating_add(self.table.check_interval()), Ordering::Relaxed);
+        let Some(renewal) = tables::renew(host, self.table, now) else { return };
+        *self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = renewal.in_use;
+        for table in renewal.unused {
+            if tables::drop_table(host, table, now) {
+                host.count(Metric::StoreTablesDropped);
+            }
+        }
+    }
+
+    fn other_tables(&self) -> Vec<Table> {
+        self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     fn bucket(&self, id: &SessionId) -> u64 {
@@ -241,6 +280,56 @@ fn promote(entries: &mut [Entry], pos: usize, cap: usize) -> bool {
 
 impl SharedDataStore {
     pub fn load(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
+        self.renew_table(host);
+        match self.load_here(host, id)? {
+            Loaded::Missing => self.load_moved(host, id),
+            loaded => Ok(loaded),
+        }
+    }
+
+    /// A session this table lacks, from another table in use (the one of a `max_sessions` before a
+    /// configuration update): taken out of it and into this one, then loaded here.
+    fn load_moved(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
+        for table in self.other_tables() {
+            let Some(entry) = SharedDataStore::new(table.max_sessions, table.idle_timeout_seconds).take(host, &id)? else {
+                continue;
+            };
+            self.adopt(host, &id, entry)?;
+            host.count(Metric::StoreSessionsMoved);
+            return self.load_here(host, id);
+        }
+        Ok(Loaded::Missing)
+    }
+
+    /// Removes the session's entry from this table; `None` when it has none (or only an idle one).
+    fn take(&self, host: &dyn Host, id: &SessionId) -> Result<Option<Entry>, StoreError> {
+        let now = host.now();
+        self.modify(host, id, |bucket| {
+            let Some(pos) = bucket.entries.iter().position(|e| e.id == id.0) else {
+                return Ok((None, false));
+            };
+            let entry = bucket.entries.remove(pos);
+            Ok(((!self.is_idle(&entry, now)).then_some(entry), true))
+        })
+    }
+
+    /// Puts a session taken from another table into this one, on probation as a new session or
+    /// as one resumed before (its next load promotes it), unless this table has it already.
+    fn adopt(&self, host: &dyn Host, id: &SessionId, entry: Entry) -> Result<(), StoreError> {
+        let now = host.now();
+        let segment = if entry.segment == Segment::New { Segment::New } else { Segment::Demoted };
+        self.modify(host, id, |bucket| {
+            if bucket.entries.iter().any(|e| e.id == id.0 && !self.is_idle(e, now)) {
+                return Ok(((), false));
+            }
+            bucket.entries.retain(|e| e.id != id.0);
+            self.make_room(bucket, now);
+            bucket.entries.push(Entry { segment, ..entry.clone() });
+            Ok(((), true))
+        })
+    }
+
+    fn load_here(&self, host: &dyn Host, id: SessionId) -> Result<Loaded, StoreError> {
         let now = host.now();
         self.modify(host, &id, |bucket| {
             let entries = &mut bucket.entries;
@@ -268,6 +357,7 @@ impl SharedDataStore {
     }
 
     pub fn update(&self, host: &dyn Host, id: SessionId, changes: &[JarChange]) -> Result<Jar, StoreError> {
+        self.renew_table(host);
         let now = host.now();
         self.modify(host, &id, |bucket| {
             let current = bucket.entries.iter().position(|e| e.id == id.0 && !self.is_idle(e, now));
@@ -418,6 +508,8 @@ mod tests {
         let store = SharedDataStore::new(100, 60);
         let host = host_at(1000);
         let second = (2..=u8::MAX).find(|&n| store.bucket(&id(n)) == store.bucket(&id(1))).unwrap();
+        // The registry written first (another key), so that the race below is the bucket's.
+        assert_eq!(store.load(&host, id(3)).unwrap(), Loaded::Missing);
         // Both find the bucket absent; the other worker creates it first.
         *host.shared.competing.borrow_mut() = Some(Box::new(move |shared| {
             let other = MockHost { now: 1000, shared: shared.clone(), ..Default::default() };
@@ -463,8 +555,14 @@ mod tests {
         SessionId(raw)
     }
 
+    /// The keys of session buckets (every table's), with their entries.
+    fn buckets(host: &MockHost) -> Vec<(String, Vec<Entry>)> {
+        let map = host.shared.map.borrow();
+        map.iter().filter(|(k, _)| k.as_str() != tables::REGISTRY_KEY).map(|(k, (v, _))| (k.clone(), decode_bucket(v))).collect()
+    }
+
     fn entries(host: &MockHost) -> Vec<Entry> {
-        host.shared.map.borrow().values().flat_map(|(v, _)| decode_bucket(v)).collect()
+        buckets(host).into_iter().flat_map(|(_, entries)| entries).collect()
     }
 
     fn evictions(host: &MockHost) -> (u64, u64, u64) {
@@ -484,7 +582,7 @@ mod tests {
             host.now = 1000 + u64::from(n);
             store.update(&host, nth(n), &[set("a", "1")]).unwrap();
         }
-        assert!(host.shared.map.borrow().len() <= 2, "two buckets for 16 sessions");
+        assert!(buckets(&host).len() <= 2, "two buckets for 16 sessions");
         let stored = entries(&host).len() as u64;
         assert_eq!(stored, 16);
         assert_eq!(evictions(&host), (200 - stored, 200 - stored, 0), "none was resumed: all one-shot");
@@ -593,6 +691,97 @@ mod tests {
         let kept = entries(&host);
         let segment = |n: u32| kept.iter().find(|e| e.id == nth(n).0).map(|e| e.segment);
         assert_eq!((segment(1), segment(2)), (Some(Segment::Protected), Some(Segment::New)));
+    }
+
+    /// Sessions `from..from + n`, written through `store` at the host's time.
+    fn fill(store: &SharedDataStore, host: &MockHost, from: u32, n: u32) -> Vec<SessionId> {
+        let ids: Vec<SessionId> = (from..from + n).map(nth).collect();
+        for &s in &ids {
+            store.update(host, s, &[set("a", "1")]).unwrap();
+        }
+        ids
+    }
+
+    fn table_entries(host: &MockHost, store: &SharedDataStore) -> usize {
+        buckets(host).into_iter().filter(|(k, _)| k.starts_with(&store.key_prefix)).map(|(_, e)| e.len()).sum()
+    }
+
+    #[test]
+    fn a_reload_that_keeps_max_sessions_keeps_the_table_and_every_session() {
+        let mut host = host_at(1000);
+        let ids = fill(&SharedDataStore::new(16, 600), &host, 1000, 16);
+        let reloaded = SharedDataStore::new(16, 600);
+        for (step, &s) in ids.iter().enumerate() {
+            host.now = 1000 + 10 * step as u64;
+            assert!(found(&reloaded, &host, s), "session {step} lost by a reload");
+        }
+        assert_eq!(host.metric(Metric::StoreSessionsMoved), 0);
+        assert_eq!(host.metric(Metric::StoreTablesDropped), 0);
+        assert_eq!(entries(&host).len(), 16);
+    }
+
+    #[test]
+    fn after_max_sessions_changed_a_session_moves_to_the_new_table_when_next_used() {
+        let mut host = host_at(1000);
+        let old = SharedDataStore::new(16, 600);
+        let ids = fill(&old, &host, 1000, 16);
+        let new = SharedDataStore::new(40, 600);
+        host.now = 1010;
+        for &s in &ids[..10] {
+            assert!(found(&new, &host, s), "a session of the old table is lost");
+            assert!(found(&new, &host, s), "and found again where it moved");
+        }
+        assert_eq!(host.metric(Metric::StoreSessionsMoved), 10, "each moved once");
+        assert_eq!((table_entries(&host, &old), table_entries(&host, &new)), (6, 10), "moved, not copied");
+        // A new session of the new table is that table's only.
+        new.update(&host, nth(1), &[set("b", "2")]).unwrap();
+        assert_eq!(table_entries(&host, &new), 11);
+        // Resumed in the new table, a moved session is protected there like any other.
+        let moved = entries(&host).into_iter().find(|e| e.id == ids[0].0).unwrap();
+        assert_eq!(moved.segment, Segment::Protected);
+    }
+
+    #[test]
+    fn the_old_table_is_dropped_once_its_sessions_are_expired_and_the_bound_holds_again() {
+        let mut host = host_at(1000);
+        let old = SharedDataStore::new(400, 60);
+        let ids = fill(&old, &host, 1000, 400);
+        let new = SharedDataStore::new(16, 60);
+        assert!(found(&new, &host, ids[0]), "moved while the old table may still be in use");
+        fill(&new, &host, 5000, 16);
+        // Unused for its idle timeout and one interval: every session in it is idle.
+        host.now = 1000 + 60 + 59;
+        new.update(&host, nth(1), &[set("b", "2")]).unwrap();
+        assert_eq!(host.metric(Metric::StoreTablesDropped), 0, "too early");
+        host.now = 1000 + 60 + 60 + 60;
+        new.update(&host, nth(2), &[set("b", "2")]).unwrap();
+        assert_eq!(host.metric(Metric::StoreTablesDropped), 1);
+        assert_eq!(table_entries(&host, &old), 0);
+        assert!(entries(&host).len() <= 16, "memory is bounded by max_sessions again");
+        assert!(!found(&new, &host, ids[1]), "an expired session is not brought back");
+    }
+
+    #[test]
+    fn a_table_still_in_use_is_never_dropped_and_one_used_again_loses_nothing() {
+        let mut host = host_at(1000);
+        let a = SharedDataStore::new(16, 60);
+        let b = SharedDataStore::new(40, 60);
+        // Two configurations in use side by side (two listeners): each renews its own table.
+        for t in 0..10 {
+            host.now = 1000 + 50 * t;
+            a.update(&host, nth(1), &[set("a", &t.to_string())]).unwrap();
+            b.update(&host, nth(2), &[set("b", &t.to_string())]).unwrap();
+        }
+        assert_eq!(host.metric(Metric::StoreTablesDropped), 0);
+        assert_eq!((table_entries(&host, &a), table_entries(&host, &b)), (1, 1));
+        // A table found unused while a store of it writes again: the bucket it wrote stays.
+        let bucket = a.bucket_key(&nth(1));
+        host.now += 1000;
+        a.update(&host, nth(1), &[set("a", "late")]).unwrap();
+        assert!(!tables::drop_table(&host, a.table, host.now), "a live bucket is kept");
+        assert!(host.shared.map.borrow().get(&bucket).is_some_and(|(v, _)| !v.is_empty()));
+        let Loaded::Found(jar) = a.load(&host, nth(1)).unwrap() else { panic!("lost") };
+        assert_eq!(jar.get("a"), Some("late"));
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub struct EnvoyOptions {
     /// The build of the filter it loads: [`build`] (`COOKIELESS_BUILD`) unless a test says
     /// otherwise (the benchmark puts both side by side).
     pub build: Build,
+    /// The listener comes from a file Envoy watches (LDS from the filesystem) rather than from
+    /// the bootstrap, so that [`Envoy::reload`] can update it, filter configuration and all.
+    pub listener_over_lds: bool,
 }
 
 impl Default for EnvoyOptions {
@@ -103,6 +106,7 @@ impl Default for EnvoyOptions {
             upstream_http2: false,
             cpus: None,
             build: build(),
+            listener_over_lds: false,
         }
     }
 }
@@ -112,7 +116,13 @@ pub struct Envoy {
     pub admin_port: u16,
     pub dir: TempDir,
     proc: Proc,
+    opts: EnvoyOptions,
 }
+
+/// The file the listener is read from with [`EnvoyOptions::listener_over_lds`], in the Envoy's dir.
+const LDS_FILE: &str = "lds.yaml";
+/// How the listener updates over LDS show in the admin `/stats`.
+const LDS_UPDATES: &str = "listener_manager.lds.update_success";
 
 /// The filter configuration used unless a test says otherwise: the key inline.
 pub fn filter_config(extra: serde_json::Value) -> serde_json::Value {
@@ -134,7 +144,12 @@ impl Envoy {
         let dir = TempDir::new("envoy");
         let port = free_port();
         let admin_port = free_port();
-        let bootstrap = bootstrap(&filter.to_string(), port, admin_port, upstream_port, &opts);
+        let bootstrap = if opts.listener_over_lds {
+            write_lds(dir.path(), &filter.to_string(), port, &opts);
+            bootstrap_over_lds(dir.path(), admin_port, upstream_port, &opts)
+        } else {
+            bootstrap(&filter.to_string(), port, admin_port, upstream_port, &opts)
+        };
         let config_path = dir.path().join("envoy.yaml");
         std::fs::write(&config_path, bootstrap).unwrap();
         let log = std::fs::File::create(dir.path().join("envoy.log")).unwrap();
@@ -149,9 +164,28 @@ impl Envoy {
                 .stdout(Stdio::null())
                 .stderr(log),
         );
-        let mut envoy = Envoy { port, admin_port, dir, proc };
+        let mut envoy = Envoy { port, admin_port, dir, proc, opts };
         envoy.wait_ready();
         envoy
+    }
+
+    /// Updates the listener over LDS with another filter configuration (needs
+    /// [`EnvoyOptions::listener_over_lds`]) and waits until Envoy took it: new connections get
+    /// the new filter configuration; open ones keep the old one while they drain.
+    pub fn reload(&self, filter: serde_json::Value) {
+        assert!(self.opts.listener_over_lds, "reload needs listener_over_lds");
+        let before = self.counter(LDS_UPDATES);
+        write_lds(self.dir.path(), &filter.to_string(), self.port, &self.opts);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.counter(LDS_UPDATES) == before {
+            assert!(Instant::now() < deadline, "Envoy took no listener update in 30 s; its log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let warming = || self.counter("listener_manager.total_listeners_warming");
+        while warming() > 0 {
+            assert!(Instant::now() < deadline, "the updated listener is still warming; the log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn wait_ready(&mut self) {
@@ -222,16 +256,16 @@ impl Envoy {
     }
 }
 
+/// The page Envoy answers `/direct-response` with (a route's `direct_response`, no upstream): made
+/// inside the router's decoding, so it reaches the filter's response hooks inside whatever call
+/// let the request go on.
+pub const DIRECT_RESPONSE_BODY: &str = "<p>direct</p><a href='/next'>next</a>";
+/// The `Set-Cookie` of that response.
+pub const DIRECT_RESPONSE_COOKIE: &str = "direct=1; Path=/";
+
 pub fn bootstrap(filter_json: &str, port: u16, admin_port: u16, upstream_port: u16, opts: &EnvoyOptions) -> String {
-    // With use_remote_address false and no trusted hops, Envoy takes the client address from the
-    // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
-    let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
-    let filter = filter_entry(opts.build, filter_json);
-    let filters = if opts.filter_enabled { filter.as_str() } else { "" };
-    let filter_name = opts.build.filter_name();
-    let sessiond = sessiond_cluster(&opts.sessiond_ports, opts.sessiond_without_hosts);
-    let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
-    // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
+    let listener = listener(filter_json, port, opts);
+    let clusters = clusters(upstream_port, opts);
     format!(
         r#"
 admin:
@@ -239,7 +273,52 @@ admin:
 static_resources:
   listeners:
   - name: main
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+{listener}{clusters}"#
+    )
+}
+
+/// The bootstrap of [`EnvoyOptions::listener_over_lds`]: the listener from `dir`'s [`LDS_FILE`],
+/// which Envoy reads again whenever a new one is moved into `dir`.
+fn bootstrap_over_lds(dir: &Path, admin_port: u16, upstream_port: u16, opts: &EnvoyOptions) -> String {
+    let clusters = clusters(upstream_port, opts);
+    let dir = dir.display();
+    format!(
+        r#"
+node: {{id: cookieless-test, cluster: cookieless-test}}
+admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}
+dynamic_resources:
+  lds_config:
+    resource_api_version: V3
+    path_config_source:
+      path: {dir}/{LDS_FILE}
+      watched_directory: {{path: {dir}}}
+static_resources:{clusters}"#
+    )
+}
+
+/// Writes the listener for LDS: into a file beside, then moved over [`LDS_FILE`], as Envoy's
+/// watch on the directory expects (a file written in place may be read half-written).
+fn write_lds(dir: &Path, filter_json: &str, port: u16, opts: &EnvoyOptions) {
+    let listener = listener(filter_json, port, opts);
+    let lds = format!("resources:\n  - \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n    name: main\n{listener}");
+    let staged = dir.join("lds.yaml.next");
+    std::fs::write(&staged, lds).unwrap();
+    std::fs::rename(&staged, dir.join(LDS_FILE)).unwrap();
+}
+
+/// The listener `main` but its first line (its name): fields indented by four spaces.
+fn listener(filter_json: &str, port: u16, opts: &EnvoyOptions) -> String {
+    // With use_remote_address false and no trusted hops, Envoy takes the client address from the
+    // last X-Forwarded-For entry: how a test plays several clients from one loopback address.
+    let xff = if opts.trust_xff { "use_remote_address: false" } else { "use_remote_address: true" };
+    let filter = filter_entry(opts.build, filter_json);
+    let filters = if opts.filter_enabled { filter.as_str() } else { "" };
+    let filter_name = opts.build.filter_name();
+    // The filter is off on /nofilter/ via a per-route disable, so one upstream serves both cases.
+    // /direct-response is answered by Envoy itself, inside the filter chain's decoding.
+    format!(
+        r#"    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -258,12 +337,28 @@ static_resources:
                   {filter_name}:
                     "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
                     disabled: true
+              - match: {{prefix: "/direct-response"}}
+                direct_response: {{status: 200, body: {{inline_string: "{DIRECT_RESPONSE_BODY}"}}}}
+                response_headers_to_add:
+                - header: {{key: content-type, value: text/html}}
+                  append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                - header: {{key: set-cookie, value: "{DIRECT_RESPONSE_COOKIE}"}}
               - match: {{prefix: "/"}}
                 route: {{cluster: upstream}}
           http_filters:{filters}
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#
+    )
+}
+
+/// `clusters:` of `static_resources`: the upstream and, as the options say, the session service.
+fn clusters(upstream_port: u16, opts: &EnvoyOptions) -> String {
+    let sessiond = sessiond_cluster(&opts.sessiond_ports, opts.sessiond_without_hosts);
+    let upstream_protocol = if opts.upstream_http2 { HTTP2_OPTIONS } else { "" };
+    format!(
+        r#"
   clusters:
   - name: upstream
     type: STATIC
