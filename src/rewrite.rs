@@ -214,6 +214,11 @@ fn percent_encode(s: &[u8]) -> Vec<u8> {
 
 /// `s` as a double-quoted attribute value that reads back as `s`.
 fn html_escape(s: &str, out: &mut Vec<u8>) {
+    // Tokens and parameter names are made of characters that need no reference: one copy.
+    if !s.bytes().any(|b| charref::reference_for(b).is_some()) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
     out.reserve(s.len());
     for &b in s.as_bytes() {
         match charref::reference_for(b) {
