@@ -147,7 +147,10 @@ impl Foreign {
                         None => {
                             let part = self.table_part(el);
                             let form = el.kind == Kind::Form && (tag.creates_form || self.template_form());
-                            part || el.has(Props::PLAIN_CONTAINER) || form
+                            if el.kind != Kind::Form || form {
+                                self.close_implied(el);
+                            }
+                            part || el.has(Props::PLAIN_CONTAINER) || el.has(Props::OPEN_SPECIAL) || form
                         }
                     };
                     if keep {
@@ -166,8 +169,9 @@ impl Foreign {
             return Reading::Foreign;
         }
         if breaks_out(tag) {
+            // The parser pops to an HTML element or integration point and reprocesses the tag.
             self.close_to_html();
-            return Reading::Html;
+            return self.start(tag);
         }
         // `<svg>` in MathML's `annotation-xml` opens svg (the HTML rules insert it there).
         let namespace = match self.frames.last() {
@@ -370,6 +374,11 @@ impl Foreign {
             if n.has(Props::SCOPE_BOUNDARY) || (ordinary && n.has(Props::SPECIAL)) || n.is(names::SELECT) {
                 return None;
             }
+            // `</li>` looks in list item scope, `</p>` in button scope.
+            let list = el.is(names::LI) && (n.is(names::OL) || n.is(names::UL));
+            if list || (el.is(names::P) && n.is(names::BUTTON)) {
+                return None;
+            }
         }
         None
     }
@@ -404,9 +413,10 @@ impl Foreign {
     }
 
     /// A start tag in a table of `outer`: a table part (`td`, `tr`, ...) closes the parts open in
-    /// the innermost table and opens (is kept as) one; a `<table>` there closes that table
-    /// (unless in a cell or caption, where tables nest). Cells and captions matter as the scope
-    /// boundaries they are. Returns whether the tag is to be kept.
+    /// the innermost table down to its context and opens (is kept as) one; a `<table>` there
+    /// closes that table (unless in a cell or caption, where tables nest). Cells and captions
+    /// matter as the scope boundaries they are, table bodies and rows (implied ones too) as what
+    /// a table end tag from foreign content may close. Returns whether the tag is to be kept.
     fn table_part(&mut self, el: Element) -> bool {
         // `col` is a table start too, but it is void: it neither closes parts nor is kept.
         if !el.has(Props::TABLE_START) || el.has(Props::VOID) {
@@ -420,7 +430,7 @@ impl Foreign {
         let in_cell = last.is_some_and(|n| n.has(Props::CELL));
         let last_is_table = last.is_some_and(|n| n.is(names::TABLE));
         if !el.is(names::TABLE) {
-            self.outer.truncate(table + 1);
+            self.clear_to_context(table, el);
             return !el.is(names::COLGROUP);
         }
         if (!in_cell && self.outer.len() > table + 1) || last_is_table {
@@ -428,6 +438,81 @@ impl Foreign {
             self.outer.truncate(table);
         }
         false
+    }
+
+    /// What start tag `el` closes implicitly in `outer`: `<li>` an open `li`, `<dd>` and `<dt>` an
+    /// open `dd` or `dt` (looked for up to a special element other than `address`, `div`, `p`),
+    /// `<button>` a button in scope, a block start a `p` in button scope, a heading the heading
+    /// that is the current node. The ones not followed (`<table>` a `p` in no-quirks mode) keep
+    /// an element open longer, which keeps svg/math open longer: the safe error.
+    fn close_implied(&mut self, el: Element) {
+        let floor = self.outer_floor();
+        let item = |n: &Element| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
+        if el.is(names::LI) || el.is(names::DD) || el.is(names::DT) {
+            for at in (floor..self.outer.len()).rev() {
+                let Some(n) = self.outer.get(at) else { break };
+                if item(n) {
+                    self.outer.truncate(at);
+                    break;
+                }
+                if n.has(Props::SPECIAL) && !n.is(names::ADDRESS) && !n.is(names::DIV) && !n.is(names::P) {
+                    break;
+                }
+            }
+        }
+        if el.is(names::BUTTON) {
+            self.close_in_scope(names::BUTTON);
+        }
+        if el.has(Props::CLOSES_P) {
+            self.close_in_scope(names::P);
+        }
+        if el.has(Props::HEADING) && self.outer.len() > floor && self.outer.last().is_some_and(|n| n.has(Props::HEADING)) {
+            self.outer.pop();
+        }
+    }
+
+    /// Pops `outer` through the innermost `name` when it is in (button) scope.
+    fn close_in_scope(&mut self, name: Name) {
+        let floor = self.outer_floor();
+        let open = self.outer.get(floor..).unwrap_or_default();
+        let Some(at) = open.iter().rposition(|n| n.is(name)) else {
+            return;
+        };
+        let inside = open.get(at + 1..).unwrap_or_default();
+        if !inside.iter().any(|n| n.has(Props::SCOPE_BOUNDARY) || n.is(names::BUTTON)) {
+            self.outer.truncate(floor + at);
+        }
+    }
+
+    /// Clears `outer` back to where table part `el` goes in the table at `table`: the table for a
+    /// caption, column group or table body; its body for a row, its row for a cell, opening the
+    /// `tbody` and `tr` the parser implies when there is none.
+    fn clear_to_context(&mut self, table: usize, el: Element) {
+        let is_section = |n: &Element| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
+        let is_cell = el.has(Props::CELL) && !el.is(names::CAPTION);
+        if !el.is(names::TR) && !is_cell {
+            self.outer.truncate(table + 1);
+            return;
+        }
+        self.truncate_after(table, is_section, names::TBODY);
+        if is_cell {
+            let section = self.outer.len().saturating_sub(1);
+            self.truncate_after(section, |n| n.is(names::TR), names::TR);
+        }
+    }
+
+    /// Keeps `outer` up to the first element after `at` that `is`, or up to `at` with an
+    /// `implied` element opened after it.
+    fn truncate_after(&mut self, at: usize, is: impl Fn(&Element) -> bool, implied: Name) {
+        match self.outer.iter().skip(at + 1).position(is) {
+            Some(k) => self.outer.truncate(at + k + 2),
+            None => {
+                self.outer.truncate(at + 1);
+                if self.outer.len() < MAX_DEPTH {
+                    self.outer.push(Element::lookup(implied));
+                }
+            }
+        }
     }
 
     /// Where the elements of `outer` opened in the innermost open template start: the template

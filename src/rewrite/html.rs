@@ -802,7 +802,8 @@ impl Machine {
                     t.close();
                 }
             }
-            Kind::Select => self.select_open = false,
+            // Behind a table, cell or object the select is out of scope: its end tag is ignored.
+            Kind::Select => self.select_open &= self.foreign.select_out_of_scope(),
             _ => {
                 if let Some(t) = self.template_tables.last_mut() {
                     t.end_tag(element);
