@@ -640,6 +640,15 @@ fn is_safe_referrer_policy(value: &[u8]) -> bool {
     SAFE.iter().any(|s| v.eq_ignore_ascii_case(s))
 }
 
+/// A submitter read as svg/math where an HTML one would be guarded (the parser may have left
+/// foreign content unseen here, in a table's rules): its `formaction` cannot be anchored, as the
+/// tag is not rewritten, so any but an empty one (the document's URL) disables it.
+pub(super) fn foreign_submitter(kind: Kind, tag: &Tag<'_>, plan: &mut Plan) {
+    if is_submitter(kind, tag) && tag.attr(b"formaction").flatten().is_some_and(|a| !a.text().is_empty()) {
+        plan.insert(b"disabled");
+    }
+}
+
 /// A `button` of type submit (the default, and what any unknown type means) or an `input` of type
 /// submit or image.
 pub(super) fn is_submitter(kind: Kind, tag: &Tag<'_>) -> bool {

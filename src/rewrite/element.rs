@@ -95,6 +95,14 @@ impl Props {
     pub const SVG_INTEGRATION: Props = Props(1 << 12);
     /// MathML elements that are HTML integration points (`annotation-xml` only by its encoding).
     pub const MATHML_INTEGRATION: Props = Props(1 << 13);
+    /// Special elements kept in the model's stack besides the containers: those the parser
+    /// keeps open until an end tag or a later start tag closes them (`p`, `li`, `dd`, `dt`,
+    /// `button`, `pre`, `listing`, the headings).
+    pub const OPEN_SPECIAL: Props = Props(1 << 17);
+    /// `h1` to `h6`.
+    pub const HEADING: Props = Props(1 << 19);
+    /// Start tags that close an open `p` (in button scope) before they open anything.
+    pub const CLOSES_P: Props = Props(1 << 18);
     /// Names the HTML parser knows (any other is an `HTMLUnknownElement` or a custom element).
     const KNOWN: Props = Props(1 << 14);
     /// The containers kept in the model's stack of HTML elements.
@@ -157,7 +165,15 @@ pub(super) mod names {
     use super::Name;
     pub const A: Name = Name::of(b"a");
     pub const ANNOTATION_XML: Name = Name::of(b"annotation-xml");
+    pub const ADDRESS: Name = Name::of(b"address");
     pub const BR: Name = Name::of(b"br");
+    pub const BUTTON: Name = Name::of(b"button");
+    pub const DD: Name = Name::of(b"dd");
+    pub const DIV: Name = Name::of(b"div");
+    pub const DT: Name = Name::of(b"dt");
+    pub const LI: Name = Name::of(b"li");
+    pub const OL: Name = Name::of(b"ol");
+    pub const CAPTION: Name = Name::of(b"caption");
     pub const COLGROUP: Name = Name::of(b"colgroup");
     pub const FONT: Name = Name::of(b"font");
     pub const FORM: Name = Name::of(b"form");
@@ -167,7 +183,12 @@ pub(super) mod names {
     pub const SELECT: Name = Name::of(b"select");
     pub const SVG: Name = Name::of(b"svg");
     pub const TABLE: Name = Name::of(b"table");
+    pub const TBODY: Name = Name::of(b"tbody");
     pub const TEMPLATE: Name = Name::of(b"template");
+    pub const TFOOT: Name = Name::of(b"tfoot");
+    pub const THEAD: Name = Name::of(b"thead");
+    pub const TR: Name = Name::of(b"tr");
+    pub const UL: Name = Name::of(b"ul");
 }
 
 /// The tags the rewriter acts on, by name; every other name is `Kind::Other`.
@@ -282,6 +303,24 @@ const NOT_FRAMESET_OK: &[&[u8]] = &[
     b"textarea", b"select", b"table", b"marquee", b"object",
 ];
 
+const OPEN_SPECIALS: &[&[u8]] = &[
+    b"p", b"li", b"dd", b"dt", b"button", b"pre", b"listing", b"h1", b"h2", b"h3", b"h4", b"h5",
+    b"h6",
+];
+
+const HEADINGS: &[&[u8]] = &[b"h1", b"h2", b"h3", b"h4", b"h5", b"h6"];
+
+/// HTML standard, "in body": the start tags that "close a p element" (a `<table>` only in
+/// no-quirks mode: not here, so a `p` may be kept open longer, the safe error; a `<form>` only
+/// when the parser creates it, which html.rs knows).
+const CLOSES_P: &[&[u8]] = &[
+    b"address", b"article", b"aside", b"blockquote", b"center", b"details", b"dialog", b"dir",
+    b"div", b"dl", b"fieldset", b"figcaption", b"figure", b"footer", b"header", b"hgroup",
+    b"main", b"menu", b"nav", b"ol", b"p", b"search", b"section", b"summary", b"ul", b"h1",
+    b"h2", b"h3", b"h4", b"h5", b"h6", b"pre", b"listing", b"plaintext", b"hr", b"xmp", b"li",
+    b"dd", b"dt",
+];
+
 const TABLE_ROWS: &[&[u8]] = &[b"table", b"tbody", b"thead", b"tfoot", b"tr"];
 const CELLS: &[&[u8]] = &[b"td", b"th", b"caption"];
 const SVG_INTEGRATION: &[&[u8]] = &[b"foreignobject", b"desc", b"title"];
@@ -301,6 +340,9 @@ const SETS: &[(&[&[u8]], Props)] = &[
     (BREAKOUTS, Props::BREAKOUT),
     (NOT_FRAMESET_OK, Props::NOT_FRAMESET_OK),
     (TABLE_ROWS, Props::TABLE_ROW),
+    (OPEN_SPECIALS, Props::OPEN_SPECIAL),
+    (CLOSES_P, Props::CLOSES_P),
+    (HEADINGS, Props::HEADING),
     (CELLS, Props::CELL),
     (SVG_INTEGRATION, Props::SVG_INTEGRATION),
     (MATHML_INTEGRATION, Props::MATHML_INTEGRATION),

@@ -71,6 +71,16 @@ pub(super) struct StartTag {
     pub creates_form: bool,
 }
 
+/// What an HTML end tag does to `outer`.
+#[derive(Debug, Clone, Copy)]
+enum Close {
+    /// Pops the element at this index and everything opened after it.
+    Through(usize),
+    /// The adoption agency with a furthest block: the formatting element at `at` leaves the
+    /// stack, the elements up to the last special one (before `specials_end`) stay, the rest goes.
+    Adopted { at: usize, specials_end: usize },
+}
+
 /// How a tag is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Reading {
@@ -101,8 +111,9 @@ impl Foreign {
     /// out of it; says how the tag itself is to be read.
     pub fn start(&mut self, tag: &StartTag) -> Reading {
         let el = tag.element;
-        if self.html_here() && self.is_open() && self.table_mode() && el.has(Props::TABLE_START) {
-            // The table rules clear the stack back to the table: all foreign content goes.
+        if self.html_here() && self.is_open() && self.table_start_clears(el) {
+            // The table rules clear the stack back to the table (or close the cell): all
+            // foreign content goes.
             self.frames.clear();
         }
         if self.html_here() {
@@ -125,12 +136,21 @@ impl Foreign {
                     // foreign content only containers that close nowhere but at their own end tag
                     // are kept: staying in foreign content too long is the safe error (tags read as
                     // foreign still get the page-URL overrides), leaving it too early is not.
+                    // A `<form>` while the form pointer is set opens nothing.
+                    let ignored_form = el.kind == Kind::Form && !tag.creates_form;
                     let keep = match self.frames.last() {
-                        Some(_) => !el.has(Props::VOID) && !el.has(Props::DROPPED_IN_BODY),
+                        Some(_) => {
+                            !el.has(Props::VOID)
+                                && !el.has(Props::DROPPED_IN_BODY)
+                                && (!ignored_form || self.in_template())
+                        }
                         None => {
                             let part = self.table_part(el);
                             let form = el.kind == Kind::Form && (tag.creates_form || self.template_form());
-                            part || el.has(Props::PLAIN_CONTAINER) || form
+                            if el.kind != Kind::Form || form {
+                                self.close_implied(el);
+                            }
+                            part || el.has(Props::PLAIN_CONTAINER) || el.has(Props::OPEN_SPECIAL) || form
                         }
                     };
                     if keep {
@@ -149,8 +169,9 @@ impl Foreign {
             return Reading::Foreign;
         }
         if breaks_out(tag) {
+            // The parser pops to an HTML element or integration point and reprocesses the tag.
             self.close_to_html();
-            return Reading::Html;
+            return self.start(tag);
         }
         // `<svg>` in MathML's `annotation-xml` opens svg (the HTML rules insert it there).
         let namespace = match self.frames.last() {
@@ -170,10 +191,13 @@ impl Foreign {
             return self.close_form();
         }
         if !self.is_open() {
-            let floor = self.outer_floor();
-            if let Some(at) = self.outer.iter().rposition(|n| n.is(name)).filter(|&at| at >= floor) {
-                self.outer.truncate(at);
+            if let Some(close) = self.outer_target(el) {
+                self.close_outer(close);
             }
+            return Reading::Html;
+        }
+        let reaches_html = self.frames.last().is_some_and(|f| f.integration_point && !f.html_open.is_empty());
+        if reaches_html && self.close_table_part(el) {
             return Reading::Html;
         }
         if let Some(point) = self.frames.last_mut().filter(|f| f.integration_point && !f.html_open.is_empty()) {
@@ -195,6 +219,9 @@ impl Foreign {
             self.frames.truncate(at);
             return Reading::Foreign;
         }
+        if self.close_table_part(el) {
+            return Reading::Html;
+        }
         if let Some(floor) = html_floor {
             if let Some(point) = self.frames.get_mut(floor) {
                 if let Some(at) = point.html_open.iter().rposition(|n| n.is(name)) {
@@ -206,19 +233,62 @@ impl Foreign {
         }
         // An HTML element open around the foreign content (`<div><svg></div>`): the parser pops
         // everything up to it.
-        if let Some(at) = self.outer_match(el) {
-            self.outer.truncate(at);
+        if let Some(close) = self.outer_match(el) {
+            self.close_outer(close);
             self.frames.clear();
         }
         Reading::Html
     }
 
-    /// Foreign content opened where the parser's insertion mode is a table one (the innermost
-    /// HTML element around it is a `table`, `tbody`, `thead`, `tfoot` or `tr`: svg/math there
-    /// are foster-parented, and the mode stays): what its integration points hold is read by the
-    /// table rules, which clear the stack back to the table for a table start tag.
-    fn table_mode(&self) -> bool {
-        self.outer.get(self.outer_floor()..).and_then(<[Element]>::last).is_some_and(|n| n.has(Props::TABLE_ROW))
+    /// Takes off `outer` what an end tag closes there.
+    fn close_outer(&mut self, close: Close) {
+        match close {
+            Close::Through(at) => self.outer.truncate(at),
+            Close::Adopted { at, specials_end } => {
+                self.outer.truncate(specials_end);
+                if at < self.outer.len() {
+                    self.outer.remove(at);
+                }
+            }
+        }
+    }
+
+    /// A table part's end tag (`</td>`, `</tr>`, `</table>`, ...) that reaches the HTML rules
+    /// from foreign content opened in a table, row or cell: the table insertion modes look for
+    /// its element "in table scope", where only a table stands in the way (not an integration
+    /// point or an object), and pop everything up to it, all foreign content included. Whether
+    /// it did.
+    fn close_table_part(&mut self, el: Element) -> bool {
+        if !el.has(Props::TABLE_START) || self.table_mode_element().is_none() {
+            return false;
+        }
+        let Some(Close::Through(at)) = self.outer_target(el) else {
+            return false;
+        };
+        self.outer.truncate(at);
+        self.frames.clear();
+        true
+    }
+
+    /// The table part (or table) whose insertion mode the parser is in, as it was where the
+    /// foreign content opened: the innermost of the tables, table parts and selects of `outer`,
+    /// unless it is a select or an HTML element in an integration point changed the mode (a
+    /// table, a table part, a select).
+    fn table_mode_element(&self) -> Option<Element> {
+        let changes_mode = |n: &Element| n.has(Props::TABLE_START) || n.has(Props::TABLE_ROW) || n.is(names::SELECT);
+        let open = self.outer.get(self.outer_floor()..).unwrap_or_default();
+        let innermost = open.iter().rev().find(|n| changes_mode(n)).copied();
+        let changed_inside = self.frames.iter().any(|f| f.html_open.iter().any(changes_mode));
+        innermost.filter(|n| !n.is(names::SELECT) && !changed_inside)
+    }
+
+    /// A table start tag in an integration point of foreign content opened in a table mode:
+    /// in a table, table body or row (svg/math there are foster-parented, and the mode stays)
+    /// the table rules clear the stack back to the table; in a cell or caption any but `<table>`
+    /// closes the cell first.
+    fn table_start_clears(&self, el: Element) -> bool {
+        el.has(Props::TABLE_START)
+            && self.table_mode_element().is_some_and(|n| n.has(Props::TABLE_ROW) || !el.is(names::TABLE))
     }
 
     /// `</form>` outside templates: a foreign `form` element it closes, or the form pointer's
@@ -264,24 +334,49 @@ impl Foreign {
     /// elements: "any other end tag"), and a scope boundary (`table`, `object`, ...) before a
     /// special or formatting one (their "in scope" test). Outside templates `</form>` takes only
     /// the form off the stack (the form pointer's rule).
-    fn outer_match(&self, el: Element) -> Option<usize> {
+    fn outer_match(&self, el: Element) -> Option<Close> {
         if (el.is(names::FORM) && !self.in_template()) || self.frames.iter().any(|f| f.integration_point) {
             return None;
         }
-        let ordinary = !el.has(Props::SPECIAL) && !el.has(Props::FORMATTING);
+        self.outer_target(el)
+    }
+
+    /// What an HTML end tag closes of `outer` (from its innermost element): a table part "in
+    /// table scope" (only a table in the way; `</table>` the innermost table, a cell around the
+    /// foreign content closed first); otherwise "in body" walks from the current node: a scope
+    /// boundary (`table`, `td`, `object`, ...) ends the walk (the "in scope" test), so does a
+    /// special element before an element of an ordinary name (span, unknown and svg/math-named
+    /// HTML elements: "any other end tag"), and a select. A formatting element with a special
+    /// one after it (the adoption agency's furthest block) leaves the special ones open; its
+    /// last pass, without a furthest block, pops what follows them (foreign content too).
+    fn outer_target(&self, el: Element) -> Option<Close> {
         let floor = self.outer_floor();
+        let open = self.outer.get(floor..).unwrap_or_default();
         if el.is(names::TABLE) {
-            // "In table scope": only a template (the floor) stands between; a cell around the
-            // foreign content is closed first ("in cell", `</table>`).
-            return self.outer.iter().rposition(|n| n.is(names::TABLE)).filter(|&at| at >= floor);
+            return open.iter().rposition(|n| n.is(names::TABLE)).map(|at| Close::Through(floor + at));
         }
-        for (at, open) in self.outer.iter().enumerate().rev().take_while(|&(at, _)| at >= floor) {
-            if open.is(el.name) {
-                return Some(at);
+        if el.has(Props::TABLE_START) {
+            let at = open.iter().rposition(|n| n.is(el.name))?;
+            let behind_table = open.get(at + 1..).unwrap_or_default().iter().any(|n| n.is(names::TABLE));
+            return (!behind_table).then_some(Close::Through(floor + at));
+        }
+        let ordinary = !el.has(Props::SPECIAL) && !el.has(Props::FORMATTING);
+        for (at, n) in open.iter().enumerate().rev() {
+            if n.is(el.name) {
+                let last_special = open.iter().rposition(|n| n.has(Props::SPECIAL)).filter(|&s| s > at);
+                return Some(match last_special {
+                    Some(s) if el.has(Props::FORMATTING) => Close::Adopted { at: floor + at, specials_end: floor + s + 1 },
+                    _ => Close::Through(floor + at),
+                });
             }
             // In a select, end tags but its own (and table ones) are dropped: html5ever's "in
             // select" insertion mode, and what Chromium 156 does with `<a><select><math></a>`.
-            if open.has(Props::SCOPE_BOUNDARY) || (ordinary && open.has(Props::SPECIAL)) || open.is(names::SELECT) {
+            if n.has(Props::SCOPE_BOUNDARY) || (ordinary && n.has(Props::SPECIAL)) || n.is(names::SELECT) {
+                return None;
+            }
+            // `</li>` looks in list item scope, `</p>` in button scope.
+            let list = el.is(names::LI) && (n.is(names::OL) || n.is(names::UL));
+            if list || (el.is(names::P) && n.is(names::BUTTON)) {
                 return None;
             }
         }
@@ -318,9 +413,10 @@ impl Foreign {
     }
 
     /// A start tag in a table of `outer`: a table part (`td`, `tr`, ...) closes the parts open in
-    /// the innermost table and opens (is kept as) one; a `<table>` there closes that table
-    /// (unless in a cell or caption, where tables nest). Cells and captions matter as the scope
-    /// boundaries they are. Returns whether the tag is to be kept.
+    /// the innermost table down to its context and opens (is kept as) one; a `<table>` there
+    /// closes that table (unless in a cell or caption, where tables nest). Cells and captions
+    /// matter as the scope boundaries they are, table bodies and rows (implied ones too) as what
+    /// a table end tag from foreign content may close. Returns whether the tag is to be kept.
     fn table_part(&mut self, el: Element) -> bool {
         // `col` is a table start too, but it is void: it neither closes parts nor is kept.
         if !el.has(Props::TABLE_START) || el.has(Props::VOID) {
@@ -334,7 +430,7 @@ impl Foreign {
         let in_cell = last.is_some_and(|n| n.has(Props::CELL));
         let last_is_table = last.is_some_and(|n| n.is(names::TABLE));
         if !el.is(names::TABLE) {
-            self.outer.truncate(table + 1);
+            self.clear_to_context(table, el);
             return !el.is(names::COLGROUP);
         }
         if (!in_cell && self.outer.len() > table + 1) || last_is_table {
@@ -342,6 +438,81 @@ impl Foreign {
             self.outer.truncate(table);
         }
         false
+    }
+
+    /// What start tag `el` closes implicitly in `outer`: `<li>` an open `li`, `<dd>` and `<dt>` an
+    /// open `dd` or `dt` (looked for up to a special element other than `address`, `div`, `p`),
+    /// `<button>` a button in scope, a block start a `p` in button scope, a heading the heading
+    /// that is the current node. The ones not followed (`<table>` a `p` in no-quirks mode) keep
+    /// an element open longer, which keeps svg/math open longer: the safe error.
+    fn close_implied(&mut self, el: Element) {
+        let floor = self.outer_floor();
+        let item = |n: &Element| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
+        if el.is(names::LI) || el.is(names::DD) || el.is(names::DT) {
+            for at in (floor..self.outer.len()).rev() {
+                let Some(n) = self.outer.get(at) else { break };
+                if item(n) {
+                    self.outer.truncate(at);
+                    break;
+                }
+                if n.has(Props::SPECIAL) && !n.is(names::ADDRESS) && !n.is(names::DIV) && !n.is(names::P) {
+                    break;
+                }
+            }
+        }
+        if el.is(names::BUTTON) {
+            self.close_in_scope(names::BUTTON);
+        }
+        if el.has(Props::CLOSES_P) {
+            self.close_in_scope(names::P);
+        }
+        if el.has(Props::HEADING) && self.outer.len() > floor && self.outer.last().is_some_and(|n| n.has(Props::HEADING)) {
+            self.outer.pop();
+        }
+    }
+
+    /// Pops `outer` through the innermost `name` when it is in (button) scope.
+    fn close_in_scope(&mut self, name: Name) {
+        let floor = self.outer_floor();
+        let open = self.outer.get(floor..).unwrap_or_default();
+        let Some(at) = open.iter().rposition(|n| n.is(name)) else {
+            return;
+        };
+        let inside = open.get(at + 1..).unwrap_or_default();
+        if !inside.iter().any(|n| n.has(Props::SCOPE_BOUNDARY) || n.is(names::BUTTON)) {
+            self.outer.truncate(floor + at);
+        }
+    }
+
+    /// Clears `outer` back to where table part `el` goes in the table at `table`: the table for a
+    /// caption, column group or table body; its body for a row, its row for a cell, opening the
+    /// `tbody` and `tr` the parser implies when there is none.
+    fn clear_to_context(&mut self, table: usize, el: Element) {
+        let is_section = |n: &Element| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
+        let is_cell = el.has(Props::CELL) && !el.is(names::CAPTION);
+        if !el.is(names::TR) && !is_cell {
+            self.outer.truncate(table + 1);
+            return;
+        }
+        self.truncate_after(table, is_section, names::TBODY);
+        if is_cell {
+            let section = self.outer.len().saturating_sub(1);
+            self.truncate_after(section, |n| n.is(names::TR), names::TR);
+        }
+    }
+
+    /// Keeps `outer` up to the first element after `at` that `is`, or up to `at` with an
+    /// `implied` element opened after it.
+    fn truncate_after(&mut self, at: usize, is: impl Fn(&Element) -> bool, implied: Name) {
+        match self.outer.iter().skip(at + 1).position(is) {
+            Some(k) => self.outer.truncate(at + k + 2),
+            None => {
+                self.outer.truncate(at + 1);
+                if self.outer.len() < MAX_DEPTH {
+                    self.outer.push(Element::lookup(implied));
+                }
+            }
+        }
     }
 
     /// Where the elements of `outer` opened in the innermost open template start: the template
@@ -402,7 +573,7 @@ impl Foreign {
     /// html5ever 0.40 as the parsers before them; a `<textarea>` no longer does): the select
     /// leaves `outer` with what is inside it.
     fn close_select(&mut self) -> bool {
-        if !self.frames.is_empty() {
+        if !self.frames.is_empty() || self.select_out_of_scope() {
             return false;
         }
         let floor = self.outer_floor();
@@ -411,6 +582,17 @@ impl Foreign {
         };
         self.outer.truncate(at);
         true
+    }
+
+    /// Is the innermost open select out of scope (a table, cell or object opened inside it)? Then
+    /// an `<input>` leaves it open: the parser closes only a select in scope
+    /// (`<select><table><input>`).
+    pub fn select_out_of_scope(&self) -> bool {
+        let floor = self.outer_floor();
+        let open = self.outer.get(floor..).unwrap_or_default();
+        open.iter()
+            .rposition(|n| n.is(names::SELECT))
+            .is_some_and(|at| open.get(at + 1..).unwrap_or_default().iter().any(|n| n.has(Props::SCOPE_BOUNDARY)))
     }
 
     fn push(&mut self, namespace: Namespace, tag: &StartTag) {

@@ -242,6 +242,11 @@ struct Tables {
     open_forms: u32,
     /// The token form around the template, back in force at `</template>`.
     enclosing_token_form: bool,
+    /// A token form of these contents saw its `</form>`. There it pops the form only when the
+    /// form is in scope (no cell, table, object or integration point opened after it), which is
+    /// not tracked: later submitters of these contents may still be in it (a declarative shadow
+    /// root makes them live).
+    token_form_closed: bool,
 }
 
 impl Tables {
@@ -424,9 +429,11 @@ impl Machine {
     }
 
     /// A control here may belong to a token form without `form=`: the open one, or one whose
-    /// `</form>` may have left it open.
+    /// `</form>` may have left it open (of the document, or of the current template's contents).
     fn in_token_form_maybe(&self) -> bool {
-        self.token_form || self.token_form_may_be_open
+        self.token_form
+            || self.token_form_may_be_open
+            || self.template_tables.last().is_some_and(|t| t.token_form_closed)
     }
 
     /// Overrides for an HTML start tag too long to read (over `MAX_CARRY`): no ping, no
@@ -565,14 +572,24 @@ impl Machine {
 
     /// A tag read as svg/math still gets the page-URL overrides: should the parser see it as
     /// HTML after all (an end tag that closed foreign content unseen here), they are what count.
+    /// So does a submitter where an HTML one would be guarded.
     fn foreign_overrides(&self, kind: Kind, tag: &[u8], plan: &mut Plan) {
-        if matches!(kind, Kind::A | Kind::Area | Kind::Img | Kind::Iframe | Kind::Link | Kind::Script | Kind::Meta) {
-            let page = Page {
-                origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-                base: &self.base,
-                settings: &self.settings.edit,
-            };
-            page.referrer_and_ping(kind, &Tag { bytes: tag, attrs: &self.tag.attrs }, plan);
+        let t = Tag { bytes: tag, attrs: &self.tag.attrs };
+        match kind {
+            Kind::A | Kind::Area | Kind::Img | Kind::Iframe | Kind::Link | Kind::Script | Kind::Meta => {
+                let page = Page {
+                    origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
+                    base: &self.base,
+                    settings: &self.settings.edit,
+                };
+                page.referrer_and_ping(kind, &t, plan);
+            }
+            Kind::Button | Kind::Input
+                if self.settings.edit.forms && (self.in_token_form_maybe() || t.attr(b"form").is_some()) =>
+            {
+                edit::foreign_submitter(kind, &t, plan);
+            }
+            _ => {}
         }
     }
 
@@ -673,11 +690,11 @@ impl Machine {
     }
 
     /// The parser's open elements as far as decisions need them: an open select (an input
-    /// closes it, as the parser does), tables in template contents.
+    /// closes it when it is in scope, as the parser does), tables in template contents.
     fn track_open_elements(&mut self, kind: Kind) {
         match kind {
             Kind::Select => self.select_open = true,
-            Kind::Input => self.select_open = false,
+            Kind::Input => self.select_open &= self.foreign.select_out_of_scope(),
             Kind::Table if self.template_depth > 0 => {
                 if let Some(t) = self.template_tables.last_mut() {
                     t.open();
@@ -761,8 +778,11 @@ impl Machine {
     fn html_end_tag(&mut self, element: Element) {
         match element.kind {
             Kind::Form if self.template_depth > 0 => {
-                if let Some(enclosing) = self.template_tables.last_mut().and_then(Tables::pop_form) {
-                    self.token_form = enclosing;
+                if let Some(t) = self.template_tables.last_mut() {
+                    if let Some(enclosing) = t.pop_form() {
+                        t.token_form_closed |= self.token_form;
+                        self.token_form = enclosing;
+                    }
                 }
             }
             Kind::Form => {
@@ -782,7 +802,8 @@ impl Machine {
                     t.close();
                 }
             }
-            Kind::Select => self.select_open = false,
+            // Behind a table, cell or object the select is out of scope: its end tag is ignored.
+            Kind::Select => self.select_open &= self.foreign.select_out_of_scope(),
             _ => {
                 if let Some(t) = self.template_tables.last_mut() {
                     t.end_tag(element);

@@ -818,6 +818,19 @@ fn is_submitter(el: &Handle) -> bool {
     }
 }
 
+/// An svg/math `button` or `input` that would submit with a non-empty `formaction` as an HTML
+/// one: the rewriter may disable it (harmless there, and right should the parser have read it as
+/// HTML).
+fn foreign_submitter(el: &Handle, local: &str) -> bool {
+    let ty = attr(el, "type").map(|t| t.trim_matches(is_ascii_ws).to_ascii_lowercase());
+    let submits = match local {
+        "button" => !matches!(ty.as_deref(), Some("button" | "reset")),
+        "input" => matches!(ty.as_deref(), Some("submit" | "image")),
+        _ => false,
+    };
+    submits && attr(el, "formaction").is_some_and(|v| !v.is_empty())
+}
+
 fn is_refresh(el: &Handle) -> bool {
     is_html(el, "meta") && attr(el, "http-equiv").is_some_and(|v| v.eq_ignore_ascii_case("refresh"))
 }
@@ -2042,13 +2055,22 @@ impl<'a> Oracle<'a> {
 
     /// An svg/math element named like an HTML one that can send the page's URL (`a`, `area`,
     /// `img`, `iframe`, `link`, `script`, `meta`) may get the same overrides as the HTML one (no
-    /// ping, a safe referrer policy, a safe meta policy): harmless, and right should the parser
-    /// have read it as HTML.
+    /// ping, a safe referrer policy, a safe meta policy), and a submitter `disabled`: harmless,
+    /// and right should the parser have read it as HTML.
     fn foreign_overrides(&self, a: &Handle, plans: &mut HashMap<&'static str, Plan>) {
         let Some(name) = qual_name(a) else {
             return;
         };
         let local = &*name.local;
+        if foreign_submitter(a, local) {
+            plans.insert(
+                "disabled",
+                Plan::AddDisabled {
+                    required: false,
+                    why: Some(OPEN_FOREIGN_OVERRIDES),
+                },
+            );
+        }
         if !["a", "area", "img", "iframe", "link", "script", "meta"].contains(&local) {
             return;
         }
