@@ -352,6 +352,10 @@ impl Foreign {
     fn outer_target(&self, el: Element) -> Option<Close> {
         let floor = self.outer_floor();
         let open = self.outer.get(floor..).unwrap_or_default();
+        // The usual end tag closes the current node: every rule below then closes just that.
+        if open.last().is_some_and(|n| n.is(el.name)) {
+            return Some(Close::Through(floor + open.len() - 1));
+        }
         if el.is(names::TABLE) {
             return open.iter().rposition(|n| n.is(names::TABLE)).map(|at| Close::Through(floor + at));
         }
@@ -361,13 +365,17 @@ impl Foreign {
             return (!behind_table).then_some(Close::Through(floor + at));
         }
         let ordinary = !el.has(Props::SPECIAL) && !el.has(Props::FORMATTING);
+        // The innermost special element passed on the way down (the furthest block's end).
+        let mut last_special = None;
         for (at, n) in open.iter().enumerate().rev() {
             if n.is(el.name) {
-                let last_special = open.iter().rposition(|n| n.has(Props::SPECIAL)).filter(|&s| s > at);
                 return Some(match last_special {
                     Some(s) if el.has(Props::FORMATTING) => Close::Adopted { at: floor + at, specials_end: floor + s + 1 },
                     _ => Close::Through(floor + at),
                 });
+            }
+            if last_special.is_none() && n.has(Props::SPECIAL) {
+                last_special = Some(at);
             }
             // In a select, end tags but its own (and table ones) are dropped: html5ever's "in
             // select" insertion mode, and what Chromium 156 does with `<a><select><math></a>`.
@@ -446,6 +454,10 @@ impl Foreign {
     /// that is the current node. The ones not followed (`<table>` a `p` in no-quirks mode) keep
     /// an element open longer, which keeps svg/math open longer: the safe error.
     fn close_implied(&mut self, el: Element) {
+        // Every start tag outside foreign content comes here: most close nothing.
+        if !el.has(Props::CLOSES_P) && !el.is(names::BUTTON) {
+            return;
+        }
         let floor = self.outer_floor();
         let item = |n: &Element| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
         if el.is(names::LI) || el.is(names::DD) || el.is(names::DT) {
