@@ -405,6 +405,7 @@ const CLASS: [u8; 256] = {
     table
 };
 
+/// The class of byte `b`, from [`CLASS`].
 fn class(b: u8) -> u8 {
     CLASS.get(usize::from(b)).copied().unwrap_or(OTHER)
 }
