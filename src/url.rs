@@ -49,8 +49,9 @@ fn remove_dot_segments(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let last = segments.len().saturating_sub(1);
     for (i, &segment) in segments.iter().enumerate() {
-        if is_dot(segment) || is_dot_dot(segment) {
-            if is_dot_dot(segment) {
+        let dot_dot = is_dot_dot(segment);
+        if dot_dot || is_dot(segment) {
+            if dot_dot {
                 out.pop();
             }
             if i == last {

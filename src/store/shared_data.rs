@@ -141,6 +141,11 @@ struct Entry {
     jar: Vec<u8>,
 }
 
+/// Unused for `idle_timeout_seconds` at `now`: expired, whichever table it is in.
+fn is_idle(entry: &Entry, now: u64, idle_timeout_seconds: u64) -> bool {
+    now >= entry.last_seen.saturating_add(idle_timeout_seconds)
+}
+
 impl SharedDataStore {
     pub fn new(max_sessions: u32, idle_timeout_seconds: u32) -> SharedDataStore {
         let table = Table { max_sessions, idle_timeout_seconds };
@@ -197,7 +202,7 @@ impl SharedDataStore {
     }
 
     fn is_idle(&self, entry: &Entry, now: u64) -> bool {
-        now >= entry.last_seen.saturating_add(self.idle_timeout_seconds)
+        is_idle(entry, now, self.idle_timeout_seconds)
     }
 
     /// Reads a bucket, lets `change` edit it, and writes it back with CAS, retrying from a

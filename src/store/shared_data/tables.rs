@@ -19,7 +19,7 @@
 //!
 //! A reload that keeps `max_sessions` keeps the very same table: nothing moves, nothing is dropped.
 
-use super::{decode_bucket, BUCKET_SLOTS, MAX_CAS_ATTEMPTS};
+use super::{decode_bucket, is_idle, BUCKET_SLOTS, MAX_CAS_ATTEMPTS};
 use crate::host::{Host, SharedDataError};
 
 /// The registry: per table, its `max_sessions`, idle timeout and when a store last said it is in
@@ -125,7 +125,7 @@ fn drop_bucket(host: &dyn Host, key: &str, table: Table, now: u64) -> bool {
         if bytes.is_empty() {
             return true;
         }
-        if decode_bucket(&bytes).iter().any(|e| now < e.last_seen.saturating_add(idle)) {
+        if !decode_bucket(&bytes).iter().all(|e| is_idle(e, now, idle)) {
             return false;
         }
         // An empty value: the native map removes the key; Envoy's shared data, which the
