@@ -16,6 +16,7 @@
 //! `disabled` on submit buttons that would post the token elsewhere). The README's "The token never
 //! leaves its origin" lists what is modelled and the known limits.
 
+mod base;
 mod charref;
 mod edit;
 mod element;
@@ -654,6 +655,32 @@ mod tests {
     }
 
     #[test]
+    fn a_base_foster_parented_out_of_a_table_comes_first_in_tree_order() {
+        for (page, want) in [
+            // Before the table: it is the document's base, and nothing was resolved yet.
+            ("<table><td><base href=/x/><tr><base href=/y/><a href=z>", "<table><td><base href=/x/><tr><base href=/y/><a href=//www.example.com/y/z?sessionid=TOKEN>"),
+            // Too late: it gets the href of the base the URLs were resolved against.
+            ("<table><td><base href=/x/><a href=a><tr><base href=/y/><a href=z>", "<table><td><base href=/x/><a href=//www.example.com/x/a?sessionid=TOKEN><tr><base href=\"/x/\" href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),
+            ("<a href=/e><table><td><base href=/x/><tr><base href=/y/>", "<a href=//www.example.com/e?sessionid=TOKEN><table><td><base href=\"\" href=/x/><tr><base href=\"\" href=/y/>"),
+            // The copy reads back as the same text in any quoting.
+            ("<table><td><base href='/a b\"/'><a href=a><tr><base href=/y/>", "<table><td><base href='/a b\"/'><a href=//www.example.com/a%20b&quot;/a?sessionid=TOKEN><tr><base href=\"/a&#32;b&quot;/\" href=/y/>"),
+            // Two out of one table, or one in a cell of the outer table: source order holds.
+            ("<table><base href=/x/><base href=/y/><a href=z>", "<table><base href=/x/><base href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),
+            ("<table><td><table><td><base href=/x/></table><base href=/y/><a href=z>", "<table><td><table><td><base href=/x/></table><base href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),
+            ("<base href=/x/><table><base href=/y/><a href=z>", "<base href=/x/><table><base href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),
+            // Out of the outer table: before the inner one too. A table closed and another
+            // opened at its depth is another table.
+            ("<table><td><table><td><base href=/x/></table></td><base href=/y/><a href=z>", "<table><td><table><td><base href=/x/></table></td><base href=/y/><a href=//www.example.com/y/z?sessionid=TOKEN>"),
+            ("<table><td><base href=/x/></table><table><base href=/y/><a href=z>", "<table><td><base href=/x/></table><table><base href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),
+            // Inside svg or a div foster-parented out of the table.
+            ("<table><td><base href=/x/><tr><svg><title><base href=/y/></title></svg><a href=z>", "<table><td><base href=/x/><tr><svg><title><base href=/y/></title></svg><a href=//www.example.com/y/z?sessionid=TOKEN>"),
+            ("<table><td><base href=/x/></td></tr><div><base href=/y/></div><a href=z>", "<table><td><base href=/x/></td></tr><div><base href=/y/></div><a href=//www.example.com/y/z?sessionid=TOKEN>"),
+        ] {
+            assert_eq!(rewrite(page), want, "{page}");
+        }
+    }
+
+    #[test]
     fn what_the_differential_test_found() {
         let id = |n: u32| format!(" id=\"cl-0123456789abcdef-{n}\"");
         let hidden = |n: u32| format!(r#"<rp hidden><input type="hidden" name="sessionid" value="TOKEN" form="cl-0123456789abcdef-{n}"></rp>"#);
@@ -683,6 +710,11 @@ mod tests {
         assert_eq!(
             rewrite("<frameset><svg><noframes><meta><a href=x></noframes><frame src=f>"),
             "<frameset><svg><noframes><meta><a href=x></noframes><frame src=//www.example.com/dir/f?sessionid=TOKEN>"
+        );
+        // A frameset started inside svg takes it off the stack: `<noframes>` is raw text again.
+        assert_eq!(
+            rewrite("<svg><a><foreignObject><frameset></frameset></a><noframes><a href=/x ping=/p>"),
+            "<svg><a><foreignObject><frameset></frameset></a><noframes><a href=/x ping=/p>"
         );
         // A frameset after visible content is dropped by the parser: the page stays a page.
         assert_eq!(rewrite("x<frameset><a href=/y>"), "x<frameset><a href=//www.example.com/y?sessionid=TOKEN>");

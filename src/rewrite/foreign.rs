@@ -57,6 +57,8 @@ pub(super) struct Foreign {
     /// Templates opened beyond `MAX_DEPTH`: their end tags only leave foreign content up to the
     /// innermost integration point, as an unbounded stack is not kept.
     templates_unrecorded: u32,
+    /// Tables pushed onto `outer` so far: each one's serial number (see `base`).
+    tables_pushed: u32,
 }
 
 /// A start tag as far as foreign content cares: its element and what decides a breakout.
@@ -107,6 +109,29 @@ impl Foreign {
         self.frames.last().is_none_or(|f| f.integration_point)
     }
 
+    /// How many tables were pushed onto the stack of HTML elements around foreign content so far.
+    pub fn tables_pushed(&self) -> u32 {
+        self.tables_pushed
+    }
+
+    /// How many tables that stack holds.
+    pub fn tables_open(&self) -> usize {
+        self.outer.iter().filter(|n| n.is(names::TABLE)).count()
+    }
+
+    /// Would an element the HTML rules insert now be foster-parented out of the innermost table
+    /// (or go into an element that was)? So in a table, table body, row or column group
+    /// insertion mode (not in a cell or caption), and svg/math opened there. A table opened
+    /// inside an integration point is not tracked: there it says no.
+    pub fn before_table(&self) -> bool {
+        let table_part = |n: &Element| n.has(Props::TABLE_ROW) || n.has(Props::CELL);
+        if self.frames.iter().any(|f| f.html_open.iter().any(table_part)) {
+            return false;
+        }
+        let open = self.outer.get(self.outer_floor()..).unwrap_or_default();
+        open.iter().rev().find(|n| table_part(n)).is_some_and(|n| n.has(Props::TABLE_ROW))
+    }
+
     /// A start tag: opens foreign content (`svg`, `math` read as HTML), nests in it, or breaks
     /// out of it; says how the tag itself is to be read.
     pub fn start(&mut self, tag: &StartTag) -> Reading {
@@ -154,12 +179,16 @@ impl Foreign {
                         }
                     };
                     if keep {
+                        let outer = self.frames.is_empty();
                         let open = match self.frames.last_mut() {
                             Some(point) => &mut point.html_open,
                             None => &mut self.outer,
                         };
                         if open.len() < MAX_DEPTH {
                             open.push(el);
+                            if outer && el.is(names::TABLE) {
+                                self.tables_pushed = self.tables_pushed.wrapping_add(1);
+                            }
                         }
                     }
                     return Reading::Html;
@@ -617,6 +646,14 @@ impl Foreign {
             Namespace::MathMl => el.has(Props::MATHML_INTEGRATION) || tag.html_annotation,
         };
         self.frames.push(Frame { namespace, name: el.name, integration_point, html_open: Vec::new() });
+    }
+
+    /// A `<frameset>` that replaces the body: every element but the root leaves the stack.
+    pub fn close_all(&mut self) {
+        self.frames.clear();
+        self.outer.clear();
+        self.templates.clear();
+        self.templates_unrecorded = 0;
     }
 
     /// Pops foreign elements until an integration point is innermost, or none is left.

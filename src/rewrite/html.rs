@@ -7,6 +7,7 @@
 //! bytes. A tag that is still open after `MAX_CARRY` bytes is passed through as it is, whatever
 //! the chunking, so the limit is on tag length, not on where chunks happen to end.
 
+use super::base::DocumentBase;
 use super::edit::{self, BaseUrl, Page, Plan, Tag};
 use super::element::{names, Element, Props};
 use super::foreign::{Foreign, Reading, StartTag};
@@ -131,12 +132,8 @@ struct Machine {
     template_depth: u32,
     /// Where the page is in `<svg>`/`<math>`.
     foreign: Foreign,
-    /// What relative URLs resolve against.
-    base: BaseUrl,
-    /// The document's base element (the first HTML `<base href>`) was seen.
-    base_seen: bool,
-    /// A URL was decided on (and written absolute): a base arriving now must not count.
-    urls_decided: bool,
+    /// What relative URLs resolve against, and which base element decides it.
+    base: DocumentBase,
     /// A `<select>` is open: a form in it gets no hidden input.
     select_open: bool,
     /// Tables open inside the current template.
@@ -171,9 +168,7 @@ impl HtmlStage {
                 token_form_may_be_open: false,
                 template_depth: 0,
                 foreign: Foreign::default(),
-                base: BaseUrl::document(&settings.host, &settings.path),
-                base_seen: false,
-                urls_decided: false,
+                base: DocumentBase::new(BaseUrl::document(&settings.host, &settings.path)),
                 select_open: false,
                 template_tables: Vec::new(),
                 in_frameset: false,
@@ -558,6 +553,7 @@ impl Machine {
         if reading == Reading::Foreign {
             return self.foreign_overrides(kind, tag, plan);
         }
+        self.base.sync_tables(&self.foreign);
         let hidden_input = || {
             let t = Tag { bytes: tag, attrs: &self.tag.attrs };
             kind == Kind::Input
@@ -565,7 +561,11 @@ impl Machine {
         };
         let keeps_ok = !self.frameset_ok || !element.has(Props::NOT_FRAMESET_OK) || hidden_input();
         self.plan(kind, tag, plan);
-        self.in_frameset |= kind == Kind::Frameset && self.frameset_ok && self.template_depth == 0;
+        if kind == Kind::Frameset && self.frameset_ok && self.template_depth == 0 && !self.in_frameset {
+            // The parser pops everything but the root element, svg/math too.
+            self.in_frameset = true;
+            self.foreign.close_all();
+        }
         self.frameset_ok &= keeps_ok;
         self.open_html(kind);
     }
@@ -579,7 +579,7 @@ impl Machine {
             Kind::A | Kind::Area | Kind::Img | Kind::Iframe | Kind::Link | Kind::Script | Kind::Meta => {
                 let page = Page {
                     origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-                    base: &self.base,
+                    base: &self.base.url,
                     settings: &self.settings.edit,
                 };
                 page.referrer_and_ping(kind, &t, plan);
@@ -609,7 +609,7 @@ impl Machine {
         }
         let page = Page {
             origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-            base: &self.base,
+            base: &self.base.url,
             settings: &self.settings.edit,
         };
         if has_placeholder {
@@ -621,9 +621,9 @@ impl Machine {
         }
         // A URL written absolute now was resolved against the current base: a later one must
         // not count.
-        self.urls_decided |= !plan.values.is_empty() || plan.wrote_url;
+        self.base.urls_decided |= !plan.values.is_empty() || plan.wrote_url;
         if let Some(base) = new_base {
-            self.base = base;
+            self.base.url = base;
         }
         if !has_placeholder {
             self.tag.attrs = attrs;
@@ -637,7 +637,7 @@ impl Machine {
         let mut new_base = None;
         let page = Page {
             origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-            base: &self.base,
+            base: &self.base.url,
             settings: &self.settings.edit,
         };
         let forms = self.settings.edit.forms;
@@ -673,16 +673,11 @@ impl Machine {
                     page.control_value(t, plan);
                 }
             }
-            Kind::Base if self.template_depth == 0 && !self.base_seen => {
-                if let Some(base) = page.base(t) {
-                    self.base_seen = true;
-                    if self.urls_decided {
-                        // Too late to resolve what was written: the document URL stays the base.
-                        plan.insert(b"href=\"\"");
-                    } else {
-                        new_base = Some(base);
-                    }
-                }
+            Kind::Base if self.template_depth == 0 => {
+                // A base element's href resolves against the document's URL, not another base.
+                let found = Page { base: &self.base.fallback, ..page }.base(t);
+                let href = t.attr(b"href").flatten();
+                new_base = self.base.element(found, href.as_ref().map_or(b"", |v| v.text()), &self.foreign, plan);
             }
             _ => {}
         }
@@ -733,7 +728,7 @@ impl Machine {
         let mut settings = self.settings.clone();
         settings.srcdoc_depth += 1;
         let mut inner = HtmlStage::new(settings);
-        inner.machine.base = self.base.clone();
+        inner.machine.base = DocumentBase::new(self.base.url.clone());
         let mut out = Vec::with_capacity(value.text().len() + 256);
         inner.write(value.text(), &mut out);
         inner.end(&mut out);
@@ -757,16 +752,14 @@ impl Machine {
         if self.foreign.start(&start) == Reading::Foreign {
             return;
         }
+        self.base.sync_tables(&self.foreign);
         match kind {
             // Its action is unknown: no hidden input went in, so nothing to guard.
             Kind::Form if self.template_depth > 0 || !std::mem::replace(&mut self.form_open, true) => {
                 self.token_form = false;
             }
             // Its href is unknown: relative URLs may point anywhere.
-            Kind::Base if self.template_depth == 0 && !self.base_seen => {
-                self.base_seen = true;
-                self.base.foreign = true;
-            }
+            Kind::Base if self.template_depth == 0 => self.base.unreadable(&self.foreign),
             _ => {}
         }
         self.open_html(kind);

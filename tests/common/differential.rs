@@ -16,11 +16,13 @@
 //!   chain of formatting elements the parser copies around the input: copies of elements of the
 //!   page made before the wrapper), except a form inside an open `<select>` (the input would close the
 //!   select), which gets none. Nothing else holds the token.
-//! - (b) the base: the output's document base (the first HTML `<base href>` outside templates) is
-//!   the one the rewriter resolved against: the input's first base, or the document URL when that
-//!   base was neutralised (`href=""` first), which it must be exactly when a URL was WRITTEN before
-//!   it (a token link, an anchored form action or formaction; a tag that wrote nothing does not
-//!   make the base late). Every token URL resolves against the output's base to the input's target
+//! - (b) the base: the output's document base (the first HTML `<base href>` in tree order outside
+//!   templates) is the one the rewriter resolved against: the input's first base, or the document
+//!   URL when that base was neutralised (`href=""` first), which it must be exactly when a URL was
+//!   WRITTEN before it (a token link, an anchored form action or formaction; a tag that wrote
+//!   nothing does not make the base late). A base foster-parented out of a table comes first in
+//!   tree order after bases met inside it: neutralised, it gets the `href` of the base the rewriter
+//!   had (`decide_base`). Every token URL resolves against the output's base to the input's target
 //!   plus the token, and is base-proof (resolves to the same place against any other base).
 //! - (c) nothing else changes: the output tree equals the input tree node by node once the
 //!   inserted hidden inputs' wrappers are removed, except the documented edits: token-bearing values, the
@@ -504,20 +506,21 @@ impl TokenSink for Watch {
             _ => None,
         };
         let foreign_before = self.foreign_here();
-        if !foreign_before && start_tag.as_deref() == Some("form") && self.rewriter_select.get() {
-            // The element this `<form>` makes, if any, is the next one created.
-            self.select_forms.borrow_mut().insert(self.created());
-        }
+        let first_new = self.created();
         let result = self.builder.process_token(token, line_number);
+        // A start tag read as HTML (outside svg/math or in an integration point) makes no svg/math
+        // element (a `<select>` may make none: it closes an open one).
+        let html_tag = start_tag.is_some() && !self.made_foreign(first_new);
+        if html_tag && start_tag.as_deref() == Some("form") && self.rewriter_select.get() && self.made_html(first_new, "form") {
+            self.select_forms.borrow_mut().insert(first_new);
+        }
         // The rewriter's select: opened by `<select>`, closed by `</select>` and `<input>` (not
         // by `<textarea>`, as in html5ever 0.40 and Chromium 156). The parser closes it on more
         // (another `<select>`, table tags, ...).
-        if !foreign_before && start_tag.as_deref() == Some("select") {
+        if html_tag && start_tag.as_deref() == Some("select") {
             self.rewriter_select.set(true);
         }
-        if end_tag.as_deref() == Some("select")
-            || (!foreign_before && start_tag.as_deref() == Some("input"))
-        {
+        if end_tag.as_deref() == Some("select") || (html_tag && start_tag.as_deref() == Some("input")) {
             self.rewriter_select.set(false);
         }
 
@@ -548,6 +551,16 @@ impl TokenSink for Watch {
 impl Watch {
     fn created(&self) -> usize {
         self.builder.sink.created.borrow().len()
+    }
+
+    /// Did the token processed since `first` elements were created make an svg/math element?
+    fn made_foreign(&self, first: usize) -> bool {
+        self.builder.sink.created.borrow().iter().skip(first).any(|h| !is_html_element(h))
+    }
+
+    /// Is the element created `first` an HTML `local`?
+    fn made_html(&self, first: usize, local: &str) -> bool {
+        self.builder.sink.created.borrow().get(first).is_some_and(|h| is_html(h, local))
     }
 
     fn foreign_here(&self) -> bool {
@@ -1307,10 +1320,10 @@ struct Oracle<'a> {
     base_at: Option<usize>,
     /// The first base's tag may have been too long to read (`LIMIT_LONG_TAG`).
     base_long: bool,
-    /// The output's first base has `href=""` where the input's had a URL.
+    /// The output's first base has a neutral `href` first where the input's had another URL.
     base_neutralised: bool,
-    base_plan: Option<Plan>,
-    base_required: Option<String>,
+    /// The bases the rewriter meets as the first in tree order so far, and what each may get.
+    base_decisions: HashMap<*const Node, BaseDecision>,
     /// Forms that must get the hidden input; forms that may (and why).
     token_forms: HashSet<*const Node>,
     maybe_forms: HashMap<*const Node, &'static str>,
@@ -1327,6 +1340,15 @@ struct Oracle<'a> {
     path: Vec<String>,
     findings: Vec<Finding>,
     accepted: BTreeSet<&'static str>,
+}
+
+/// What a base the rewriter meets as the first in tree order so far may get (`decide_base`).
+struct BaseDecision {
+    plan: Plan,
+    /// The URL written before it that makes it late.
+    required_by: Option<String>,
+    /// The hrefs it may be neutralised with.
+    neutral: Vec<String>,
 }
 
 impl<'a> Oracle<'a> {
@@ -1350,8 +1372,6 @@ impl<'a> Oracle<'a> {
                 .unwrap_or(doc_url)
         };
         let base_el = base_element(&before.document);
-        let href_in = base_el.as_ref().and_then(|b| attr(b, "href"));
-        let href_out = base_element(&after.document).and_then(|b| attr(&b, "href"));
         Oracle {
             setup,
             before,
@@ -1366,11 +1386,9 @@ impl<'a> Oracle<'a> {
                 .as_ref()
                 .and_then(|b| before.order.get(&ptr(b)).copied()),
             base_long: base_el.as_ref().is_some_and(long_tag),
-            base_neutralised: href_out.as_deref() == Some("")
-                && href_in.as_deref().is_some_and(|h| !h.is_empty()),
+            base_neutralised: false,
             base_el,
-            base_plan: None,
-            base_required: None,
+            base_decisions: HashMap::new(),
             token_forms: HashSet::new(),
             maybe_forms: HashMap::new(),
             got_input: HashSet::new(),
@@ -1596,44 +1614,76 @@ impl<'a> Oracle<'a> {
 
     /// Rule 1: the input's first base must be neutralised exactly when a URL was written before
     /// it (in the order the parser created elements, which is source order).
+    ///
+    /// The rewriter meets bases in creation order; the document's is the first in tree order, and
+    /// a base foster-parented out of a table comes before those already met inside it (README).
+    /// So each base that comes first in tree order so far is decided in turn: one with a URL
+    /// written before it is neutralised with the `href` of the one the rewriter had (`""`, the
+    /// document URL, before any); otherwise it becomes the base.
     fn decide_base(&mut self) {
-        let Some(base_at) = self.base_at else {
+        if self.base_at.is_none() {
+            return;
+        }
+        let doc = &self.before.document;
+        let tree: Vec<Handle> = elements_with_roots(doc)
+            .into_iter()
+            .filter(|(el, root)| Rc::ptr_eq(root, doc) && is_html(el, "base") && attr(el, "href").is_some())
+            .map(|(el, _)| el)
+            .collect();
+        let mut by_creation: Vec<(usize, usize)> =
+            tree.iter().enumerate().filter_map(|(i, el)| self.created(el).map(|at| (at, i))).collect();
+        by_creation.sort_unstable();
+        let mut neutral = vec![String::new()];
+        let mut first: Option<usize> = None;
+        for (at, i) in by_creation {
+            let Some(el) = tree.get(i).filter(|_| first.is_none_or(|f| i < f)) else {
+                continue;
+            };
+            first = Some(i);
+            let (surely, maybe) = self.written_before(at);
+            let plan = if long_tag(el) {
+                // An unreadable base cannot be neutralised.
+                Plan::BaseHref { allowed: false, required: false, why: surely.is_some().then_some(LIMIT_LONG_TAG) }
+            } else {
+                Plan::BaseHref { allowed: surely.is_some() || maybe, required: surely.is_some(), why: None }
+            };
+            let decision = BaseDecision { plan, required_by: surely.as_ref().map(|(_, what)| what.clone()), neutral: neutral.clone() };
+            let href = attr(el, "href").unwrap_or_default();
+            match surely {
+                Some(_) => {}
+                None if maybe => neutral.push(href),
+                None => neutral = vec![href],
+            }
+            self.base_decisions.insert(ptr(el), decision);
+        }
+        let Some(decision) = self.base_el.as_ref().and_then(|b| self.base_decisions.get(&ptr(b))) else {
             return;
         };
+        let href_in = self.base_el.as_ref().and_then(|b| attr(b, "href"));
+        let href_out = base_element(&self.after.document).and_then(|b| attr(&b, "href"));
+        self.base_neutralised = href_out.as_ref().is_some_and(|h| decision.neutral.contains(h)) && href_in != href_out;
+    }
+
+    /// The first URL surely written before the element created `at` (and what it was), and
+    /// whether one may have been.
+    fn written_before(&self, at: usize) -> (Option<(usize, String)>, bool) {
         let mut surely: Option<(usize, String)> = None;
         let mut maybe = false;
         for (el, root) in elements_with_roots(&self.before.document) {
-            let Some(at) = self.created(&el) else {
+            let Some(created) = self.created(&el).filter(|&c| c < at) else {
                 continue;
             };
-            if at >= base_at {
-                continue;
-            }
             match self.writes(&el, &root) {
                 Writes::Surely(what) => {
-                    if surely.as_ref().is_none_or(|(first, _)| at < *first) {
-                        surely = Some((at, what));
+                    if surely.as_ref().is_none_or(|(first, _)| created < *first) {
+                        surely = Some((created, what));
                     }
                 }
                 Writes::Maybe => maybe = true,
                 Writes::No => {}
             }
         }
-        self.base_plan = Some(if self.base_long {
-            // An unreadable base cannot be neutralised.
-            Plan::BaseHref {
-                allowed: false,
-                required: false,
-                why: surely.is_some().then_some(LIMIT_LONG_TAG),
-            }
-        } else {
-            Plan::BaseHref {
-                allowed: surely.is_some() || maybe,
-                required: surely.is_some(),
-                why: None,
-            }
-        });
-        self.base_required = surely.map(|(_, what)| what);
+        (surely, maybe)
     }
 
     fn writes(&self, el: &Handle, root: &Handle) -> Writes {
@@ -1958,8 +2008,8 @@ impl<'a> Oracle<'a> {
                     );
                 }
             }
-            "base" if self.base_el.as_ref().is_some_and(|b| Rc::ptr_eq(b, a)) => {
-                plans.extend(self.base_plan.map(|p| ("href", p)));
+            "base" => {
+                plans.extend(self.base_decisions.get(&ptr(a)).map(|d| ("href", d.plan)));
             }
             _ => {}
         }
@@ -2298,7 +2348,11 @@ impl<'a> Oracle<'a> {
                     required,
                     why,
                 }) => {
-                    let neutralised = vb.as_deref() == Some("") && va.as_deref() != Some("");
+                    let decision = self.base_decisions.get(&ptr(a));
+                    let neutral = |v: &Option<String>| {
+                        v.as_ref().is_some_and(|v| decision.is_some_and(|d| d.neutral.contains(v)))
+                    };
+                    let neutralised = neutral(&vb) && va != vb;
                     if neutralised && !allowed {
                         self.find(
                             "base neutralised although no URL came before it",
@@ -2309,8 +2363,8 @@ impl<'a> Oracle<'a> {
                             format!("attribute changed: {what}"),
                             format!("before {} / after {}", show(&va), show(&vb)),
                         );
-                    } else if !neutralised && required && va.as_deref() != Some("") {
-                        let why = self.base_required.clone().unwrap_or_default();
+                    } else if !neutralised && required && !neutral(&va) {
+                        let why = decision.and_then(|d| d.required_by.clone()).unwrap_or_default();
                         self.find(
                             "late base not neutralised",
                             format!("{} comes after {why}", describe_node(a)),
