@@ -21,6 +21,7 @@ mod charref;
 mod edit;
 mod element;
 mod foreign;
+mod form_ids;
 mod html;
 mod raw;
 mod tag;
@@ -239,8 +240,8 @@ fn html_escape(s: &str, out: &mut Vec<u8>) {
 /// inside it. An `<rp>` start tag reconstructs nothing and closes no `<p>` (a `<dialog>` would,
 /// in a table: the form there is popped at once, and a foster-parented `<p>` may be open), and
 /// `</rp>` pops every copy made inside it: after it the parser is where it was after `<form>`.
-/// In a table the wrapper is foster-parented before it, where `form=` (or the form pointer)
-/// still ties the input to its form. `rp` is not rendered (`display: none`, and `hidden`), is no
+/// In a table the wrapper is foster-parented before it, where `form=` (the form's own id for a
+/// form that has one: see `form_ids`) still ties the input to its form. `rp` is not rendered (`display: none`, and `hidden`), is no
 /// form control, and sets nothing the parser remembers (the frameset-ok flag stays).
 fn hidden_input(param: &str, token: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(param.len() + token.len() + 64);
@@ -652,6 +653,27 @@ mod tests {
         ] {
             assert_eq!(rewrite(page), want, "{page}");
         }
+    }
+
+    #[test]
+    fn a_form_with_its_own_id_in_a_table_ties_its_input_by_that_id() {
+        let input = |id: &str| format!(r#"<rp hidden><input type="hidden" name="sessionid" value="TOKEN" form="{id}"></rp>"#);
+        let by_position = r#"<rp hidden><input type="hidden" name="sessionid" value="TOKEN"></rp>"#;
+        // In a table the wrapper lands before the table, outside the form: `form=` ties it.
+        assert_eq!(rewrite("<table><form id=save action=/s></form></table>"), format!("<table><form id=save action=//www.example.com/s>{}</form></table>", input("save")));
+        assert_eq!(rewrite("<table><form id='a\"b'>"), format!("<table><form id='a\"b'>{}", input("a&quot;b")));
+        // Elsewhere (a cell too) the wrapper is the form's first child: position ties it.
+        assert_eq!(rewrite("<table><td><form id=save>"), format!("<table><td><form id=save>{by_position}"));
+        // The id must name that form alone: a form met before with it, or an empty id, leaves
+        // the table's form without the input; forms met after it lose it.
+        assert_eq!(rewrite("<form id=x action=//evil.example/></form><table><form id=x>"), "<form id=x action=//evil.example/></form><table><form id=x>");
+        assert_eq!(rewrite("<table><form id>"), "<table><form id>");
+        assert_eq!(
+            rewrite("<table><form id=x></form></table><form id=x action=//evil.example/></form><form id=x></form>"),
+            format!("<table><form id=x>{}</form></table><form id=\"\" id=x action=//evil.example/></form><form id=\"\" id=x>{by_position}</form>", input("x"))
+        );
+        // Template contents are a tree of their own.
+        assert_eq!(rewrite("<table><form id=x></form></table><template><form id=x></form></template>"), format!("<table><form id=x>{}</form></table><template><form id=x>{by_position}</form></template>", input("x")));
     }
 
     #[test]

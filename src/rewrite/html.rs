@@ -9,6 +9,7 @@
 
 use super::base::DocumentBase;
 use super::edit::{self, BaseUrl, Page, Plan, Tag};
+use super::form_ids::{FormIds, OwnId};
 use super::element::{names, Element, Props};
 use super::foreign::{Foreign, Reading, StartTag};
 use super::raw::{self, Comment, RawEnd, Script};
@@ -145,6 +146,8 @@ struct Machine {
     frameset_ok: bool,
     /// Forms given the page's form id so far (each gets its own number).
     forms_tied: u32,
+    /// The ids of the document's forms, for those in tables.
+    form_ids: FormIds,
     settings: Settings,
 }
 
@@ -174,6 +177,7 @@ impl HtmlStage {
                 in_frameset: false,
                 frameset_ok: true,
                 forms_tied: 0,
+                form_ids: FormIds::default(),
                 settings,
             },
         }
@@ -652,6 +656,17 @@ impl Machine {
                         t.push_form(enclosing);
                     }
                 }
+                let id_attr = t.attr(b"id");
+                let own_id = match &id_attr {
+                    Some(id) if created && self.template_depth == 0 => {
+                        let text = id.as_ref().map_or(&b""[..], |v| v.text());
+                        Some((self.form_ids.form(text), text))
+                    }
+                    _ => None,
+                };
+                if own_id.as_ref().is_some_and(|(id, _)| *id == OwnId::Neutralise) {
+                    plan.insert(b"id=\"\"");
+                }
                 // In a `<select>` the hidden input would close the select (and land elsewhere).
                 if created && self.select_open {
                     self.token_form = false;
@@ -660,6 +675,8 @@ impl Machine {
                     self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, plan);
                     if matches!(plan.hidden, Some(Some(_))) {
                         self.forms_tied += 1;
+                    } else if own_id.is_some() && plan.hidden.is_some() && self.foreign.before_table() {
+                        self.tie_by_own_id(own_id, plan);
                     }
                 }
             }
@@ -682,6 +699,21 @@ impl Machine {
             _ => {}
         }
         new_base
+    }
+
+    /// A token form with its own id in a table: the wrapper lands outside the form, so the input
+    /// is tied with `form=` to that id when no other form has it, or left out (`form_ids`).
+    fn tie_by_own_id(&mut self, own_id: Option<(OwnId, &[u8])>, plan: &mut Plan) {
+        match own_id {
+            Some((OwnId::Unique, id)) => {
+                self.form_ids.claim(id);
+                plan.hidden = Some(Some(edit::attribute_text(id)));
+            }
+            _ => {
+                plan.hidden = None;
+                self.token_form = false;
+            }
+        }
     }
 
     /// The parser's open elements as far as decisions need them: an open select (an input

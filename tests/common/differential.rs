@@ -190,6 +190,13 @@ pub const RULE_SELECT: &str = "rule: form in an open select gets no hidden input
 /// token form of the document) anchored or disabled although the form it ends up in, if any, has
 /// no token. One that does end up in a token form is judged as any in it.
 pub const RULE_AFTER_TOKEN_FORM: &str = "rule: submitters after a token form's end tag guarded";
+/// README: "in a table, a form with an id of its own ties its input with `form=` to that id, which
+/// must then name it alone: a form in a table whose id another form met earlier has gets no hidden
+/// input, and forms met after one whose id ties an input have theirs neutralised". Accepted: a
+/// token form whose id is empty or shared with another form of the document without the hidden
+/// input, and `id=""` put first on a form whose id an earlier form of the document has. (Where an
+/// input then lands is judged as always: by the owner the browser gives it.)
+pub const RULE_FORM_ID_SHARED: &str = "rule: form id shared with another form";
 /// The browser's view where the rules leave a case open (counted, not limits).
 pub const OPEN_SAME_DOCUMENT: &str = "open: link to a fragment of the document itself";
 pub const OPEN_TEMPLATE_SUBMITTER: &str = "open: submitter in template contents";
@@ -213,6 +220,7 @@ pub const LIMITS: &[&str] = &[
     RULE_SCHEME_ONLY,
     RULE_SELECT,
     RULE_AFTER_TOKEN_FORM,
+    RULE_FORM_ID_SHARED,
     OPEN_SAME_DOCUMENT,
     OPEN_TEMPLATE_SUBMITTER,
     OPEN_NOT_A_URL,
@@ -1512,6 +1520,25 @@ impl<'a> Oracle<'a> {
         None
     }
 
+    /// A form of the document (not template contents) with an `id` that is empty or that another
+    /// form of the document has too (`earlier`: one created before it).
+    fn form_id_shared(&self, form: &Handle, earlier: bool) -> bool {
+        let Some(id) = attr(form, "id") else {
+            return false;
+        };
+        if id.is_empty() {
+            return !earlier;
+        }
+        let at = self.created(form);
+        elements_with_roots(&self.before.document).iter().any(|(el, root)| {
+            Rc::ptr_eq(root, &self.before.document)
+                && is_html(el, "form")
+                && !Rc::ptr_eq(el, form)
+                && attr(el, "id").as_deref() == Some(id.as_str())
+                && (!earlier || self.created(el) < at)
+        })
+    }
+
     fn has_token(&self, form: &Handle) -> bool {
         let p = ptr(form);
         self.token_forms.contains(&p)
@@ -1594,6 +1621,8 @@ impl<'a> Oracle<'a> {
                 Some(LIMIT_SELECT_CLOSED)
             } else if self.after_foreign_closed(&el) {
                 Some(LIMIT_FOREIGN_CLOSED)
+            } else if self.form_id_shared(&el, false) {
+                Some(RULE_FORM_ID_SHARED)
             } else if action.as_deref().is_some_and(scheme_only) {
                 Some(RULE_SCHEME_ONLY)
             } else if relative {
@@ -1930,6 +1959,9 @@ impl<'a> Oracle<'a> {
             .map(|n| n.local.to_string())
             .unwrap_or_default();
         let in_template = !Rc::ptr_eq(a_root, &self.before.document);
+        if local == "form" && !in_template && self.form_id_shared(a, true) {
+            plans.insert("id", Plan::Neutral { value: "", required: false, why: Some(RULE_FORM_ID_SHARED) });
+        }
         match local.as_str() {
             "a" | "area" => {
                 if let Some(h) = attr(a, "href") {
@@ -2684,11 +2716,13 @@ impl<'a> Oracle<'a> {
                 continue;
             }
             *count.entry(p).or_default() += 1;
-            let want_form_attr = match attr(&form, "id") {
-                Some(_) => None,
-                None => attr(&owner, "id"),
+            // A form with an id of its own owns its input by position, or (in a table) by that id.
+            let (want_form_attr, or_form_attr) = match attr(&form, "id") {
+                Some(id) => (None, Some(id)),
+                None => (attr(&owner, "id"), None),
             };
-            if attr(&input, "form") != want_form_attr {
+            let form_attr = attr(&input, "form");
+            if form_attr != want_form_attr && (or_form_attr.is_none() || form_attr != or_form_attr) {
                 self.find(
                     "hidden input form attribute",
                     format!(
