@@ -193,9 +193,10 @@ pub const RULE_AFTER_TOKEN_FORM: &str = "rule: submitters after a token form's e
 /// README: "in a table, a form with an id of its own ties its input with `form=` to that id, which
 /// must then name it alone: a form in a table whose id another form met earlier has gets no hidden
 /// input, and forms met after one whose id ties an input have theirs neutralised". Accepted: a
-/// token form whose id is empty or shared with another form of the document without the hidden
-/// input, and `id=""` put first on a form whose id an earlier form of the document has. (Where an
-/// input then lands is judged as always: by the owner the browser gives it.)
+/// token form whose id is empty or shared with another element of the document without the hidden
+/// input, an input whose `form=` names an id several elements have belonging to no form, and
+/// `id=""` put first on a form whose id an earlier element of the document has. (An input that
+/// does land in a form is judged as always: by the owner the browser gives it.)
 pub const RULE_FORM_ID_SHARED: &str = "rule: form id shared with another form";
 /// The browser's view where the rules leave a case open (counted, not limits).
 pub const OPEN_SAME_DOCUMENT: &str = "open: link to a fragment of the document itself";
@@ -1521,7 +1522,7 @@ impl<'a> Oracle<'a> {
     }
 
     /// A form of the document (not template contents) with an `id` that is empty or that another
-    /// form of the document has too (`earlier`: one created before it).
+    /// element of the document has too (`earlier`: one created before it).
     fn form_id_shared(&self, form: &Handle, earlier: bool) -> bool {
         let Some(id) = attr(form, "id") else {
             return false;
@@ -1532,11 +1533,19 @@ impl<'a> Oracle<'a> {
         let at = self.created(form);
         elements_with_roots(&self.before.document).iter().any(|(el, root)| {
             Rc::ptr_eq(root, &self.before.document)
-                && is_html(el, "form")
                 && !Rc::ptr_eq(el, form)
                 && attr(el, "id").as_deref() == Some(id.as_str())
                 && (!earlier || self.created(el) < at)
         })
+    }
+
+    /// More than one element of the output document has this id.
+    fn id_shared_in_output(&self, id: &str) -> bool {
+        elements_with_roots(&self.after.document)
+            .iter()
+            .filter(|(el, root)| Rc::ptr_eq(root, &self.after.document) && attr(el, "id").as_deref() == Some(id))
+            .nth(1)
+            .is_some()
     }
 
     fn has_token(&self, form: &Handle) -> bool {
@@ -2681,6 +2690,10 @@ impl<'a> Oracle<'a> {
             let Some(owner) = owner else {
                 if displaced {
                     self.accept(LIMIT_TEMPLATE_TABLE);
+                    continue;
+                }
+                if attr(&input, "form").is_some_and(|id| self.id_shared_in_output(&id)) {
+                    self.accept(RULE_FORM_ID_SHARED);
                     continue;
                 }
                 self.find(
