@@ -54,14 +54,20 @@ impl DocumentBase {
     }
 
     /// After a start tag read as HTML: a table it pushed onto the model's stack gets its serial.
+    #[inline]
     pub fn sync_tables(&mut self, foreign: &Foreign) {
+        if foreign.tables_pushed() != self.synced {
+            self.table_pushed(foreign);
+        }
+    }
+
+    #[inline(never)]
+    fn table_pushed(&mut self, foreign: &Foreign) {
         let serial = foreign.tables_pushed();
-        if serial != self.synced {
-            self.synced = serial;
-            self.tables.truncate(foreign.tables_open().saturating_sub(1));
-            if self.tables.len() < MAX_DEPTH {
-                self.tables.push(serial);
-            }
+        self.synced = serial;
+        self.tables.truncate(foreign.tables_open().saturating_sub(1));
+        if self.tables.len() < MAX_DEPTH {
+            self.tables.push(serial);
         }
     }
 

@@ -649,37 +649,7 @@ impl Machine {
             Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta if self.settings.edit.links => {
                 page.link(kind, t, plan);
             }
-            Kind::Form => {
-                if created && self.template_depth > 0 {
-                    let enclosing = self.token_form;
-                    if let Some(t) = self.template_tables.last_mut() {
-                        t.push_form(enclosing);
-                    }
-                }
-                let id_attr = t.attr(b"id");
-                let own_id = match &id_attr {
-                    Some(id) if created && self.template_depth == 0 => {
-                        let text = id.as_ref().map_or(&b""[..], |v| v.text());
-                        Some((self.form_ids.form(text), text))
-                    }
-                    _ => None,
-                };
-                if own_id.as_ref().is_some_and(|(id, _)| *id == OwnId::Neutralise) {
-                    plan.insert(b"id=\"\"");
-                }
-                // In a `<select>` the hidden input would close the select (and land elsewhere).
-                if created && self.select_open {
-                    self.token_form = false;
-                } else if created {
-                    let in_template = self.template_depth > 0;
-                    self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, plan);
-                    if matches!(plan.hidden, Some(Some(_))) {
-                        self.forms_tied += 1;
-                    } else if own_id.is_some() && plan.hidden.is_some() && self.foreign.before_table() {
-                        self.tie_by_own_id(own_id, plan);
-                    }
-                }
-            }
+            Kind::Form => self.form_start(t, created, plan),
             Kind::Button | Kind::Input => {
                 // `form="..."` joins the control to any form of the page, a token form maybe.
                 let joined = t.attr(b"form").is_some();
@@ -690,15 +660,64 @@ impl Machine {
                     page.control_value(t, plan);
                 }
             }
-            Kind::Base if self.template_depth == 0 => {
-                // A base element's href resolves against the document's URL, not another base.
-                let found = Page { base: &self.base.fallback, ..page }.base(t);
-                let href = t.attr(b"href").flatten();
-                new_base = self.base.element(found, href.as_ref().map_or(b"", |v| v.text()), &self.foreign, plan);
-            }
+            Kind::Base if self.template_depth == 0 => new_base = self.base_start(t, plan),
             _ => {}
         }
         new_base
+    }
+
+    /// A `<form>` read as HTML: whether the parser creates it, and whether it gets the token.
+    /// Forms are rare: kept out of the path every tag takes.
+    #[inline(never)]
+    fn form_start(&mut self, t: &Tag<'_>, created: bool, plan: &mut Plan) {
+        let page = Page {
+            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
+            base: &self.base.url,
+            settings: &self.settings.edit,
+        };
+        let forms = self.settings.edit.forms;
+        if created && self.template_depth > 0 {
+            let enclosing = self.token_form;
+            if let Some(t) = self.template_tables.last_mut() {
+                t.push_form(enclosing);
+            }
+        }
+        let id_attr = t.attr(b"id");
+        let own_id = match &id_attr {
+            Some(id) if created && self.template_depth == 0 => {
+                let text = id.as_ref().map_or(&b""[..], |v| v.text());
+                Some((self.form_ids.form(text), text))
+            }
+            _ => None,
+        };
+        if own_id.as_ref().is_some_and(|(id, _)| *id == OwnId::Neutralise) {
+            plan.insert(b"id=\"\"");
+        }
+        // In a `<select>` the hidden input would close the select (and land elsewhere).
+        if created && self.select_open {
+            self.token_form = false;
+        } else if created {
+            let in_template = self.template_depth > 0;
+            self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, plan);
+            if matches!(plan.hidden, Some(Some(_))) {
+                self.forms_tied += 1;
+            } else if own_id.is_some() && plan.hidden.is_some() && self.foreign.before_table() {
+                self.tie_by_own_id(own_id, plan);
+            }
+        }
+    }
+
+    /// An HTML `<base>` outside templates: the base relative URLs resolve against after it, if it
+    /// changes. A base element's href resolves against the document's URL, not another base.
+    #[inline(never)]
+    fn base_start(&mut self, t: &Tag<'_>, plan: &mut Plan) -> Option<BaseUrl> {
+        let page = Page {
+            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
+            base: &self.base.fallback,
+            settings: &self.settings.edit,
+        };
+        let href = t.attr(b"href").flatten();
+        self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.text()), &self.foreign, plan)
     }
 
     /// A token form with its own id in a table: the wrapper lands outside the form, so the input
