@@ -461,13 +461,18 @@ impl Foreign {
         }
         let floor = self.outer_floor();
         let Some(table) = self.outer.iter().rposition(|n| n.is(names::TABLE)).filter(|&at| at >= floor) else {
+            // Template contents take table parts without a table: the template is their context.
+            if self.in_template() && !el.is(names::TABLE) {
+                self.clear_to_context(floor, el);
+                return !el.is(names::COLGROUP);
+            }
             return false;
         };
         let last = self.outer.last();
         let in_cell = last.is_some_and(|n| n.has(Props::CELL));
         let last_is_table = last.is_some_and(|n| n.is(names::TABLE));
         if !el.is(names::TABLE) {
-            self.clear_to_context(table, el);
+            self.clear_to_context(table + 1, el);
             return !el.is(names::COLGROUP);
         }
         if (!in_cell && self.outer.len() > table + 1) || last_is_table {
@@ -525,30 +530,30 @@ impl Foreign {
         }
     }
 
-    /// Clears `outer` back to where table part `el` goes in the table at `table`: the table for a
-    /// caption, column group or table body; its body for a row, its row for a cell, opening the
-    /// `tbody` and `tr` the parser implies when there is none.
-    fn clear_to_context(&mut self, table: usize, el: Element) {
+    /// Clears `outer` back to where table part `el` goes in the table (or template) whose contents
+    /// start at `context`: the table for a caption, column group or table body; its body for a
+    /// row, its row for a cell, opening the `tbody` and `tr` the parser implies when there is none.
+    fn clear_to_context(&mut self, context: usize, el: Element) {
         let is_section = |n: &Element| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
         let is_cell = el.has(Props::CELL) && !el.is(names::CAPTION);
         if !el.is(names::TR) && !is_cell {
-            self.outer.truncate(table + 1);
+            self.outer.truncate(context);
             return;
         }
-        self.truncate_after(table, is_section, names::TBODY);
+        self.truncate_after(context, is_section, names::TBODY);
         if is_cell {
-            let section = self.outer.len().saturating_sub(1);
-            self.truncate_after(section, |n| n.is(names::TR), names::TR);
+            let section_end = self.outer.len();
+            self.truncate_after(section_end, |n| n.is(names::TR), names::TR);
         }
     }
 
-    /// Keeps `outer` up to the first element after `at` that `is`, or up to `at` with an
-    /// `implied` element opened after it.
-    fn truncate_after(&mut self, at: usize, is: impl Fn(&Element) -> bool, implied: Name) {
-        match self.outer.iter().skip(at + 1).position(is) {
-            Some(k) => self.outer.truncate(at + k + 2),
+    /// Keeps `outer` up to the first element from `from` on that `is`, or up to `from` with an
+    /// `implied` element opened there.
+    fn truncate_after(&mut self, from: usize, is: impl Fn(&Element) -> bool, implied: Name) {
+        match self.outer.iter().skip(from).position(is) {
+            Some(k) => self.outer.truncate(from + k + 1),
             None => {
-                self.outer.truncate(at + 1);
+                self.outer.truncate(from);
                 if self.outer.len() < MAX_DEPTH {
                     self.outer.push(Element::lookup(implied));
                 }

@@ -241,6 +241,9 @@ struct Tables {
     open_forms: u32,
     /// The token form around the template, back in force at `</template>`.
     enclosing_token_form: bool,
+    /// A select was open around the template: `</select>` in its contents does not close it (the
+    /// template is a scope boundary), `</template>` brings it back.
+    enclosing_select_open: bool,
     /// A token form of these contents saw its `</form>`. There it pops the form only when the
     /// form is in scope (no cell, table, object or integration point opened after it), which is
     /// not tracked: later submitters of these contents may still be in it (a declarative shadow
@@ -693,16 +696,21 @@ impl Machine {
         if own_id.as_ref().is_some_and(|(id, _)| *id == OwnId::Neutralise) {
             plan.insert(b"id=\"\"");
         }
+        // In a table the wrapper lands outside the form: its own id must tie the input, so it
+        // must name this form alone (`form_ids`).
+        let in_table = own_id.is_some() && self.foreign.before_table();
+        let untied = in_table && own_id.as_ref().is_some_and(|(id, _)| *id != OwnId::Unique);
         // In a `<select>` the hidden input would close the select (and land elsewhere).
-        if created && self.select_open {
+        if created && (self.select_open || untied) {
             self.token_form = false;
         } else if created {
             let in_template = self.template_depth > 0;
             self.token_form = forms && page.form(t, in_template, self.forms_tied + 1, plan);
             if matches!(plan.hidden, Some(Some(_))) {
                 self.forms_tied += 1;
-            } else if own_id.is_some() && plan.hidden.is_some() && self.foreign.before_table() {
-                self.tie_by_own_id(own_id, plan);
+            } else if let Some((_, id)) = own_id.filter(|_| in_table && plan.hidden.is_some()) {
+                self.form_ids.claim(id);
+                plan.hidden = Some(Some(edit::attribute_text(id)));
             }
         }
     }
@@ -718,21 +726,6 @@ impl Machine {
         };
         let href = t.attr(b"href").flatten();
         self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.text()), &self.foreign, plan)
-    }
-
-    /// A token form with its own id in a table: the wrapper lands outside the form, so the input
-    /// is tied with `form=` to that id when no other form has it, or left out (`form_ids`).
-    fn tie_by_own_id(&mut self, own_id: Option<(OwnId, &[u8])>, plan: &mut Plan) {
-        match own_id {
-            Some((OwnId::Unique, id)) => {
-                self.form_ids.claim(id);
-                plan.hidden = Some(Some(edit::attribute_text(id)));
-            }
-            _ => {
-                plan.hidden = None;
-                self.token_form = false;
-            }
-        }
     }
 
     /// The parser's open elements as far as decisions need them: an open select (an input
@@ -838,6 +831,7 @@ impl Machine {
                 self.template_depth -= 1;
                 if let Some(t) = self.template_tables.pop() {
                     self.token_form = t.enclosing_token_form;
+                    self.select_open = t.enclosing_select_open;
                 }
                 self.foreign.close_template();
             }
@@ -870,7 +864,12 @@ impl Machine {
             Kind::Template => {
                 self.template_depth = self.template_depth.saturating_add(1);
                 if self.template_tables.len() < super::foreign::MAX_DEPTH {
-                    self.template_tables.push(Tables { enclosing_token_form: self.token_form, ..Tables::default() });
+                    let enclosing_select_open = std::mem::take(&mut self.select_open);
+                    self.template_tables.push(Tables {
+                        enclosing_token_form: self.token_form,
+                        enclosing_select_open,
+                        ..Tables::default()
+                    });
                 }
                 Mode::Data
             }

@@ -2030,6 +2030,15 @@ impl<'a> Oracle<'a> {
                     );
                 }
             }
+            // The rewriter took it for a form whose own id ties its input: anchoring its action
+            // is allowed.
+            "form"
+                if !self.has_token(a)
+                    && self.maybe_forms.get(&ptr(a)) == Some(&RULE_FORM_ID_SHARED)
+                    && attr(a, "action").is_some_and(|v| !v.is_empty()) =>
+            {
+                plans.insert("action", Plan::Target { proof: true, why: Some(RULE_FORM_ID_SHARED) });
+            }
             "form" if self.has_token(a) => {
                 if attr(a, "id").is_none() && !in_template {
                     plans.insert(
