@@ -53,12 +53,22 @@ pub(super) struct Foreign {
     outer: Vec<Element>,
     /// Per open template (at most `MAX_DEPTH`), how many frames and outer elements were open at
     /// its start tag: `</template>` pops everything opened inside it, integration points too.
-    templates: Vec<(usize, usize)>,
+    templates: Vec<(usize, usize, Contents)>,
     /// Templates opened beyond `MAX_DEPTH`: their end tags only leave foreign content up to the
     /// innermost integration point, as an unbounded stack is not kept.
     templates_unrecorded: u32,
     /// Tables pushed onto `outer` so far: each one's serial number (see `base`).
     tables_pushed: u32,
+}
+
+/// How a template's contents are parsed: its first start tag decides ("in template" insertion
+/// mode): a table part puts them in a table mode, where the template stands for the table; any
+/// other tag (but those of the head) in body, where table parts are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contents {
+    Undecided,
+    Table,
+    Body,
 }
 
 /// A start tag as far as foreign content cares: its element and what decides a breakout.
@@ -136,6 +146,9 @@ impl Foreign {
     /// out of it; says how the tag itself is to be read.
     pub fn start(&mut self, tag: &StartTag) -> Reading {
         let el = tag.element;
+        if self.frames.is_empty() && !self.templates.is_empty() {
+            self.template_start(el);
+        }
         if self.html_here() && self.is_open() && self.table_start_clears(el) {
             // The table rules clear the stack back to the table (or close the cell): all
             // foreign content goes.
@@ -461,9 +474,10 @@ impl Foreign {
         }
         let floor = self.outer_floor();
         let Some(table) = self.outer.iter().rposition(|n| n.is(names::TABLE)).filter(|&at| at >= floor) else {
-            // Template contents take table parts without a table: the template is their context.
-            if self.in_template() && !el.is(names::TABLE) {
-                self.clear_to_context(floor, el);
+            // Template contents in a table mode take table parts without a table: the template
+            // is their context.
+            if self.template_contents() == Contents::Table && !el.is(names::TABLE) {
+                self.clear_to_template_context(floor, el);
                 return !el.is(names::COLGROUP);
             }
             return false;
@@ -547,6 +561,30 @@ impl Foreign {
         }
     }
 
+    /// The same in template contents without a table (`from`: where they start): the template
+    /// stands for the table, body and row a part needs, so the parser implies a `tr` only for a
+    /// cell in a table body, and nothing else.
+    fn clear_to_template_context(&mut self, from: usize, el: Element) {
+        let is_section = |n: &Element| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
+        let is_cell = el.has(Props::CELL) && !el.is(names::CAPTION);
+        let innermost = |is: &dyn Fn(&Element) -> bool| self.outer.iter().skip(from).rposition(is).map(|k| from + k);
+        let (keep, implied) = if is_cell {
+            match (innermost(&|n| n.is(names::TR)), innermost(&is_section)) {
+                (Some(row), _) => (row + 1, false),
+                (None, Some(section)) => (section + 1, true),
+                (None, None) => (from, false),
+            }
+        } else if el.is(names::TR) {
+            (innermost(&is_section).map_or(from, |section| section + 1), false)
+        } else {
+            (from, false)
+        };
+        self.outer.truncate(keep);
+        if implied && self.outer.len() < MAX_DEPTH {
+            self.outer.push(Element::lookup(names::TR));
+        }
+    }
+
     /// Keeps `outer` up to the first element from `from` on that `is`, or up to `from` with an
     /// `implied` element opened there.
     fn truncate_after(&mut self, from: usize, is: impl Fn(&Element) -> bool, implied: Name) {
@@ -568,7 +606,30 @@ impl Foreign {
         if self.templates_unrecorded > 0 {
             return self.outer.len();
         }
-        self.templates.last().map_or(0, |&(_, outer)| outer)
+        self.templates.last().map_or(0, |&(_, outer, _)| outer)
+    }
+
+    /// A start tag read as HTML right in the innermost template's contents: the first (but for
+    /// head elements, which change no mode) decides how they are parsed.
+    fn template_start(&mut self, el: Element) {
+        const HEAD: [Name; 8] = [
+            Name::of(b"base"), Name::of(b"link"), Name::of(b"meta"), Name::of(b"noframes"),
+            Name::of(b"script"), Name::of(b"style"), Name::of(b"template"), Name::of(b"title"),
+        ];
+        if let Some((_, _, contents)) = self.templates.last_mut() {
+            if *contents == Contents::Undecided && !HEAD.iter().any(|&n| el.is(n)) {
+                let table_part = el.has(Props::TABLE_START) && !el.is(names::TABLE);
+                *contents = if table_part { Contents::Table } else { Contents::Body };
+            }
+        }
+    }
+
+    /// How the innermost template's contents are parsed.
+    fn template_contents(&self) -> Contents {
+        match self.templates.last() {
+            Some(&(_, _, contents)) if self.templates_unrecorded == 0 => contents,
+            _ => Contents::Body,
+        }
     }
 
     fn in_template(&self) -> bool {
@@ -586,7 +647,7 @@ impl Foreign {
     /// A `<template>` read as HTML.
     fn open_template(&mut self) {
         if self.templates.len() < MAX_DEPTH {
-            self.templates.push((self.frames.len(), self.outer.len()));
+            self.templates.push((self.frames.len(), self.outer.len(), Contents::Undecided));
         } else {
             self.templates_unrecorded = self.templates_unrecorded.saturating_add(1);
         }
@@ -600,7 +661,7 @@ impl Foreign {
             self.close_to_html();
             return;
         }
-        let Some((frames, outer)) = self.templates.pop() else {
+        let Some((frames, outer, _)) = self.templates.pop() else {
             self.close_to_html();
             return;
         };

@@ -235,6 +235,8 @@ struct Tables {
     /// Bit `i`: the `i`-th open table (the first 64) has a cell open. Deeper tables count as
     /// without one: their forms are taken as dropped (no hidden input, the safe error).
     cells: u64,
+    /// Bit `i`: that cell is a caption (only `</caption>` closes it; a `td`'s end tags do not).
+    captions: u64,
     /// Forms nest in template contents (no form pointer there): bit `i` says whether the form
     /// around the `i`-th open one (the first 64) is a token form, for its `</form>`.
     forms: u64,
@@ -279,8 +281,13 @@ impl Tables {
         self.open = self.open.saturating_sub(1);
     }
 
+    /// The innermost table's bit, if it is among the first 64.
+    fn bit(&self) -> Option<u64> {
+        self.open.checked_sub(1).filter(|&i| i < 64).map(|i| 1u64 << i)
+    }
+
     fn set_cell(&mut self, open: bool) {
-        let Some(bit) = self.open.checked_sub(1).filter(|&i| i < 64).map(|i| 1u64 << i) else {
+        let Some(bit) = self.bit() else {
             return;
         };
         if open {
@@ -295,15 +302,23 @@ impl Tables {
         if el.has(Props::CELL) {
             if self.open > 0 {
                 self.set_cell(true);
+                if let Some(bit) = self.bit() {
+                    self.captions = if el.is(names::CAPTION) { self.captions | bit } else { self.captions & !bit };
+                }
             }
         } else if el.has(Props::TABLE_START) && !el.is(names::TABLE) {
             self.set_cell(false);
         }
     }
 
-    /// An end tag but `</table>`: a cell or a row part closes.
+    /// An end tag but `</table>`: a cell or a row part closes the cell, but only `</caption>`
+    /// a caption (the parser ignores the others there), and `</caption>` nothing else.
     fn end_tag(&mut self, el: Element) {
-        if el.has(Props::CELL) || el.has(Props::TABLE_ROW) {
+        if !el.has(Props::CELL) && !el.has(Props::TABLE_ROW) {
+            return;
+        }
+        let caption = self.bit().is_some_and(|bit| self.captions & bit != 0);
+        if caption == el.is(names::CAPTION) {
             self.set_cell(false);
         }
     }

@@ -2037,7 +2037,7 @@ impl<'a> Oracle<'a> {
                     && self.maybe_forms.get(&ptr(a)) == Some(&RULE_FORM_ID_SHARED)
                     && attr(a, "action").is_some_and(|v| !v.is_empty()) =>
             {
-                plans.insert("action", Plan::Target { proof: true, why: Some(RULE_FORM_ID_SHARED) });
+                plans.insert("action", Plan::Target { proof: false, why: Some(RULE_FORM_ID_SHARED) });
             }
             "form" if self.has_token(a) => {
                 if attr(a, "id").is_none() && !in_template {
