@@ -492,6 +492,8 @@ fn hard_cases_match_the_oracle() {
         ("</td> in a template table's caption is ignored: a form after it is created",
             "<template><table><caption></td><form>"),
         ("</caption> in a template table's cell is ignored", "<template><table><td></caption><form>"),
+        ("</td> in a template table's th is ignored", "<template><table><th></td><form>"),
+        ("</tr> closes a template table's th", "<template><table><th></tr><form>"),
         ("a cell in template contents after a row", "<template><tr><td><svg></tr><a href=/x>x</a>"),
         ("a cell in a template's table body implies a row", "<template><tbody><td><svg></tr><a href=/x>x</a>"),
         ("a form in a table whose id a form met before has keeps its relative action",

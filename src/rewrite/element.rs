@@ -186,6 +186,7 @@ pub(super) mod names {
     pub const TBODY: Name = Name::of(b"tbody");
     pub const TEMPLATE: Name = Name::of(b"template");
     pub const TFOOT: Name = Name::of(b"tfoot");
+    pub const TH: Name = Name::of(b"th");
     pub const THEAD: Name = Name::of(b"thead");
     pub const TR: Name = Name::of(b"tr");
     pub const UL: Name = Name::of(b"ul");

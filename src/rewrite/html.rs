@@ -235,8 +235,10 @@ struct Tables {
     /// Bit `i`: the `i`-th open table (the first 64) has a cell open. Deeper tables count as
     /// without one: their forms are taken as dropped (no hidden input, the safe error).
     cells: u64,
-    /// Bit `i`: that cell is a caption (only `</caption>` closes it; a `td`'s end tags do not).
+    /// Bit `i`: that cell is a caption (only `</caption>` closes it), or a `th` (closed by `</th>`
+    /// and row ends, not `</td>`); a `td` is in neither.
     captions: u64,
+    headers: u64,
     /// Forms nest in template contents (no form pointer there): bit `i` says whether the form
     /// around the `i`-th open one (the first 64) is a token form, for its `</form>`.
     forms: u64,
@@ -303,7 +305,9 @@ impl Tables {
             if self.open > 0 {
                 self.set_cell(true);
                 if let Some(bit) = self.bit() {
-                    self.captions = if el.is(names::CAPTION) { self.captions | bit } else { self.captions & !bit };
+                    let mark = |mask: u64, on: bool| if on { mask | bit } else { mask & !bit };
+                    self.captions = mark(self.captions, el.is(names::CAPTION));
+                    self.headers = mark(self.headers, el.is(names::TH));
                 }
             }
         } else if el.has(Props::TABLE_START) && !el.is(names::TABLE) {
@@ -311,14 +315,19 @@ impl Tables {
         }
     }
 
-    /// An end tag but `</table>`: a cell or a row part closes the cell, but only `</caption>`
-    /// a caption (the parser ignores the others there), and `</caption>` nothing else.
+    /// An end tag but `</table>`: the cell's own end tag closes it, and so does a row part's,
+    /// but not a caption (the parser ignores the others there).
     fn end_tag(&mut self, el: Element) {
-        if !el.has(Props::CELL) && !el.has(Props::TABLE_ROW) {
+        let Some(bit) = self.bit() else {
             return;
-        }
-        let caption = self.bit().is_some_and(|bit| self.captions & bit != 0);
-        if caption == el.is(names::CAPTION) {
+        };
+        let (caption, header) = (self.captions & bit != 0, self.headers & bit != 0);
+        let closes = if el.has(Props::CELL) {
+            el.is(names::CAPTION) == caption && el.is(names::TH) == header
+        } else {
+            el.has(Props::TABLE_ROW) && !caption
+        };
+        if closes {
             self.set_cell(false);
         }
     }
