@@ -399,7 +399,8 @@ impl Foreign {
             return Some(Close::Through(floor + open.len() - 1));
         }
         if el.is(names::TABLE) {
-            return open.iter().rposition(|n| n.is(names::TABLE)).map(|at| Close::Through(floor + at));
+            let table = open.iter().rposition(|n| n.is(names::TABLE));
+            return table.or_else(|| self.template_rows(open)).map(|at| Close::Through(floor + at));
         }
         if el.has(Props::TABLE_START) {
             let at = open.iter().rposition(|n| n.is(el.name))?;
@@ -431,6 +432,16 @@ impl Foreign {
             }
         }
         None
+    }
+
+    /// `</table>` in template contents in a table mode without a table: in a table body or row
+    /// the parser pops them (then ignores the tag); in a cell or caption it ignores it at once.
+    /// Where in `open` (the contents) they start.
+    fn template_rows(&self, open: &[Element]) -> Option<usize> {
+        if self.template_contents() != Contents::Table || open.iter().any(|n| n.has(Props::CELL)) {
+            return None;
+        }
+        open.iter().position(|n| n.has(Props::TABLE_ROW))
     }
 
     /// `<a>` while an `<a>` is in the parser's list of active formatting elements: the adoption

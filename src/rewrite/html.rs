@@ -274,6 +274,11 @@ impl Tables {
     }
 
     fn open(&mut self) {
+        // A `<table>` right in a table (not in a cell or caption) closes that one first.
+        let in_cell = self.bit().is_some_and(|bit| self.cells & bit != 0);
+        if self.open > 0 && !in_cell {
+            self.close();
+        }
         self.open = self.open.saturating_add(1);
         self.set_cell(false);
     }

@@ -2083,8 +2083,11 @@ impl<'a> Oracle<'a> {
         if is_submitter(a) {
             if let Some(fa) = attr(a, "formaction").filter(|v| !v.is_empty()) {
                 let has_form_attr = attr(a, "form").is_some();
-                let in_token_form =
-                    form_owner(self.before, a, a_root).is_some_and(|f| self.has_token(&f));
+                let owner = form_owner(self.before, a, a_root);
+                let in_token_form = owner.as_ref().is_some_and(|f| self.has_token(f));
+                // In a form the rewriter took for one whose own id ties its input.
+                let in_shared = !in_token_form
+                    && owner.as_ref().is_some_and(|f| self.maybe_forms.get(&ptr(f)) == Some(&RULE_FORM_ID_SHARED));
                 // Rule 5 looks at submitters in token forms and at those that may join any form.
                 let judged = in_token_form || has_form_attr;
                 let parses =
@@ -2108,6 +2111,8 @@ impl<'a> Oracle<'a> {
                     } else if judged {
                         let proof = in_token_form && !has_form_attr;
                         plans.insert("formaction", Plan::Target { proof, why: None });
+                    } else if in_shared {
+                        plans.insert("formaction", Plan::Target { proof: false, why: Some(RULE_FORM_ID_SHARED) });
                     } else if guarded {
                         plans.insert(
                             "formaction",
@@ -2128,6 +2133,8 @@ impl<'a> Oracle<'a> {
                     }
                 } else if judged {
                     plans.insert("disabled", disabled(true, None));
+                } else if in_shared {
+                    plans.insert("disabled", disabled(false, Some(RULE_FORM_ID_SHARED)));
                 } else if guarded {
                     plans.insert("disabled", disabled(false, Some(RULE_AFTER_TOKEN_FORM)));
                 } else if in_template {
