@@ -146,7 +146,7 @@ impl Foreign {
     /// out of it; says how the tag itself is to be read.
     pub fn start(&mut self, tag: &StartTag) -> Reading {
         let el = tag.element;
-        if self.frames.is_empty() && !self.templates.is_empty() {
+        if self.frames.is_empty() && self.templates.last().is_some_and(|t| t.2 == Contents::Undecided) {
             self.template_start(el);
         }
         if self.html_here() && self.is_open() && self.table_start_clears(el) {
@@ -622,6 +622,7 @@ impl Foreign {
 
     /// A start tag read as HTML right in the innermost template's contents: the first (but for
     /// head elements, which change no mode) decides how they are parsed.
+    #[inline(never)]
     fn template_start(&mut self, el: Element) {
         const HEAD: [Name; 8] = [
             Name::of(b"base"), Name::of(b"link"), Name::of(b"meta"), Name::of(b"noframes"),
