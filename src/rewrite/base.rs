@@ -18,7 +18,7 @@
 //! elements is kept in `foreign`, and the serials of the tables open in it are synced after each
 //! start tag, so that a table closed and another opened at the same depth are told apart.
 
-use super::edit::{self, BaseUrl, Plan};
+use super::edit::{BaseUrl, Plan};
 use super::foreign::{Foreign, MAX_DEPTH};
 
 #[derive(Debug, Clone)]
@@ -43,8 +43,9 @@ struct Taken {
     /// The tables the base element is inside: one foster-parented out of any of them comes first
     /// in tree order.
     inside: Vec<u32>,
-    /// What a base that comes first after URLs were resolved gets as its first `href`, escaped:
-    /// this base's `href`, or nothing when it was neutralised or unreadable.
+    /// What a base that comes first after URLs were resolved gets as its first `href`, to go
+    /// between double quotes: this base's `href` as written, or nothing when it was neutralised
+    /// or unreadable.
     href: Vec<u8>,
 }
 
@@ -72,8 +73,8 @@ impl DocumentBase {
     }
 
     /// An HTML `<base>` outside templates: `found` is the base its `href` makes (`None`
-    /// without one, then it is no base for the browser) and `href` that attribute's text. The
-    /// base relative URLs resolve against after this tag, if it changes.
+    /// without one, then it is no base for the browser) and `href` that attribute's value as
+    /// written. The base relative URLs resolve against after this tag, if it changes.
     pub fn element(&mut self, found: Option<BaseUrl>, href: &[u8], foreign: &Foreign, plan: &mut Plan) -> Option<BaseUrl> {
         let url = found?;
         let inside = self.comes_first(foreign)?;
@@ -89,7 +90,7 @@ impl DocumentBase {
             keep
         } else {
             new_url = Some(url);
-            edit::attribute_text(href)
+            double_quoted(href)
         };
         self.taken = Some(Taken { inside, href });
         new_url
@@ -120,4 +121,18 @@ impl DocumentBase {
         };
         first.then(|| inside.to_vec())
     }
+}
+
+/// An attribute value as written, to go between double quotes: only `"` needs a reference there.
+/// Everything else stays as written, so the browser decodes the copy exactly as the original
+/// (references the rewriter does not decode included).
+fn double_quoted(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    for &b in raw {
+        match b {
+            b'"' => out.extend_from_slice(b"&quot;"),
+            _ => out.push(b),
+        }
+    }
+    out
 }

@@ -111,6 +111,11 @@ impl Value<'_> {
     pub fn text(&self) -> &[u8] {
         &self.decoded.text
     }
+
+    /// The value as written in the tag (between its quotes, if any).
+    pub fn raw(&self) -> &[u8] {
+        self.raw
+    }
 }
 
 /// A start tag and its attributes.

@@ -132,14 +132,20 @@ impl Foreign {
     /// Would an element the HTML rules insert now be foster-parented out of the innermost table
     /// (or go into an element that was)? So in a table, table body, row or column group
     /// insertion mode (not in a cell or caption), and svg/math opened there. A table opened
-    /// inside an integration point is not tracked: there it says no.
+    /// inside an integration point is not tracked: there it says no (see
+    /// `table_in_integration_point`).
     pub fn before_table(&self) -> bool {
-        let table_part = |n: &Element| n.has(Props::TABLE_ROW) || n.has(Props::CELL);
-        if self.frames.iter().any(|f| f.html_open.iter().any(table_part)) {
+        if self.table_in_integration_point() {
             return false;
         }
         let open = self.outer.get(self.outer_floor()..).unwrap_or_default();
-        open.iter().rev().find(|n| table_part(n)).is_some_and(|n| n.has(Props::TABLE_ROW))
+        open.iter().rev().find(|n| n.has(Props::TABLE_ROW) || n.has(Props::CELL)).is_some_and(|n| n.has(Props::TABLE_ROW))
+    }
+
+    /// Is a table part open inside an svg/math integration point (where tables are not tracked)?
+    pub fn table_in_integration_point(&self) -> bool {
+        let table_part = |n: &Element| n.has(Props::TABLE_ROW) || n.has(Props::CELL);
+        self.frames.iter().any(|f| f.html_open.iter().any(table_part))
     }
 
     /// A start tag: opens foreign content (`svg`, `math` read as HTML), nests in it, or breaks

@@ -14,12 +14,21 @@
 //! neutralised (`id=""` put first; the first attribute wins), whichever of them the tree puts
 //! first. Only HTML forms the parser creates outside templates count (template contents are a
 //! tree of their own); a non-form element with the id first in tree order only leaves the input
-//! without a form.
+//! without a form. A form tag too long to read (its id unknown) gets `id=""` once an id ties an
+//! input, and before that makes every later id count as taken.
 
 use std::collections::HashSet;
 
 /// Ids recorded at most: past that, any id may be a duplicate.
 const MAX_IDS: usize = 4096;
+
+/// An id that reads the same to the browser as here: printable ASCII without `&`. Character
+/// references are decoded here only where they stand for ASCII, and the browser's input stream
+/// turns CR into LF and NUL into U+FFFD: `x&#128;` and `x€`, or `x\r\n` and `x\n`, are one id to
+/// it. Only such ids may tie an input (and then no other spelling reads as them).
+fn plain(id: &[u8]) -> bool {
+    !id.is_empty() && id.iter().all(|&b| b.is_ascii_graphic() && b != b'&')
+}
 
 #[derive(Debug, Default)]
 pub(super) struct FormIds {
@@ -27,7 +36,7 @@ pub(super) struct FormIds {
     seen: HashSet<Vec<u8>>,
     /// Ids that tie a hidden input (`form=`): later forms with them lose them.
     claimed: HashSet<Vec<u8>>,
-    /// More forms had ids than recorded.
+    /// More forms had ids than recorded, or one had an id too long to read.
     overflowed: bool,
 }
 
@@ -38,7 +47,8 @@ pub(super) enum OwnId {
     Neutralise,
     /// No form met earlier has it: it may tie the input.
     Unique,
-    /// Another form met earlier has it (or may have): it ties nothing.
+    /// Another form met earlier has it (or may have), or it is empty or not plain ASCII: it
+    /// ties nothing.
     Shared,
 }
 
@@ -48,7 +58,7 @@ impl FormIds {
         if self.claimed.contains(id) {
             return OwnId::Neutralise;
         }
-        let unique = !id.is_empty() && !self.overflowed && !self.seen.contains(id);
+        let unique = plain(id) && !self.overflowed && !self.seen.contains(id);
         if self.seen.len() < MAX_IDS {
             self.seen.insert(id.to_vec());
         } else {
@@ -64,5 +74,15 @@ impl FormIds {
     /// `id` now ties a hidden input.
     pub fn claim(&mut self, id: &[u8]) {
         self.claimed.insert(id.to_vec());
+    }
+
+    /// A form whose tag was too long to read: any id may be taken from now on.
+    pub fn unreadable(&mut self) {
+        self.overflowed = true;
+    }
+
+    /// Does some id tie a hidden input (so a form with an unread id gets `id=""`)?
+    pub fn any_claimed(&self) -> bool {
+        !self.claimed.is_empty()
     }
 }

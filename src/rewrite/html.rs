@@ -480,6 +480,8 @@ impl Machine {
             // A button may join any form with `form=`, unread; an input only its own. A type read
             // before the tag grew too long that is no submitter spares it (a long hidden field).
             Kind::Button | Kind::Input if self.unread_may_submit(window) => b" disabled",
+            // Its id, unread, may be one that ties a hidden input (`form_ids`).
+            Kind::Form if self.template_depth == 0 && self.form_ids.any_claimed() => b" id=\"\"",
             _ => return None,
         })
     }
@@ -726,11 +728,17 @@ impl Machine {
             plan.insert(b"id=\"\"");
         }
         // In a table the wrapper lands outside the form: its own id must tie the input, so it
-        // must name this form alone (`form_ids`).
-        let in_table = own_id.is_some() && self.foreign.before_table();
+        // must name this form alone (`form_ids`). So too where tables are not tracked (inside an
+        // svg/math integration point): the id ties the input wherever the wrapper lands.
+        let in_table = own_id.is_some() && (self.foreign.before_table() || self.foreign.table_in_integration_point());
         let untied = in_table && own_id.as_ref().is_some_and(|(id, _)| *id != OwnId::Unique);
         // In a `<select>` the hidden input would close the select (and land elsewhere).
         if created && (self.select_open || untied) {
+            // In template contents forms nest: a token form around this one stays in force for
+            // the submitters after it (an `<input>` closes the select and this form with it).
+            if let Some(t) = self.template_tables.last_mut() {
+                t.token_form_closed |= self.token_form;
+            }
             self.token_form = false;
         } else if created {
             let in_template = self.template_depth > 0;
@@ -754,7 +762,7 @@ impl Machine {
             settings: &self.settings.edit,
         };
         let href = t.attr(b"href").flatten();
-        self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.text()), &self.foreign, plan)
+        self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.raw()), &self.foreign, plan)
     }
 
     /// The parser's open elements as far as decisions need them: an open select (an input
@@ -827,8 +835,12 @@ impl Machine {
         }
         self.base.sync_tables(&self.foreign);
         match kind {
-            // Its action is unknown: no hidden input went in, so nothing to guard.
+            // Its action is unknown: no hidden input went in, so nothing to guard. Its id is
+            // unknown too: no later form's own id may tie an input.
             Kind::Form if self.template_depth > 0 || !std::mem::replace(&mut self.form_open, true) => {
+                if self.template_depth == 0 {
+                    self.form_ids.unreadable();
+                }
                 self.token_form = false;
             }
             // Its href is unknown: relative URLs may point anywhere.
