@@ -8,7 +8,8 @@
 //! `</form>` left open (`<form action=//elsewhere><div></form><b><div><table><form id=x
 //! action=/save></form></table></b>`): the browser then resets its owner to that form.
 //!
-//! So there the input gets `form="x"`, the form's own id, which no move changes. That id must
+//! So there (and inside an svg/math integration point, where tables are not tracked) the input
+//! gets `form="x"`, the form's own id, which no move changes. That id must
 //! name this form alone, as `form=` picks the first element in tree order with it: a form with
 //! that id met before gets no hidden input at all, and every form met after it has its id
 //! neutralised (`id=""` put first; the first attribute wins), whichever of them the tree puts
@@ -43,7 +44,7 @@ pub(super) struct FormIds {
 /// What a form with an id of its own does with it.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum OwnId {
-    /// A form met earlier took it first: neutralise it.
+    /// It ties the input of a form met earlier: neutralise it.
     Neutralise,
     /// No form met earlier has it: it may tie the input.
     Unique,
