@@ -434,13 +434,16 @@ impl Foreign {
     }
 
     /// `</table>` in template contents in a table mode without a table: in a table body or row
-    /// the parser pops them (then ignores the tag); in a cell or caption it ignores it at once.
-    /// Where in `open` (the contents) they start.
+    /// the parser pops them, in a caption the caption (then it ignores the tag); in a cell it
+    /// ignores it at once. Where in `open` (the contents) what it pops starts.
     fn template_rows(&self, open: &[Element]) -> Option<usize> {
-        if self.template_contents() != Contents::Table || open.iter().any(|n| n.has(Props::CELL)) {
+        if self.template_contents() != Contents::Table {
             return None;
         }
-        open.iter().position(|n| n.has(Props::TABLE_ROW))
+        match open.iter().rposition(|n| n.has(Props::CELL)) {
+            Some(cell) => open.get(cell).filter(|n| n.is(names::CAPTION)).map(|_| cell),
+            None => open.iter().position(|n| n.has(Props::TABLE_ROW)),
+        }
     }
 
     /// `<a>` while an `<a>` is in the parser's list of active formatting elements: the adoption
