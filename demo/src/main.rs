@@ -61,26 +61,31 @@ fn parse_args(args: impl Iterator<Item = String>, env: Option<String>) -> Result
     Ok(Cli::Run { listen })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGINT or SIGTERM. The handlers are registered when this is called, not when the
+/// future is first polled: `main` calls it before printing that it is ready, so a signal right
+/// after that line always takes the graceful way (the default action would end the process at
+/// once, with no shutdown).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            let (Ok(mut term), Ok(mut int)) = (term, int) else {
+                return std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }
 
@@ -111,8 +116,9 @@ async fn main() -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(listen);
+    let shutdown = shutdown_signal();
     println!("demo listening on {addr}");
-    match cookieless_demo::serve(listener, shutdown_signal(), Duration::from_secs(5)).await {
+    match cookieless_demo::serve(listener, shutdown, Duration::from_secs(5)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("demo: server error: {e}");
