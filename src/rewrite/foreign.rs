@@ -557,9 +557,9 @@ impl Foreign {
         }
     }
 
-    /// Clears `outer` back to where table part `el` goes in the table (or template) whose contents
-    /// start at `context`: the table for a caption, column group or table body; its body for a
-    /// row, its row for a cell, opening the `tbody` and `tr` the parser implies when there is none.
+    /// Clears `outer` back to where table part `el` goes in the table whose contents start at
+    /// `context`: the table for a caption, column group or table body; its body for a row, its
+    /// row for a cell, opening the `tbody` and `tr` the parser implies when there is none.
     fn clear_to_context(&mut self, context: usize, el: Element) {
         let is_section = |n: &Element| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
         let is_cell = el.has(Props::CELL) && !el.is(names::CAPTION);
