@@ -38,6 +38,13 @@ pub(super) struct Settings {
     pub srcdoc_depth: u8,
 }
 
+impl Settings {
+    /// The page as `edit` decides for it, with relative URLs resolving against `base`.
+    fn page<'a>(&'a self, base: &'a BaseUrl) -> Page<'a> {
+        Page { origin: SameOrigin { host: &self.host, allowed_hosts: &self.allowed_hosts }, base, settings: &self.edit }
+    }
+}
+
 /// `srcdoc` documents inside `srcdoc` documents are rewritten this deep; deeper ones are emptied.
 const MAX_SRCDOC_DEPTH: u8 = 2;
 
@@ -615,11 +622,7 @@ impl Machine {
         let t = Tag { bytes: tag, attrs: &self.tag.attrs };
         match kind {
             Kind::A | Kind::Area | Kind::Img | Kind::Iframe | Kind::Link | Kind::Script | Kind::Meta => {
-                let page = Page {
-                    origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-                    base: &self.base.url,
-                    settings: &self.settings.edit,
-                };
+                let page = self.settings.page(&self.base.url);
                 page.referrer_and_ping(kind, &t, plan);
             }
             Kind::Button | Kind::Input
@@ -645,11 +648,7 @@ impl Machine {
         if kind == Kind::Iframe {
             self.srcdoc(&t, plan);
         }
-        let page = Page {
-            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-            base: &self.base.url,
-            settings: &self.settings.edit,
-        };
+        let page = self.settings.page(&self.base.url);
         if has_placeholder {
             page.placeholder_urls(&t, plan);
         }
@@ -673,11 +672,7 @@ impl Machine {
         self.track_open_elements(kind);
         let created = kind == Kind::Form && self.form_created();
         let mut new_base = None;
-        let page = Page {
-            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-            base: &self.base.url,
-            settings: &self.settings.edit,
-        };
+        let page = self.settings.page(&self.base.url);
         let forms = self.settings.edit.forms;
         match kind {
             Kind::A | Kind::Area | Kind::Iframe | Kind::Frame | Kind::Meta if self.settings.edit.links => {
@@ -704,11 +699,7 @@ impl Machine {
     /// Forms are rare: kept out of the path every tag takes.
     #[inline(never)]
     fn form_start(&mut self, t: &Tag<'_>, created: bool, plan: &mut Plan) {
-        let page = Page {
-            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-            base: &self.base.url,
-            settings: &self.settings.edit,
-        };
+        let page = self.settings.page(&self.base.url);
         let forms = self.settings.edit.forms;
         if created && self.template_depth > 0 {
             let enclosing = self.token_form;
@@ -756,11 +747,7 @@ impl Machine {
     /// changes. A base element's href resolves against the document's URL, not another base.
     #[inline(never)]
     fn base_start(&mut self, t: &Tag<'_>, plan: &mut Plan) -> Option<BaseUrl> {
-        let page = Page {
-            origin: SameOrigin { host: &self.settings.host, allowed_hosts: &self.settings.allowed_hosts },
-            base: &self.base.fallback,
-            settings: &self.settings.edit,
-        };
+        let page = self.settings.page(&self.base.fallback);
         let href = t.attr(b"href").flatten();
         self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.raw()), &self.foreign, plan)
     }
