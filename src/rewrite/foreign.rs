@@ -89,7 +89,9 @@ enum Close {
     /// Pops the element at this index and everything opened after it.
     Through(usize),
     /// The adoption agency with a furthest block: the formatting element at `at` leaves the
-    /// stack, the elements up to the last special one (before `specials_end`) stay, the rest goes.
+    /// stack, and so does everything after the last special element (before `specials_end`).
+    /// Between, the special elements stay (each is a furthest block in turn) and so do the
+    /// formatting ones (their clones take their places); the others leave the stack.
     Adopted { at: usize, specials_end: usize },
 }
 
@@ -108,9 +110,12 @@ impl Close {
             Close::Through(at) => open.truncate(at),
             Close::Adopted { at, specials_end } => {
                 open.truncate(specials_end);
-                if at < open.len() {
-                    open.remove(at);
-                }
+                let mut index = 0;
+                open.retain(|n| {
+                    let kept = index < at || (index > at && (n.has(Props::SPECIAL) || n.has(Props::FORMATTING)));
+                    index += 1;
+                    kept
+                });
             }
         }
     }
@@ -448,10 +453,12 @@ impl Foreign {
 
     /// `<a>` while an `<a>` is in the parser's list of active formatting elements: the adoption
     /// agency runs for it, and whatever that did, the old `<a>` is then taken off the stack. With
-    /// an ordinary element after it (`<a><span><a>`) that pops everything up to it; after a special
-    /// one (`<a><div><a>`) the special one stays open; from inside an integration point (a scope
-    /// boundary) it is not in scope, and only the `<a>` itself leaves the stack. A marker
-    /// (`object`, `applet`, `marquee`, `template`) after it hides it from the list: it stays.
+    /// only ordinary elements after it (`<a><span><a>`) that pops everything up to it; with
+    /// special ones (`<a><div><span><a>`) it closes as `</a>` would there (`Close::Adopted`: the
+    /// `<span>` after the last special one goes too). Behind a scope boundary (`<a><table><a>`,
+    /// or from inside an integration point) it is not in scope, and only the `<a>` itself leaves
+    /// the stack. A marker (`object`, `applet`, `marquee`, `template`) after it hides it from the
+    /// list: it stays.
     fn close_open_a(&mut self) {
         // From inside an integration point, an `<a>` of `outer` is out of scope.
         let outer_floor = self.outer_floor();
@@ -467,11 +474,13 @@ impl Foreign {
         if after.iter().any(|n| n.has(Props::MARKER)) {
             return;
         }
-        let whole = !after.iter().any(|n| n.has(Props::SPECIAL));
-        if whole && !out_of_scope {
-            open.truncate(at);
-        } else {
+        if out_of_scope || after.iter().any(|n| n.has(Props::SCOPE_BOUNDARY)) {
             open.remove(at);
+            return;
+        }
+        match after.iter().rposition(|n| n.has(Props::SPECIAL)) {
+            Some(last) => Close::Adopted { at, specials_end: at + 1 + last + 1 }.apply(open),
+            None => open.truncate(at),
         }
     }
 
@@ -898,6 +907,34 @@ mod tests {
         assert_eq!(end(&mut f, b"span"), Reading::Html);
         assert!(f.is_open(), "no span is open: ignored");
         assert_eq!(end(&mut f, b"div"), Reading::Html);
+        assert!(!f.is_open());
+    }
+
+    #[test]
+    fn the_adoption_agency_takes_ordinary_elements_off_the_stack() {
+        // `<b><span><div></b></div>`: the span goes with the b; `</span>` from svg then closes nothing.
+        let mut f = Foreign::default();
+        for tag in ["b", "span", "div"] {
+            start(&mut f, tag);
+        }
+        end(&mut f, b"b");
+        end(&mut f, b"div");
+        start(&mut f, "svg");
+        end(&mut f, b"span");
+        assert!(f.is_open());
+        // `<a><form><x-el><a>`: the passes over the form pop the x-el after it.
+        let mut f = Foreign::default();
+        for tag in ["a", "form", "x-el", "a", "math"] {
+            start(&mut f, tag);
+        }
+        end(&mut f, b"x-el");
+        assert!(f.is_open());
+        // Behind a table the old `<a>` is out of scope: only it leaves the stack.
+        let mut f = Foreign::default();
+        for tag in ["a", "table", "x-el", "a", "math"] {
+            start(&mut f, tag);
+        }
+        end(&mut f, b"x-el");
         assert!(!f.is_open());
     }
 
