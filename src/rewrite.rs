@@ -804,7 +804,7 @@ mod tests {
             "<noframes><a href=/x></noframes>",
             "<noscript><a href=/ns></noscript>",
             "<noscript><p title=\"</noscript><base href=//evil.example/>\"></noscript>",
-            "<svg><![CDATA[ <a href=/x> ]]></svg>",
+            "<svg><![CDATA[ a href=/x ]]></svg>",
             "<!DOCTYPE html>",
             "<?xml version=\"1.0\"?>",
             "<plaintext><a href=/x>",
@@ -821,6 +821,11 @@ mod tests {
             ("<!-- c --><a href=/after>", "<!-- c --><a href=//www.example.com/after?sessionid=TOKEN>"),
             // CDATA outside foreign content is a bogus comment that ends at the first `>`.
             ("<![CDATA[><a href=/x>]]>", "<![CDATA[><a href=//www.example.com/x?sessionid=TOKEN>]]>"),
+            // Inside, a section's text holds no tag for any reader: it ends and begins again after
+            // each `<` (the same text to the tree builder).
+            ("<svg><![CDATA[ <a href=/x> ]]></svg>", "<svg><![CDATA[ <]]><![CDATA[a href=/x> ]]></svg>"),
+            ("<svg><![CDATA[<<]]><a href=/x>", "<svg><![CDATA[<]]><![CDATA[<]]><![CDATA[]]><a href=/x>"),
+            ("<svg><foreignObject><![CDATA[<p><img>]]>", "<svg><foreignObject><![CDATA[<]]><![CDATA[p><]]><![CDATA[img>]]>"),
             ("<noscript></noscript><a href=/x>", "<noscript></noscript><a href=//www.example.com/x?sessionid=TOKEN>"),
             // Inside svg, style and title hold markup; after svg, HTML again.
             ("<svg><style></style></svg><a href=/x>", "<svg><style></style></svg><a href=//www.example.com/x?sessionid=TOKEN>"),

@@ -79,7 +79,6 @@ const MIN_PAGES: usize = 40;
 const KNOWN_LIMITS: &[(&str, Option<&str>, &str)] = &[
     ("charset-header-referrer", None, "not rewritten (charset ISO-2022-JP): the token in the page's URL leaks through the page's own referrer override"),
     ("encoding-gzip-referrer", None, "compressed by the app: not rewritten, the token in the page's URL leaks through the page's own referrer override"),
-    ("foreign-annotation-xml-end-cdata", None, "Chromium's preload scanner reads markup inside a CDATA section of svg/math (text to the tree builder and to the rewriter): it fetches the image with the referrer policy of the meta there"),
     ("redirect-307-form", Some("no-csp"), "the app's own open redirect re-posts the form elsewhere: only the CSP's form-action stops it"),
     ("redirect-308-form", Some("no-csp"), "the app's own open redirect re-posts the form elsewhere: only the CSP's form-action stops it"),
 ];

@@ -115,6 +115,25 @@ impl<'b> Cursor<'b> {
     }
 }
 
+/// What follows each `<` of a CDATA section's text: the section ends and a new one begins. The
+/// tree builder reads the same text (adjacent sections make one text node), but a reader that
+/// takes `<![CDATA[` for a bogus comment (one that ends at the first `>`) finds no tag in the
+/// text either, as every `<` is followed by `]`. Two readers do: Chromium's preload scanner,
+/// which counts an integration point as HTML and so fetches what it reads in a section right
+/// inside one (`<svg><foreignObject><![CDATA[<p><meta name=referrer …><img src=//elsewhere/>`),
+/// and the parser itself wherever the model believes in foreign content that is not there.
+const CDATA_SPLIT: &[u8] = b"]]><![CDATA[";
+
+/// Writes out `text` (a CDATA section's, from the cursor on) with [`CDATA_SPLIT`] after each `<`.
+fn split_after_lt(text: &[u8], c: &mut Cursor<'_>, out: &mut Vec<u8>) {
+    for k in memchr::memchr_iter(b'<', text) {
+        let after = c.pos + k + 1;
+        out.extend_from_slice(c.buf.get(c.emitted..after).unwrap_or_default());
+        out.extend_from_slice(CDATA_SPLIT);
+        c.emitted = after;
+    }
+}
+
 /// What a mode's scan leads to.
 enum Step {
     /// Continue at this position (in the mode now set).
@@ -365,7 +384,7 @@ impl Machine {
                 Mode::Oversized => self.oversized(&cursor),
                 Mode::Comment(state) => self.comment(state, &cursor),
                 Mode::Bogus => self.bogus(&cursor),
-                Mode::Cdata(brackets) => self.cdata(brackets, &cursor),
+                Mode::Cdata(brackets) => self.cdata(brackets, &mut cursor, out),
                 Mode::RawText(name) => self.raw_text(name, &cursor),
                 Mode::Script(state) => self.script(state, &cursor),
                 Mode::Plaintext => Step::Stop(buf.len()),
@@ -518,13 +537,15 @@ impl Machine {
         self.resume_after(end, c)
     }
 
-    fn cdata(&mut self, mut brackets: u8, c: &Cursor<'_>) -> Step {
-        let end = raw::scan_cdata(&mut brackets, c.rest());
+    fn cdata(&mut self, mut brackets: u8, c: &mut Cursor<'_>, out: &mut Vec<u8>) -> Step {
+        let rest = c.rest();
+        let end = raw::scan_cdata(&mut brackets, rest);
         // Its text is text in foreign content, which rules out a frameset. Any section counts
         // (one of only whitespace does not for the parser): not believing a frameset is the safe
         // error, believing one that is not there would leave what follows unread.
         self.frameset_ok = false;
         self.mode = Mode::Cdata(brackets);
+        split_after_lt(rest.get(..end.unwrap_or(rest.len())).unwrap_or(rest), c, out);
         self.resume_after(end, c)
     }
 

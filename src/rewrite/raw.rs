@@ -1,12 +1,9 @@
 //! Where the regions that are not markup end: comments, CDATA sections, bogus comments (`<!...>`,
 //! `<?...>`, DOCTYPE), raw-text and RCDATA elements (`<style>`, `<title>`, ...) and `<script>`
-//! with its escaped and double-escaped states. Nothing inside them is rewritten, so the scanners
-//! only track how each region ends, with the HTML standard's rules, resumably across chunks.
-//!
-//! One deliberate difference: `<![CDATA[` always runs to `]]>`. Browsers do that only inside
-//! `<svg>`/`<math>`; elsewhere they end it at the first `>`. Following the longer reading keeps
-//! CDATA content untouched wherever it appears, at the price of leaving alone any markup an HTML
-//! page hides between such a `>` and the `]]>`.
+//! with its escaped and double-escaped states. Nothing inside them is rewritten (but for the
+//! split of CDATA text after each `<`, `html.rs`'s `CDATA_SPLIT`), so the scanners only track how
+//! each region ends, with the HTML standard's rules, resumably across chunks. Where `<![CDATA[`
+//! opens a section at all (only in foreign content) is `html.rs`'s to decide.
 
 use super::tag::is_ws;
 
