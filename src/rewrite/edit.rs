@@ -526,11 +526,12 @@ impl Page<'_> {
         Some(match self.origin.classify(url) {
             UrlTarget::Empty | UrlTarget::Fragment => BaseUrl { element: true, ..self.base.clone() },
             UrlTarget::Absolute(true) => {
-                let rest = url
+                let scheme_end = url
                     .iter()
                     .position(|&b| b == b':')
-                    .filter(|&p| url.get(..p).is_some_and(|s| s.iter().all(u8::is_ascii_alphabetic)))
-                    .map_or(url, |p| url.get(p + 1..).unwrap_or_default());
+                    .filter(|&p| url.get(..p).is_some_and(|s| s.iter().all(u8::is_ascii_alphabetic)));
+                let scheme = scheme_end.and_then(|p| url.get(..p)).unwrap_or_default();
+                let rest = scheme_end.map_or(url, |p| url.get(p + 1..).unwrap_or_default());
                 let rest = skip_slashes(rest);
                 let auth_end = rest
                     .iter()
@@ -538,7 +539,7 @@ impl Page<'_> {
                     .unwrap_or(rest.len());
                 let (authority, path) = rest.split_at(auth_end);
                 BaseUrl {
-                    authority: authority.to_vec(),
+                    authority: crate::origin::without_default_port(authority, scheme).to_vec(),
                     path: base_path(&[], path),
                     foreign: false,
                     http: true,
