@@ -103,6 +103,9 @@ impl Props {
     pub const HEADING: Props = Props(1 << 19);
     /// Start tags that close an open `p` (in button scope) before they open anything.
     pub const CLOSES_P: Props = Props(1 << 18);
+    /// Start tags that do not start the body (the "in head" and "after head" insertion modes
+    /// take them there, or a `<frameset>` instead of a body).
+    pub const IN_HEAD: Props = Props(1 << 20);
     /// Names the HTML parser knows (any other is an `HTMLUnknownElement` or a custom element).
     const KNOWN: Props = Props(1 << 14);
     /// The containers kept in the model's stack of HTML elements.
@@ -177,6 +180,7 @@ pub(super) mod names {
     pub const COLGROUP: Name = Name::of(b"colgroup");
     pub const FONT: Name = Name::of(b"font");
     pub const FORM: Name = Name::of(b"form");
+    pub const HEAD: Name = Name::of(b"head");
     pub const KEYGEN: Name = Name::of(b"keygen");
     pub const MATH: Name = Name::of(b"math");
     pub const P: Name = Name::of(b"p");
@@ -322,6 +326,12 @@ const CLOSES_P: &[&[u8]] = &[
     b"dd", b"dt",
 ];
 
+/// HTML standard, "after head": the start tags it hands to the head, and those it takes itself.
+const IN_HEAD: &[&[u8]] = &[
+    b"html", b"head", b"base", b"basefont", b"bgsound", b"link", b"meta", b"noframes", b"script",
+    b"style", b"template", b"title", b"frameset",
+];
+
 const TABLE_ROWS: &[&[u8]] = &[b"table", b"tbody", b"thead", b"tfoot", b"tr"];
 const CELLS: &[&[u8]] = &[b"td", b"th", b"caption"];
 const SVG_INTEGRATION: &[&[u8]] = &[b"foreignobject", b"desc", b"title"];
@@ -344,6 +354,7 @@ const SETS: &[(&[&[u8]], Props)] = &[
     (OPEN_SPECIALS, Props::OPEN_SPECIAL),
     (CLOSES_P, Props::CLOSES_P),
     (HEADINGS, Props::HEADING),
+    (IN_HEAD, Props::IN_HEAD),
     (CELLS, Props::CELL),
     (SVG_INTEGRATION, Props::SVG_INTEGRATION),
     (MATHML_INTEGRATION, Props::MATHML_INTEGRATION),

@@ -209,12 +209,14 @@ impl Foreign {
                     // are kept: staying in foreign content too long is the safe error (tags read as
                     // foreign still get the page-URL overrides), leaving it too early is not.
                     // A `<form>` while the form pointer is set opens nothing.
-                    let ignored_form = el.kind == Kind::Form && !tag.creates_form;
-                    let keep = match self.frames.last() {
-                        Some(_) => {
-                            !el.has(Props::VOID)
-                                && !el.has(Props::DROPPED_IN_BODY)
-                                && (!ignored_form || self.in_template())
+                    let opens = el.kind != Kind::Form || tag.creates_form || self.in_template();
+                    let keep = match self.frames.last_mut() {
+                        Some(point) => {
+                            // Inside an integration point too (a scope boundary: the floor).
+                            if opens {
+                                close_implied(&mut point.html_open, 0, el);
+                            }
+                            !el.has(Props::VOID) && !el.has(Props::DROPPED_IN_BODY) && opens
                         }
                         None => {
                             let part = self.table_part(el);
@@ -518,52 +520,10 @@ impl Foreign {
         false
     }
 
-    /// What start tag `el` closes implicitly in `outer`: `<li>` an open `li`, `<dd>` and `<dt>` an
-    /// open `dd` or `dt` (looked for up to a special element other than `address`, `div`, `p`),
-    /// `<button>` a button in scope, a block start a `p` in button scope, a heading the heading
-    /// that is the current node. The ones not followed (`<table>` a `p` in no-quirks mode) keep
-    /// an element open longer, which keeps svg/math open longer: the safe error.
+    /// What start tag `el` closes implicitly in `outer` (see [`close_implied`]).
     fn close_implied(&mut self, el: Element) {
-        // Every start tag outside foreign content comes here: most close nothing.
-        if !el.has(Props::CLOSES_P) && !el.is(names::BUTTON) {
-            return;
-        }
         let floor = self.outer_floor();
-        let item = |n: &Element| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
-        if el.is(names::LI) || el.is(names::DD) || el.is(names::DT) {
-            for at in (floor..self.outer.len()).rev() {
-                let Some(n) = self.outer.get(at) else { break };
-                if item(n) {
-                    self.outer.truncate(at);
-                    break;
-                }
-                if n.has(Props::SPECIAL) && !n.is(names::ADDRESS) && !n.is(names::DIV) && !n.is(names::P) {
-                    break;
-                }
-            }
-        }
-        if el.is(names::BUTTON) {
-            self.close_in_scope(names::BUTTON);
-        }
-        if el.has(Props::CLOSES_P) {
-            self.close_in_scope(names::P);
-        }
-        if el.has(Props::HEADING) && self.outer.len() > floor && self.outer.last().is_some_and(|n| n.has(Props::HEADING)) {
-            self.outer.pop();
-        }
-    }
-
-    /// Pops `outer` through the innermost `name` when it is in (button) scope.
-    fn close_in_scope(&mut self, name: Name) {
-        let floor = self.outer_floor();
-        let open = self.outer.get(floor..).unwrap_or_default();
-        let Some(at) = open.iter().rposition(|n| n.is(name)) else {
-            return;
-        };
-        let inside = open.get(at + 1..).unwrap_or_default();
-        if !inside.iter().any(|n| n.has(Props::SCOPE_BOUNDARY) || n.is(names::BUTTON)) {
-            self.outer.truncate(floor + at);
-        }
+        close_implied(&mut self.outer, floor, el);
     }
 
     /// Clears `outer` back to where table part `el` goes in the table whose contents start at
@@ -786,6 +746,52 @@ fn body_end_walk(open: &[Element], el: Element) -> Option<Close> {
     None
 }
 
+/// What start tag `el` closes implicitly in `open` (its elements from `floor` on): `<li>` an
+/// open `li`, `<dd>` and `<dt>` an open `dd` or `dt` (looked for up to a special element other
+/// than `address`, `div`, `p`), `<button>` a button in scope, a block start a `p` in button scope,
+/// a heading the heading that is the current node. The ones not followed (`<table>` a `p` in
+/// no-quirks mode) keep an element open longer, which keeps svg/math open longer: the safe error.
+fn close_implied(open: &mut Vec<Element>, floor: usize, el: Element) {
+    // Every start tag outside foreign content comes here: most close nothing.
+    if !el.has(Props::CLOSES_P) && !el.is(names::BUTTON) {
+        return;
+    }
+    let item = |n: &Element| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
+    if el.is(names::LI) || el.is(names::DD) || el.is(names::DT) {
+        for at in (floor..open.len()).rev() {
+            let Some(n) = open.get(at) else { break };
+            if item(n) {
+                open.truncate(at);
+                break;
+            }
+            if n.has(Props::SPECIAL) && !n.is(names::ADDRESS) && !n.is(names::DIV) && !n.is(names::P) {
+                break;
+            }
+        }
+    }
+    if el.is(names::BUTTON) {
+        close_in_scope(open, floor, names::BUTTON);
+    }
+    if el.has(Props::CLOSES_P) {
+        close_in_scope(open, floor, names::P);
+    }
+    if el.has(Props::HEADING) && open.len() > floor && open.last().is_some_and(|n| n.has(Props::HEADING)) {
+        open.pop();
+    }
+}
+
+/// Pops `open` through the innermost `name` after `floor` when it is in (button) scope.
+fn close_in_scope(open: &mut Vec<Element>, floor: usize, name: Name) {
+    let above = open.get(floor..).unwrap_or_default();
+    let Some(at) = above.iter().rposition(|n| n.is(name)) else {
+        return;
+    };
+    let inside = above.get(at + 1..).unwrap_or_default();
+    if !inside.iter().any(|n| n.has(Props::SCOPE_BOUNDARY) || n.is(names::BUTTON)) {
+        open.truncate(floor + at);
+    }
+}
+
 /// The start tags that end foreign content (HTML standard, "rules for parsing tokens in foreign
 /// content").
 fn breaks_out(tag: &StartTag) -> bool {
@@ -936,6 +942,18 @@ mod tests {
         }
         end(&mut f, b"x-el");
         assert!(!f.is_open());
+    }
+
+    #[test]
+    fn start_tags_close_what_they_imply_inside_an_integration_point_too() {
+        let mut f = Foreign::default();
+        for tag in ["svg", "foreignobject", "p", "dd"] {
+            start(&mut f, tag);
+        }
+        // `<dd>` closed the p: `</p>` finds none and closes nothing.
+        end(&mut f, b"p");
+        assert!(!f.cdata_allowed());
+        assert_eq!(start(&mut f, "a"), Reading::Html);
     }
 
     #[test]

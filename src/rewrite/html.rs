@@ -168,8 +168,13 @@ struct Machine {
     template_tables: Vec<Tables>,
     /// A `<frameset>` started: the page holds frames only.
     in_frameset: bool,
-    /// Nothing yet rules out a frameset: no text, only head and frameset tags so far.
+    /// The parser's frameset-ok flag: nothing yet rules out a frameset in the body (no text, no
+    /// tag that sets it "not ok").
     frameset_ok: bool,
+    /// A tag or text that belongs in no head has started the body (outside template contents).
+    /// Before that a `<frameset>` takes the place of the body whatever the flag says (a head's
+    /// `<template>` sets it "not ok").
+    body_started: bool,
     /// Forms given the page's form id so far (each gets its own number).
     forms_tied: u32,
     /// The ids of the document's forms, for those in tables.
@@ -202,6 +207,7 @@ impl HtmlStage {
                 template_tables: Vec::new(),
                 in_frameset: false,
                 frameset_ok: true,
+                body_started: false,
                 forms_tied: 0,
                 form_ids: FormIds::default(),
                 settings,
@@ -401,10 +407,13 @@ impl Machine {
     /// Text: on to the next `<`, and what it starts.
     fn data(&mut self, c: &Cursor<'_>) -> Step {
         let found = memchr::memchr(b'<', c.rest());
-        if self.frameset_ok {
-            // Visible text rules out a frameset, as the parser's frameset-ok flag does.
+        if self.frameset_ok || !self.body_started {
+            // Visible text rules out a frameset, as the parser's frameset-ok flag does, and
+            // outside template contents it starts the body.
             let text = c.rest().get(..found.unwrap_or(usize::MAX)).unwrap_or(c.rest());
-            self.frameset_ok = text.iter().all(|&b| super::tag::is_ws(b));
+            if !text.iter().all(|&b| super::tag::is_ws(b)) {
+                self.text_seen();
+            }
         }
         let Some(k) = found else {
             return Step::Stop(c.buf.len());
@@ -413,7 +422,7 @@ impl Machine {
         let (mode, skip) = match classify_lt(c.buf.get(lt..).unwrap_or_default()) {
             Lt::NeedMore => return Step::Stop(lt),
             Lt::Text => {
-                self.frameset_ok = false;
+                self.text_seen();
                 (Mode::Data, 1)
             }
             Lt::Tag { end } => {
@@ -430,6 +439,11 @@ impl Machine {
         };
         self.mode = mode;
         Step::Go(lt + skip)
+    }
+
+    fn text_seen(&mut self) {
+        self.frameset_ok = false;
+        self.body_started |= self.template_depth == 0;
     }
 
     /// A tag starting at the cursor: rewritten once complete, carried while incomplete, passed
@@ -588,6 +602,7 @@ impl Machine {
     fn on_tag(&mut self, tag: &[u8], plan: &mut Plan) {
         let element = self.tag.element();
         let kind = element.kind;
+        self.note_body(element, self.tag.end_tag);
         if self.tag.end_tag {
             if self.foreign.end(element) == Reading::Html {
                 self.html_end_tag(element);
@@ -627,13 +642,29 @@ impl Machine {
         };
         let keeps_ok = !self.frameset_ok || !element.has(Props::NOT_FRAMESET_OK) || hidden_input();
         self.plan(kind, tag, plan);
-        if kind == Kind::Frameset && self.frameset_ok && self.template_depth == 0 && !self.in_frameset {
+        let frameset_taken = self.frameset_ok || !self.body_started;
+        if kind == Kind::Frameset && frameset_taken && self.template_depth == 0 && !self.in_frameset {
             // The parser pops everything but the root element, svg/math too.
             self.in_frameset = true;
             self.foreign.close_all();
         }
         self.frameset_ok &= keeps_ok;
         self.open_html(kind);
+    }
+
+    /// Does this tag start the body? Start tags that belong in no head do (outside template
+    /// contents), and so does any end tag but `</head>` and `</template>`: the parser ignores
+    /// some of those, but taking the body for started only makes a later `<frameset>` less
+    /// believed, which leaves what follows read (the safe error).
+    fn note_body(&mut self, element: Element, end_tag: bool) {
+        if self.body_started || self.template_depth > 0 {
+            return;
+        }
+        self.body_started = if end_tag {
+            !element.is(names::HEAD) && !element.is(names::TEMPLATE)
+        } else {
+            !element.has(Props::IN_HEAD)
+        };
     }
 
     /// A tag read as svg/math still gets the page-URL overrides: should the parser see it as
@@ -830,6 +861,7 @@ impl Machine {
     fn oversized_tag(&mut self) {
         let element = self.tag.element();
         let kind = element.kind;
+        self.note_body(element, self.tag.end_tag);
         if self.tag.end_tag {
             if self.foreign.end(element) == Reading::Html {
                 self.html_end_tag(element);
