@@ -303,9 +303,13 @@ impl Foreign {
             return Reading::Html;
         }
         if let Some(floor) = html_floor {
-            if let Some(point) = self.frames.get_mut(floor) {
-                if let Some(at) = point.html_open.iter().rposition(|n| n.is(name)) {
-                    point.html_open.truncate(at);
+            // The HTML rules walk from the current node: an integration point on the way (a scope
+            // boundary, and special) stops them; then the HTML elements there take the tag as
+            // "in body" does.
+            let boundary_between = self.frames.get(floor + 1..).is_some_and(|fs| fs.iter().any(|f| f.integration_point));
+            if let Some(point) = self.frames.get_mut(floor).filter(|_| !boundary_between) {
+                if let Some(close) = body_end_walk(&point.html_open, el) {
+                    close.apply(&mut point.html_open);
                     self.frames.truncate(floor + 1);
                 }
             }
@@ -458,31 +462,29 @@ impl Foreign {
     /// only ordinary elements after it (`<a><span><a>`) that pops everything up to it; with
     /// special ones (`<a><div><span><a>`) it closes as `</a>` would there (`Close::Adopted`: the
     /// `<span>` after the last special one goes too). Behind a scope boundary (`<a><table><a>`,
-    /// or from inside an integration point) it is not in scope, and only the `<a>` itself leaves
-    /// the stack. A marker (`object`, `applet`, `marquee`, `template`) after it hides it from the
-    /// list: it stays.
+    /// or an integration point: one further out than the current one holds it) it is not in
+    /// scope, and only the `<a>` itself leaves the stack. A marker (`object`, `applet`,
+    /// `marquee`, `template`) after it hides it from the list: it stays.
     fn close_open_a(&mut self) {
-        // From inside an integration point, an `<a>` of `outer` is out of scope.
         let outer_floor = self.outer_floor();
-        let (open, out_of_scope, floor) = match self.frames.last_mut() {
-            Some(point) if point.html_open.iter().any(|n| n.is(names::A)) => (&mut point.html_open, false, 0),
-            Some(_) => (&mut self.outer, true, outer_floor),
-            None => (&mut self.outer, false, outer_floor),
-        };
-        let Some(at) = open.iter().rposition(|n| n.is(names::A)).filter(|&at| at >= floor) else {
-            return;
-        };
-        let after = open.get(at + 1..).unwrap_or_default();
-        if after.iter().any(|n| n.has(Props::MARKER)) {
-            return;
+        let current = self.frames.len().checked_sub(1);
+        // The innermost `<a>`: in the current integration point, in one further out, or around
+        // the foreign content (`outer`).
+        let mut marker_after = false;
+        for (i, frame) in self.frames.iter_mut().enumerate().rev() {
+            if let Some(at) = frame.html_open.iter().rposition(|n| n.is(names::A)) {
+                if !marker_after {
+                    adopt_open_a(&mut frame.html_open, at, Some(i) == current);
+                }
+                return;
+            }
+            marker_after |= frame.html_open.iter().any(|n| n.has(Props::MARKER));
         }
-        if out_of_scope || after.iter().any(|n| n.has(Props::SCOPE_BOUNDARY)) {
-            open.remove(at);
+        let Some(at) = self.outer.iter().rposition(|n| n.is(names::A)).filter(|&at| at >= outer_floor) else {
             return;
-        }
-        match after.iter().rposition(|n| n.has(Props::SPECIAL)) {
-            Some(last) => Close::Adopted { at, specials_end: at + 1 + last + 1 }.apply(open),
-            None => open.truncate(at),
+        };
+        if !marker_after {
+            adopt_open_a(&mut self.outer, at, current.is_none());
         }
     }
 
@@ -744,6 +746,23 @@ fn body_end_walk(open: &[Element], el: Element) -> Option<Close> {
         }
     }
     None
+}
+
+/// `close_open_a` for the `<a>` at `at` in `open`, which is in the current stack (`current`) or
+/// behind an integration point.
+fn adopt_open_a(open: &mut Vec<Element>, at: usize, current: bool) {
+    let after = open.get(at + 1..).unwrap_or_default();
+    if after.iter().any(|n| n.has(Props::MARKER)) {
+        return;
+    }
+    if !current || after.iter().any(|n| n.has(Props::SCOPE_BOUNDARY)) {
+        open.remove(at);
+        return;
+    }
+    match after.iter().rposition(|n| n.has(Props::SPECIAL)) {
+        Some(last) => Close::Adopted { at, specials_end: at + 1 + last + 1 }.apply(open),
+        None => open.truncate(at),
+    }
 }
 
 /// What start tag `el` closes implicitly in `open` (its elements from `floor` on): `<li>` an

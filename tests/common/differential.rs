@@ -73,7 +73,7 @@ use html5ever::tokenizer::{
     BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 use html5ever::tree_builder::{
-    ElementFlags, NodeOrText, QuirksMode, TreeBuilder, TreeBuilderOpts, TreeSink,
+    ElementFlags, NodeOrText, QuirksMode, Tracer, TreeBuilder, TreeBuilderOpts, TreeSink,
 };
 use html5ever::{Attribute, ExpandedName, QualName, TokenizerResult};
 use markup5ever_rcdom::{Handle, Node, NodeData, RcDom};
@@ -501,7 +501,8 @@ pub struct Parsed {
     /// Form-associated element -> the form the parser's form element pointer gave it.
     assoc: HashMap<*const Node, Handle>,
     /// The number of elements created when an end tag other than `</svg>`, `</math>`, `</p>`,
-    /// `</br>`, `</template>` first took the parser out of svg/math (`<div><svg></div>`).
+    /// `</br>`, `</template>` first took the parser out of svg/math (`<div><svg></div>`), or
+    /// closed svg/math by the HTML rules of an integration point further out.
     foreign_closed_at: Option<usize>,
     /// The creation orders of elements made by a `<form>` tag that came while a select was open
     /// for the rewriter (from `<select>` to `</select>` or `<input>`).
@@ -559,6 +560,7 @@ impl TokenSink for Watch {
             _ => None,
         };
         let foreign_before = self.foreign_here();
+        let open_foreign = self.open_foreign();
         let first_new = self.created();
         let result = self.builder.process_token(token, line_number);
         // A start tag read as HTML (outside svg/math or in an integration point) makes no svg/math
@@ -581,8 +583,17 @@ impl TokenSink for Watch {
             // The rewriter follows `</svg>`, `</math>`, `</p>`, `</br>` and `</template>` out of
             // foreign content; other end tags (of HTML elements opened around it) it does not.
             let followed = matches!(name.as_str(), "svg" | "math" | "p" | "br" | "template");
+            // Out of svg/math, or out of svg/math inside an integration point further out: the
+            // HTML rules popped both kinds. (html5ever's "in body" end-tag walk does not stop at
+            // svg/math special elements, `mi` or `foreignObject`, where the standard's and
+            // Chromium 156's do, and so does the rewriter: `<mi><svg></span>` closes nothing.)
+            let still_open = self.open_foreign();
+            let html_rules_popped = open_foreign
+                .iter()
+                .filter(|h| !still_open.iter().any(|o| Rc::ptr_eq(o, h)))
+                .any(|h| qual_name(h).is_some_and(|n| !name.eq_ignore_ascii_case(&n.local)));
             if foreign_before
-                && !self.foreign_here()
+                && (!self.foreign_here() || html_rules_popped)
                 && !followed
                 && self.foreign_closed_at.get().is_none()
             {
@@ -616,9 +627,31 @@ impl Watch {
         self.builder.sink.created.borrow().get(first).is_some_and(|h| is_html(h, local))
     }
 
+    /// The svg/math elements on the tree builder's stack of open elements (the only place its
+    /// state holds any).
+    fn open_foreign(&self) -> Vec<Handle> {
+        let tracer = ForeignOpen::default();
+        self.builder.trace_handles(&tracer);
+        tracer.0.into_inner()
+    }
+
     fn foreign_here(&self) -> bool {
         self.builder
             .adjusted_current_node_present_but_not_in_html_namespace()
+    }
+}
+
+/// Collects the svg/math elements among the handles the tree builder holds.
+#[derive(Default)]
+struct ForeignOpen(RefCell<Vec<Handle>>);
+
+impl Tracer for ForeignOpen {
+    type Handle = Handle;
+
+    fn trace_handle(&self, node: &Handle) {
+        if qual_name(node).is_some() && !is_html_element(node) {
+            self.0.borrow_mut().push(node.clone());
+        }
     }
 }
 
