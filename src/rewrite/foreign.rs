@@ -67,8 +67,19 @@ pub(super) struct Foreign {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Contents {
     Undecided,
+    /// A caption, column group or table body came first: "in table".
     Table,
+    /// A row came first: "in table body", which no table body, caption or column group enters.
+    Rows,
+    /// A cell came first: "in row", which no row enters either.
+    Cells,
     Body,
+}
+
+impl Contents {
+    fn is_table(self) -> bool {
+        matches!(self, Contents::Table | Contents::Rows | Contents::Cells)
+    }
 }
 
 /// A start tag as far as foreign content cares: its element and what decides a breakout.
@@ -448,7 +459,7 @@ impl Foreign {
     /// the parser pops them, in a caption the caption (then it ignores the tag); in a cell it
     /// ignores it at once. Where in `open` (the contents) what it pops starts.
     fn template_rows(&self, open: &[Element]) -> Option<usize> {
-        if self.template_contents() != Contents::Table {
+        if !self.template_contents().is_table() {
             return None;
         }
         match open.iter().rposition(|n| n.has(Props::CELL)) {
@@ -502,7 +513,11 @@ impl Foreign {
         let Some(table) = self.outer.iter().rposition(|n| n.is(names::TABLE)).filter(|&at| at >= floor) else {
             // Template contents in a table mode take table parts without a table: the template
             // is their context.
-            if self.template_contents() == Contents::Table && !el.is(names::TABLE) {
+            let contents = self.template_contents();
+            if contents.is_table() && !el.is(names::TABLE) {
+                if self.template_ignores(contents, floor, el) {
+                    return false;
+                }
                 self.clear_to_template_context(floor, el);
                 return !el.is(names::COLGROUP);
             }
@@ -569,6 +584,25 @@ impl Foreign {
         }
     }
 
+    /// Template contents that began with a row never leave the table body and row modes: a
+    /// caption, column group or table body start is dropped there, after it closed an open row
+    /// (`<template><tr><tbody>`); where a cell came first, a row start is dropped too, after it
+    /// closed an open cell.
+    fn template_ignores(&mut self, contents: Contents, from: usize, el: Element) -> bool {
+        let cell = el.has(Props::CELL) && !el.is(names::CAPTION);
+        let (ignored, closes): (bool, fn(&Element) -> bool) = match contents {
+            Contents::Rows => (!el.is(names::TR) && !cell, |n| n.is(names::TR)),
+            Contents::Cells => (!cell, |n| n.has(Props::CELL)),
+            _ => (false, |_| false),
+        };
+        if ignored {
+            if let Some(at) = self.outer.iter().skip(from).rposition(closes) {
+                self.outer.truncate(from + at);
+            }
+        }
+        ignored
+    }
+
     /// Keeps `outer` up to the first element from `from` on that `is`, or up to `from` with an
     /// `implied` element opened there.
     fn truncate_after(&mut self, from: usize, is: impl Fn(&Element) -> bool, implied: Name) {
@@ -603,8 +637,15 @@ impl Foreign {
         ];
         if let Some((_, _, contents)) = self.templates.last_mut() {
             if *contents == Contents::Undecided && !HEAD.iter().any(|&n| el.is(n)) {
-                let table_part = el.has(Props::TABLE_START) && !el.is(names::TABLE);
-                *contents = if table_part { Contents::Table } else { Contents::Body };
+                *contents = if !el.has(Props::TABLE_START) || el.is(names::TABLE) {
+                    Contents::Body
+                } else if el.is(names::TR) {
+                    Contents::Rows
+                } else if el.has(Props::CELL) && !el.is(names::CAPTION) {
+                    Contents::Cells
+                } else {
+                    Contents::Table
+                };
             }
         }
     }
