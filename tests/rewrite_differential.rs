@@ -725,6 +725,8 @@ fn hard_cases_match_the_oracle() {
             "<template><tr><tbody><math></table><form>"),
         ("template contents that began with a cell drop a row start (after closing the cell)",
             "<template><td><tr><math></table><form>"),
+        ("<input> closes a select open in an integration point: CDATA after it is a section there",
+            "<svg><title><select><input type=submit><![CDATA[<p><a href='/q'>]]>"),
         ("a reconstructed <b> holds math that </b> closes: the CDATA section after it is a bogus comment (the split is accepted)",
             "<i><b></i><math></b><![CDATA[><a href=/x>]]>"),
         ("LEAK: the adoption agency takes an ordinary element before its furthest block off the stack: its end tag from svg closes nothing",

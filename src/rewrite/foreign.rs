@@ -706,15 +706,12 @@ impl Foreign {
     /// html5ever 0.40 as the parsers before them; a `<textarea>` no longer does): the select
     /// leaves `outer` with what is inside it.
     fn close_select(&mut self) -> bool {
-        if !self.frames.is_empty() || self.select_out_of_scope() {
-            return false;
-        }
         let floor = self.outer_floor();
-        let Some(at) = self.outer.iter().rposition(|n| n.is(names::SELECT)).filter(|&at| at >= floor) else {
-            return false;
-        };
-        self.outer.truncate(at);
-        true
+        match self.frames.last_mut() {
+            // Tags are read as HTML here: this is an integration point, a scope boundary.
+            Some(point) => close_select_in(&mut point.html_open, 0),
+            None => close_select_in(&mut self.outer, floor),
+        }
     }
 
     /// Is the innermost open select out of scope (a table, cell or object opened inside it)? Then
@@ -722,10 +719,7 @@ impl Foreign {
     /// (`<select><table><input>`).
     pub fn select_out_of_scope(&self) -> bool {
         let floor = self.outer_floor();
-        let open = self.outer.get(floor..).unwrap_or_default();
-        open.iter()
-            .rposition(|n| n.is(names::SELECT))
-            .is_some_and(|at| open.get(at + 1..).unwrap_or_default().iter().any(|n| n.has(Props::SCOPE_BOUNDARY)))
+        select_out_of_scope(self.outer.get(floor..).unwrap_or_default())
     }
 
     fn push(&mut self, namespace: Namespace, tag: &StartTag) {
@@ -787,6 +781,25 @@ fn body_end_walk(open: &[Element], el: Element) -> Option<Close> {
         }
     }
     None
+}
+
+/// Pops the innermost select of `open` (its elements from `floor` on) when it is in scope.
+fn close_select_in(open: &mut Vec<Element>, floor: usize) -> bool {
+    let above = open.get(floor..).unwrap_or_default();
+    let Some(at) = above.iter().rposition(|n| n.is(names::SELECT)) else {
+        return false;
+    };
+    if select_out_of_scope(above) {
+        return false;
+    }
+    open.truncate(floor + at);
+    true
+}
+
+fn select_out_of_scope(open: &[Element]) -> bool {
+    open.iter()
+        .rposition(|n| n.is(names::SELECT))
+        .is_some_and(|at| open.get(at + 1..).unwrap_or_default().iter().any(|n| n.has(Props::SCOPE_BOUNDARY)))
 }
 
 /// `close_open_a` for the `<a>` at `at` in `open`, which is in the current stack (`current`) or
