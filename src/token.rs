@@ -38,7 +38,9 @@ use aes_gcm::aead::{self, AeadInOut, KeyInit};
 use aes_gcm::Aes256Gcm;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 /// Longest token (in characters, all ASCII) that is ever issued or accepted.
@@ -251,16 +253,21 @@ impl KeyRing {
 const REMEMBERED_TOKENS: usize = 32;
 
 /// The tokens a ring opened lately: the token, the binding it opened for, what it held. A page's
-/// links and forms all carry the page's token, so a browser presents the same one several times;
-/// opening it again (AES-GCM in software in Wasm) would give the same answer, since opening is a
-/// function of the token, the binding and the ring alone. Only a token that opened goes in, and
-/// only the same token for the same binding comes out: nothing here can make a token valid that
-/// would not open. The time is checked on every use by [`KeyRing::open`].
+/// links and forms all carry the page's token (and a script sends it with every call), so a
+/// browser may present the same one several times; opening it again (AES-GCM in software in Wasm)
+/// would give the same answer, since opening is a function of the token, the binding and the ring
+/// alone. Only a token that opened goes in, and only the same token for the same binding comes
+/// out: nothing here can make a token valid that would not open. The time is checked on every use
+/// by [`KeyRing::open`].
 #[derive(Default)]
 struct OpenedTokens {
     /// Natively, one ring serves every worker thread: a lock taken only with `try_lock`, so a
     /// busy one means an ordinary open, never a wait.
     slots: Mutex<Slots>,
+    /// Keys the tokens' fingerprints (SipHash under a random key): a lookup compares 64-bit
+    /// fingerprints, which say nothing about a remembered token's bytes to whoever times it, and
+    /// compares the token itself (in constant time) only where the fingerprint matched.
+    hasher: RandomState,
 }
 
 #[derive(Default)]
@@ -270,50 +277,75 @@ struct Slots {
     next: usize,
 }
 
+/// One remembered token. A replaced entry keeps its strings' room: after the first few tokens,
+/// remembering one allocates nothing.
+#[derive(Default)]
 struct Remembered {
+    fingerprint: u64,
     token: String,
     host: String,
     client_ip: Option<String>,
     user_agent: Option<String>,
     path: Option<String>,
-    opened: Opened,
+    opened: Option<Opened>,
 }
 
 impl Remembered {
-    /// The token is compared in constant time: how long a miss takes says nothing about how much
-    /// of a remembered token a guess got right.
-    fn is(&self, token: &str, binding: &Binding) -> bool {
-        constant_time_eq(self.token.as_bytes(), token.as_bytes())
+    fn is(&self, fingerprint: u64, token: &str, binding: &Binding) -> bool {
+        self.fingerprint == fingerprint
+            && constant_time_eq(self.token.as_bytes(), token.as_bytes())
             && self.host == binding.host
             && self.client_ip.as_deref() == binding.client_ip
             && self.user_agent.as_deref() == binding.user_agent
             && self.path.as_deref() == binding.path
     }
+
+    fn set(&mut self, fingerprint: u64, token: &str, binding: &Binding, opened: Opened) {
+        self.fingerprint = fingerprint;
+        copy_into(&mut self.token, token);
+        copy_into(&mut self.host, binding.host);
+        copy_optional(&mut self.client_ip, binding.client_ip);
+        copy_optional(&mut self.user_agent, binding.user_agent);
+        copy_optional(&mut self.path, binding.path);
+        self.opened = Some(opened);
+    }
+}
+
+fn copy_into(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
+}
+
+fn copy_optional(to: &mut Option<String>, from: Option<&str>) {
+    match (to.as_mut(), from) {
+        (Some(s), Some(from)) => copy_into(s, from),
+        (_, from) => *to = from.map(str::to_owned),
+    }
 }
 
 impl OpenedTokens {
+    fn fingerprint(&self, token: &str) -> u64 {
+        self.hasher.hash_one(token)
+    }
+
     fn find(&self, token: &str, binding: &Binding) -> Option<Opened> {
         let slots = self.slots.try_lock().ok()?;
-        slots.entries.iter().find(|e| e.is(token, binding)).map(|e| e.opened)
+        let fingerprint = self.fingerprint(token);
+        slots.entries.iter().find(|e| e.is(fingerprint, token, binding)).and_then(|e| e.opened)
     }
 
     fn remember(&self, token: &str, binding: &Binding, opened: Opened) {
         let Ok(mut slots) = self.slots.try_lock() else {
             return;
         };
-        let entry = Remembered {
-            token: token.to_owned(),
-            host: binding.host.to_owned(),
-            client_ip: binding.client_ip.map(str::to_owned),
-            user_agent: binding.user_agent.map(str::to_owned),
-            path: binding.path.map(str::to_owned),
-            opened,
-        };
+        let fingerprint = self.fingerprint(token);
         let at = slots.next;
         slots.next = (at + 1) % REMEMBERED_TOKENS;
-        match slots.entries.get_mut(at) {
-            Some(slot) => *slot = entry,
-            None => slots.entries.push(entry),
+        if slots.entries.len() <= at {
+            slots.entries.push(Remembered::default());
+        }
+        if let Some(entry) = slots.entries.get_mut(at) {
+            entry.set(fingerprint, token, binding, opened);
         }
     }
 }
