@@ -1,9 +1,10 @@
 //! Session tokens: the only thing the browser ever holds.
 //!
 //! This module owns the token format, the key ring that seals and opens tokens (and remembers the
-//! ones it opened lately, [`OpenedTokens`]), and the session id a token carries. It is pure: it
-//! never reads the clock (callers pass unix seconds) nor a random source (callers pass the nonce),
-//! never logs, and never panics on any input. Nothing here implements `Debug` in a way that prints a
+//! ones it opened lately, [`OpenedTokens`]), and the session id a token carries. It never reads
+//! the clock (callers pass unix seconds), takes every nonce from its caller (the only randomness
+//! it draws itself is std's `RandomState`, the key of the remembered tokens' fingerprints), never
+//! logs, and never panics on any input. Nothing here implements `Debug` in a way that prints a
 //! secret, a session id or a token.
 //!
 //! # Token layout (version 1)
