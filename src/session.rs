@@ -707,12 +707,16 @@ fn finish_response(host: &mut dyn Host, settings: &Settings, exchange: &mut Cook
     let Some(session) = session else {
         return Next::Continue;
     };
-    let mut nonce = [0u8; 12];
-    if !host.fill_random(&mut nonce) {
+    // One draw for the token's nonce and the id of its forms: each draw is a call into the host.
+    let mut random = [0u8; 12 + FORM_ID_BYTES];
+    if !host.fill_random(&mut random) {
         warn!("cookieless: no randomness for a token nonce");
         return Next::Continue;
     }
-    let token = match settings.ring.seal(session, host.now(), &exchange.request.binding(config), nonce) {
+    let Some((nonce, form_random)) = random.split_first_chunk::<12>() else {
+        return Next::Continue;
+    };
+    let token = match settings.ring.seal(session, host.now(), &exchange.request.binding(config), *nonce) {
         Ok(token) => token,
         Err(e) => {
             warn!("cookieless: could not seal a token: {e}");
@@ -721,7 +725,7 @@ fn finish_response(host: &mut dyn Host, settings: &Settings, exchange: &mut Cook
     };
     rewrite_location(host, config, &exchange.request, &token);
     set_token_headers(host, config, &token);
-    if let Some(rewriter) = body_rewriter(host, config, &exchange.request, response_ends, token) {
+    if let Some(rewriter) = body_rewriter(host, config, &exchange.request, response_ends, token, form_random) {
         exchange.phase = Phase::Rewriting { rewriter: Box::new(rewriter), held: 0 };
     }
     Next::Continue
@@ -773,7 +777,7 @@ fn set_token_headers(host: &mut dyn Host, config: &Config, token: &str) {
 
 /// A rewriter for this body, when there is one to rewrite; `content-length` goes, since the body
 /// changes length.
-fn body_rewriter(host: &mut dyn Host, config: &Config, request: &RequestFacts, response_ends: bool, token: String) -> Option<Rewriter> {
+fn body_rewriter(host: &mut dyn Host, config: &Config, request: &RequestFacts, response_ends: bool, token: String, form_random: &[u8]) -> Option<Rewriter> {
     let rewrite = &config.rewrite;
     if !rewrite.links && !rewrite.forms && rewrite.placeholder.is_none() {
         return None;
@@ -797,23 +801,22 @@ fn body_rewriter(host: &mut dyn Host, config: &Config, request: &RequestFacts, r
         host: request.authority.clone(),
         path: request.path.clone(),
         allowed_hosts: config.allowed_hosts.clone(),
-        form_id: form_id(host),
+        form_id: form_id(form_random),
     })
     .charset_declared(declares_charset(&content_type))
     .routes(Arc::clone(&config.routes)))
 }
 
-/// `cl-` and 16 random hex digits: unguessable by markup injected before the response was made.
-/// Without randomness, no id: the hidden input then belongs to its form by position only.
-fn form_id(host: &mut dyn Host) -> String {
-    let mut bytes = [0u8; 8];
-    if !host.fill_random(&mut bytes) {
-        return String::new();
-    }
+/// Random bytes of a form id.
+const FORM_ID_BYTES: usize = 8;
+
+/// `cl-` and 16 random hex digits (from `FORM_ID_BYTES` random bytes): unguessable by markup
+/// injected before the response was made.
+fn form_id(random: &[u8]) -> String {
     let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
     let mut id = String::with_capacity(19);
     id.push_str("cl-");
-    for b in bytes {
+    for &b in random {
         // Two digits a byte, without `format!` (a formatter per byte, on every rewritten page).
         id.extend([digit(b >> 4), digit(b & 0xf)]);
     }

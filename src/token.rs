@@ -1,8 +1,10 @@
 //! Session tokens: the only thing the browser ever holds.
 //!
-//! This module owns the token format, the key ring that seals and opens tokens, and the session
-//! id a token carries. It is pure: it never reads the clock (callers pass unix seconds) nor a
-//! random source (callers pass the nonce), never logs, and never panics on any input. Nothing here implements `Debug` in a way that prints a
+//! This module owns the token format, the key ring that seals and opens tokens (and remembers the
+//! ones it opened lately, [`OpenedTokens`]), and the session id a token carries. It never reads
+//! the clock (callers pass unix seconds), takes every nonce from its caller (the only randomness
+//! it draws itself is std's `RandomState`, the key of the remembered tokens' fingerprints), never
+//! logs, and never panics on any input. Nothing here implements `Debug` in a way that prints a
 //! secret, a session id or a token.
 //!
 //! # Token layout (version 1)
@@ -37,7 +39,10 @@ use aes_gcm::aead::{self, AeadInOut, KeyInit};
 use aes_gcm::Aes256Gcm;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
 
 /// Longest token (in characters, all ASCII) that is ever issued or accepted.
 pub const MAX_TOKEN_LEN: usize = 96;
@@ -160,6 +165,7 @@ impl RingKey {
 pub struct KeyRing {
     primary: RingKey,
     older: Vec<RingKey>,
+    opened: OpenedTokens,
 }
 
 impl fmt::Debug for KeyRing {
@@ -189,6 +195,7 @@ impl KeyRing {
         Some(KeyRing {
             primary: RingKey::new(first)?,
             older: rest.iter().map(RingKey::new).collect::<Option<Vec<_>>>()?,
+            opened: OpenedTokens::default(),
         })
     }
 
@@ -213,7 +220,8 @@ impl KeyRing {
         self.primary.seal(session, issued_at, binding, nonce)
     }
 
-    /// Opens a token issued for `binding`, refusing it if it is not valid at `now`.
+    /// Opens a token issued for `binding`, refusing it if it is not valid at `now`. A token this
+    /// ring opened lately for the same binding is not decrypted again (its time is checked again).
     pub fn open(
         &self,
         token: &str,
@@ -221,14 +229,137 @@ impl KeyRing {
         now: u64,
         ttl_seconds: u64,
     ) -> Result<Opened, Rejection> {
+        let opened = match self.opened.find(token, binding) {
+            Some(opened) => opened,
+            None => {
+                let opened = self.unseal(token, binding)?;
+                self.opened.remember(token, binding, opened);
+                opened
+            }
+        };
+        check_time(opened.issued_at, now, ttl_seconds)?;
+        Ok(opened)
+    }
+
+    fn unseal(&self, token: &str, binding: &Binding) -> Result<Opened, Rejection> {
         let mut buf = [0u8; DECODE_BUF_LEN];
         let raw = decode(token, &mut buf)?;
         let sealed = parse(raw)?;
         let key = self.find(sealed.key_id).ok_or(Rejection::UnknownKey)?;
-        let opened = key.unseal(&sealed, binding)?;
-        check_time(opened.issued_at, now, ttl_seconds)?;
-        Ok(opened)
+        key.unseal(&sealed, binding)
     }
+}
+
+/// How many opened tokens a ring remembers (per VM in Wasm, per filter configuration natively).
+const REMEMBERED_TOKENS: usize = 32;
+
+/// The tokens a ring opened lately: the token, the binding it opened for, what it held. A page's
+/// links and forms all carry the page's token (and a script sends it with every call), so a
+/// browser may present the same one several times; opening it again (AES-GCM in software in Wasm)
+/// would give the same answer, since opening is a function of the token, the binding and the ring
+/// alone. Only a token that opened goes in, and only the same token for the same binding comes
+/// out: nothing here can make a token valid that would not open. The time is checked on every use
+/// by [`KeyRing::open`].
+#[derive(Default)]
+struct OpenedTokens {
+    /// Natively, one ring serves every worker thread: a lock taken only with `try_lock`, so a
+    /// busy one means an ordinary open, never a wait.
+    slots: Mutex<Slots>,
+    /// Keys the tokens' fingerprints (SipHash under a random key): a lookup compares 64-bit
+    /// fingerprints, which say nothing about a remembered token's bytes to whoever times it, and
+    /// compares the token itself (in constant time) only where the fingerprint matched.
+    hasher: RandomState,
+}
+
+#[derive(Default)]
+struct Slots {
+    entries: Vec<Remembered>,
+    /// The entry the next token replaces once `entries` is full (oldest first).
+    next: usize,
+}
+
+/// One remembered token. A replaced entry keeps its strings' room: after the first few tokens,
+/// remembering one allocates nothing.
+#[derive(Default)]
+struct Remembered {
+    fingerprint: u64,
+    token: String,
+    host: String,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    path: Option<String>,
+    opened: Option<Opened>,
+}
+
+impl Remembered {
+    fn is(&self, fingerprint: u64, token: &str, binding: &Binding) -> bool {
+        self.fingerprint == fingerprint
+            && constant_time_eq(self.token.as_bytes(), token.as_bytes())
+            && self.host == binding.host
+            && self.client_ip.as_deref() == binding.client_ip
+            && self.user_agent.as_deref() == binding.user_agent
+            && self.path.as_deref() == binding.path
+    }
+
+    fn set(&mut self, fingerprint: u64, token: &str, binding: &Binding, opened: Opened) {
+        self.fingerprint = fingerprint;
+        copy_into(&mut self.token, token);
+        copy_into(&mut self.host, binding.host);
+        copy_optional(&mut self.client_ip, binding.client_ip);
+        copy_optional(&mut self.user_agent, binding.user_agent);
+        copy_optional(&mut self.path, binding.path);
+        self.opened = Some(opened);
+    }
+}
+
+fn copy_into(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
+}
+
+fn copy_optional(to: &mut Option<String>, from: Option<&str>) {
+    match (to.as_mut(), from) {
+        (Some(s), Some(from)) => copy_into(s, from),
+        (_, from) => *to = from.map(str::to_owned),
+    }
+}
+
+impl OpenedTokens {
+    fn fingerprint(&self, token: &str) -> u64 {
+        self.hasher.hash_one(token)
+    }
+
+    fn find(&self, token: &str, binding: &Binding) -> Option<Opened> {
+        let slots = self.slots.try_lock().ok()?;
+        let fingerprint = self.fingerprint(token);
+        slots.entries.iter().find(|e| e.is(fingerprint, token, binding)).and_then(|e| e.opened)
+    }
+
+    fn remember(&self, token: &str, binding: &Binding, opened: Opened) {
+        let Ok(mut slots) = self.slots.try_lock() else {
+            return;
+        };
+        let fingerprint = self.fingerprint(token);
+        let at = slots.next;
+        slots.next = (at + 1) % REMEMBERED_TOKENS;
+        if slots.entries.len() <= at {
+            slots.entries.push(Remembered::default());
+        }
+        if let Some(entry) = slots.entries.get_mut(at) {
+            entry.set(fingerprint, token, binding, opened);
+        }
+    }
+}
+
+/// A copy of a ring starts with nothing remembered.
+impl Clone for OpenedTokens {
+    fn clone(&self) -> OpenedTokens {
+        OpenedTokens::default()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// A random 128-bit session id: the name of a server-side cookie jar.
@@ -840,6 +971,64 @@ mod tests {
             Err(Rejection::Expired)
         );
         assert_eq!(r.open(&token, &b, NOW, 0), Err(Rejection::Expired));
+    }
+
+    #[test]
+    fn a_remembered_token_opens_for_its_own_binding_only() {
+        let r = ring(&[new()]);
+        let token = sealed(&r);
+        assert!(open(&r, &token).is_ok());
+        let others = [
+            Binding { host: "other.example.com", ..binding() },
+            Binding { client_ip: Some("198.51.100.7"), ..binding() },
+            Binding { client_ip: None, ..binding() },
+            Binding { user_agent: Some("curl/8"), ..binding() },
+            Binding { path: Some("/"), ..binding() },
+        ];
+        for other in others {
+            assert_eq!(r.open(&token, &other, NOW, TTL), Err(Rejection::BadSeal), "{other:?}");
+        }
+        assert!(open(&r, &token).is_ok(), "still remembered for its own");
+    }
+
+    #[test]
+    fn a_remembered_token_is_not_a_prefix_or_a_neighbour() {
+        let r = ring(&[new()]);
+        let token = sealed(&r);
+        assert!(open(&r, &token).is_ok());
+        let mut changed = token.clone().into_bytes();
+        if let Some(last) = changed.last_mut() {
+            *last = if *last == b'A' { b'Q' } else { b'A' };
+        }
+        let changed = String::from_utf8(changed).unwrap();
+        assert!(open(&r, &changed).is_err());
+        assert!(open(&r, &token[..token.len() - 1]).is_err());
+        assert!(open(&r, &format!("{token}A")).is_err());
+    }
+
+    #[test]
+    fn remembering_is_bounded_and_forgets_the_oldest_first() {
+        let r = ring(&[new()]);
+        let tokens: Vec<String> = (0..REMEMBERED_TOKENS as u8 + 8)
+            .map(|n| r.seal(session(), NOW, &binding(), [n; 12]).unwrap())
+            .collect();
+        for token in &tokens {
+            assert!(open(&r, token).is_ok());
+        }
+        let slots = r.opened.slots.lock().unwrap();
+        assert_eq!(slots.entries.len(), REMEMBERED_TOKENS);
+        assert!(!slots.entries.iter().any(|e| e.token == tokens[0]), "the oldest went first");
+        assert!(slots.entries.iter().any(|e| e.token == tokens[tokens.len() - 1]));
+    }
+
+    #[test]
+    fn refused_tokens_are_not_remembered_and_copies_start_empty() {
+        let r = ring(&[new()]);
+        let foreign = sealed(&ring(&[key("k2026", 1)]));
+        assert_eq!(open(&r, &foreign), Err(Rejection::BadSeal));
+        assert!(r.opened.slots.lock().unwrap().entries.is_empty());
+        assert!(open(&r, &sealed(&r)).is_ok());
+        assert!(r.clone().opened.slots.lock().unwrap().entries.is_empty());
     }
 
     #[test]
