@@ -103,8 +103,7 @@ impl Props {
     pub const HEADING: Props = Props(1 << 19);
     /// Start tags that close an open `p` (in button scope) before they open anything.
     pub const CLOSES_P: Props = Props(1 << 18);
-    /// Start tags that do not start the body (the "in head" and "after head" insertion modes
-    /// take them there, or a `<frameset>` instead of a body).
+    /// Start tags that "in head" takes (also from "after head" and from template contents).
     pub const IN_HEAD: Props = Props(1 << 20);
     /// Names the HTML parser knows (any other is an `HTMLUnknownElement` or a custom element).
     const KNOWN: Props = Props(1 << 14);
@@ -180,7 +179,9 @@ pub(super) mod names {
     pub const COLGROUP: Name = Name::of(b"colgroup");
     pub const FONT: Name = Name::of(b"font");
     pub const FORM: Name = Name::of(b"form");
+    pub const FRAMESET: Name = Name::of(b"frameset");
     pub const HEAD: Name = Name::of(b"head");
+    pub const HTML: Name = Name::of(b"html");
     pub const KEYGEN: Name = Name::of(b"keygen");
     pub const MATH: Name = Name::of(b"math");
     pub const P: Name = Name::of(b"p");
@@ -326,10 +327,10 @@ const CLOSES_P: &[&[u8]] = &[
     b"dd", b"dt",
 ];
 
-/// HTML standard, "after head": the start tags it hands to the head, and those it takes itself.
+/// HTML standard, "after head" and "in template": the start tags they hand to "in head".
 const IN_HEAD: &[&[u8]] = &[
-    b"html", b"head", b"base", b"basefont", b"bgsound", b"link", b"meta", b"noframes", b"script",
-    b"style", b"template", b"title", b"frameset",
+    b"base", b"basefont", b"bgsound", b"link", b"meta", b"noframes", b"script", b"style",
+    b"template", b"title",
 ];
 
 const TABLE_ROWS: &[&[u8]] = &[b"table", b"tbody", b"thead", b"tfoot", b"tr"];

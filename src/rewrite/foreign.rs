@@ -631,12 +631,8 @@ impl Foreign {
     /// head elements, which change no mode) decides how they are parsed.
     #[inline(never)]
     fn template_start(&mut self, el: Element) {
-        const HEAD: [Name; 8] = [
-            Name::of(b"base"), Name::of(b"link"), Name::of(b"meta"), Name::of(b"noframes"),
-            Name::of(b"script"), Name::of(b"style"), Name::of(b"template"), Name::of(b"title"),
-        ];
         if let Some((_, _, contents)) = self.templates.last_mut() {
-            if *contents == Contents::Undecided && !HEAD.iter().any(|&n| el.is(n)) {
+            if *contents == Contents::Undecided && !el.has(Props::IN_HEAD) {
                 *contents = if !el.has(Props::TABLE_START) || el.is(names::TABLE) {
                     Contents::Body
                 } else if el.is(names::TR) {
@@ -704,7 +700,7 @@ impl Foreign {
 
     /// An `<input>`, `<keygen>` or `<select>` read as HTML closes an open select (Chromium 156 and
     /// html5ever 0.40 as the parsers before them; a `<textarea>` no longer does): the select
-    /// leaves `outer` with what is inside it.
+    /// leaves `outer`, or the integration point's HTML elements, with what is inside it.
     fn close_select(&mut self) -> bool {
         let floor = self.outer_floor();
         match self.frames.last_mut() {

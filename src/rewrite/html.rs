@@ -653,9 +653,10 @@ impl Machine {
     }
 
     /// Does this tag start the body? Start tags that belong in no head do (outside template
-    /// contents), and so does any end tag but `</head>` and `</template>`: the parser ignores
-    /// some of those, but taking the body for started only makes a later `<frameset>` less
-    /// believed, which leaves what follows read (the safe error).
+    /// contents; `<html>`, `<head>` and `<frameset>` do not either), and so does any end tag but
+    /// `</head>` and `</template>`: the parser ignores some of those, but taking the body for
+    /// started only makes a later `<frameset>` less believed, which leaves what follows read
+    /// (the safe error).
     fn note_body(&mut self, element: Element, end_tag: bool) {
         if self.body_started || self.template_depth > 0 {
             return;
@@ -663,7 +664,8 @@ impl Machine {
         self.body_started = if end_tag {
             !element.is(names::HEAD) && !element.is(names::TEMPLATE)
         } else {
-            !element.has(Props::IN_HEAD)
+            let before_body = [names::HTML, names::HEAD, names::FRAMESET];
+            !element.has(Props::IN_HEAD) && !before_body.iter().any(|&n| element.is(n))
         };
     }
 
