@@ -560,7 +560,8 @@ impl TokenSink for Watch {
             _ => None,
         };
         let foreign_before = self.foreign_here();
-        let open_foreign = self.open_foreign();
+        // Only an end tag in svg/math can close svg/math by the HTML rules (see below).
+        let open_foreign = if end_tag.is_some() && foreign_before { self.open_foreign() } else { Vec::new() };
         let first_new = self.created();
         let result = self.builder.process_token(token, line_number);
         // A start tag read as HTML (outside svg/math or in an integration point) makes no svg/math
@@ -584,7 +585,7 @@ impl TokenSink for Watch {
             // foreign content; other end tags (of HTML elements opened around it) it does not.
             let followed = matches!(name.as_str(), "svg" | "math" | "p" | "br" | "template");
             // Out of svg/math, or out of svg/math inside an integration point further out: the
-            // HTML rules popped both kinds. (html5ever's "in body" end-tag walk does not stop at
+            // HTML rules popped a foreign element the tag does not name. (html5ever's "in body" end-tag walk does not stop at
             // svg/math special elements, `mi` or `foreignObject`, where the standard's and
             // Chromium 156's do, and so does the rewriter: `<mi><svg></span>` closes nothing.)
             let still_open = self.open_foreign();
