@@ -21,6 +21,7 @@ mod charref;
 mod edit;
 mod element;
 mod foreign;
+mod formatting;
 mod form_ids;
 mod html;
 mod raw;

@@ -731,6 +731,18 @@ fn hard_cases_match_the_oracle() {
             "<i><b></i><math></b><![CDATA[><a href=/x>]]>"),
         ("LEAK: the adoption agency takes an ordinary element before its furthest block off the stack: its end tag from svg closes nothing",
             "<b><span><div></b></div><svg></span><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("the adoption agency for a second <a> pops the <b> too, and the <b> made again holds math that </b> closes: <noscript> after it is raw text",
+            "<a href=/x></object><b><a href=/x><math></b><noscript><img src=/i referrerpolicy=no-referrer-when-downgrade>"),
+        ("</b> finds its list entry's element gone (a </p> closed it) and closes nothing: the outer <b> holds svg that the next </b> closes",
+            "<b><p><b></p></b><svg></b><noscript><img src=/i referrerpolicy=unsafe-url>"),
+        ("no more than three alike in the list of active formatting elements: three <b> made again, the fourth </b> closes nothing",
+            "<p><b><b><b><b></p><svg></b></b></b><svg></b><style><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("a table cell's marker hides the <b> left behind before it: nothing is made again in the cell, so </b> from svg closes nothing",
+            "<p><b></p><table><td><svg></b><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("LEAK: </form> generates implied end tags: the <li> in the form closes with it, so </li> from math closes nothing and <style> is MathML's",
+            "<form><li></form><math></li><style><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("an svg/math form with the id comes first in tree order: the HTML form in a table with the same id ties no input",
+            "<math><style><a href=/in-style></style><form id=f1><table><form id=f1 action=/x>"),
     ];
     let setup = setup();
     let mut failures = String::new();

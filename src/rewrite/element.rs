@@ -105,6 +105,10 @@ impl Props {
     pub const CLOSES_P: Props = Props(1 << 18);
     /// Start tags that "in head" takes (also from "after head" and from template contents).
     pub const IN_HEAD: Props = Props(1 << 20);
+    /// Start tags "in body" takes without reconstructing the active formatting elements first.
+    pub const NO_RECONSTRUCT: Props = Props(1 << 21);
+    /// Elements "generate implied end tags" closes when they are the current node.
+    pub const IMPLIED_END: Props = Props(1 << 22);
     /// Names the HTML parser knows (any other is an `HTMLUnknownElement` or a custom element).
     const KNOWN: Props = Props(1 << 14);
     /// The containers kept in the model's stack of HTML elements.
@@ -184,6 +188,7 @@ pub(super) mod names {
     pub const HTML: Name = Name::of(b"html");
     pub const KEYGEN: Name = Name::of(b"keygen");
     pub const MATH: Name = Name::of(b"math");
+    pub const NOBR: Name = Name::of(b"nobr");
     pub const P: Name = Name::of(b"p");
     pub const SELECT: Name = Name::of(b"select");
     pub const SVG: Name = Name::of(b"svg");
@@ -333,6 +338,24 @@ const IN_HEAD: &[&[u8]] = &[
     b"template", b"title",
 ];
 
+/// HTML standard, "in body": the start tags that do not "reconstruct the active formatting
+/// elements" before they are inserted (or ignored): the head's, the blocks that close a `p` (but
+/// `xmp`), forms, tables and their parts, the raw text ones with a content of their own
+/// (`textarea`, `iframe`, `noembed`, `noscript` with scripting on) and the ruby annotations.
+const NO_RECONSTRUCT: &[&[u8]] = &[
+    b"html", b"body", b"frameset", b"frame", b"head", b"base", b"basefont", b"bgsound", b"link",
+    b"meta", b"noframes", b"script", b"style", b"template", b"title", b"address", b"article",
+    b"aside", b"blockquote", b"center", b"details", b"dialog", b"dir", b"div", b"dl", b"fieldset",
+    b"figcaption", b"figure", b"footer", b"header", b"hgroup", b"main", b"menu", b"nav", b"ol",
+    b"p", b"search", b"section", b"summary", b"ul", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6",
+    b"pre", b"listing", b"plaintext", b"hr", b"li", b"dd", b"dt", b"form", b"table", b"caption",
+    b"col", b"colgroup", b"tbody", b"td", b"tfoot", b"th", b"thead", b"tr", b"param", b"source",
+    b"track", b"textarea", b"iframe", b"noembed", b"noscript", b"rb", b"rtc", b"rp", b"rt",
+];
+
+const IMPLIED_END: &[&[u8]] =
+    &[b"dd", b"dt", b"li", b"optgroup", b"option", b"p", b"rb", b"rp", b"rt", b"rtc"];
+
 const TABLE_ROWS: &[&[u8]] = &[b"table", b"tbody", b"thead", b"tfoot", b"tr"];
 const CELLS: &[&[u8]] = &[b"td", b"th", b"caption"];
 const SVG_INTEGRATION: &[&[u8]] = &[b"foreignobject", b"desc", b"title"];
@@ -356,6 +379,8 @@ const SETS: &[(&[&[u8]], Props)] = &[
     (CLOSES_P, Props::CLOSES_P),
     (HEADINGS, Props::HEADING),
     (IN_HEAD, Props::IN_HEAD),
+    (NO_RECONSTRUCT, Props::NO_RECONSTRUCT),
+    (IMPLIED_END, Props::IMPLIED_END),
     (CELLS, Props::CELL),
     (SVG_INTEGRATION, Props::SVG_INTEGRATION),
     (MATHML_INTEGRATION, Props::MATHML_INTEGRATION),

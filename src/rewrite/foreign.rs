@@ -18,8 +18,33 @@
 /// Open foreign elements kept at most.
 pub(super) const MAX_DEPTH: usize = 64;
 
+use std::ops::Deref;
+
 use super::element::{names, Element, Name, Props};
+use super::formatting::Formatting;
 use super::tag::Kind;
+
+/// An element of the model's stacks, with the serial that ties it to its entry in the list of
+/// active formatting elements or its marker there (0: none).
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    element: Element,
+    serial: u32,
+}
+
+impl Open {
+    fn plain(element: Element) -> Open {
+        Open { element, serial: 0 }
+    }
+}
+
+impl Deref for Open {
+    type Target = Element;
+
+    fn deref(&self) -> &Element {
+        &self.element
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Namespace {
@@ -36,7 +61,7 @@ struct Frame {
     /// HTML elements open inside this integration point (at most `MAX_DEPTH`): an end tag that
     /// names none of them closes nothing here, as the parser stops at the special integration
     /// point.
-    html_open: Vec<Element>,
+    html_open: Vec<Open>,
 }
 
 impl Frame {
@@ -50,7 +75,9 @@ impl Frame {
 #[derive(Debug, Default)]
 pub(super) struct Foreign {
     frames: Vec<Frame>,
-    outer: Vec<Element>,
+    outer: Vec<Open>,
+    /// The parser's list of active formatting elements.
+    formatting: Formatting,
     /// Per open template (at most `MAX_DEPTH`), how many frames and outer elements were open at
     /// its start tag: `</template>` pops everything opened inside it, integration points too.
     templates: Vec<(usize, usize, Contents)>,
@@ -116,7 +143,7 @@ impl Close {
     }
 
     /// Takes off `open` what the end tag closes there.
-    fn apply(self, open: &mut Vec<Element>) {
+    fn apply(self, open: &mut Vec<Open>) {
         match self {
             Close::Through(at) => open.truncate(at),
             Close::Adopted { at, specials_end } => {
@@ -183,7 +210,7 @@ impl Foreign {
 
     /// Is a table part open inside an svg/math integration point (where tables are not tracked)?
     pub fn table_in_integration_point(&self) -> bool {
-        let table_part = |n: &Element| n.has(Props::TABLE_ROW) || n.has(Props::CELL);
+        let table_part = |n: &Open| n.has(Props::TABLE_ROW) || n.has(Props::CELL);
         self.frames.iter().any(|f| f.html_open.iter().any(table_part))
     }
 
@@ -238,22 +265,21 @@ impl Foreign {
                             part || el.has(Props::PLAIN_CONTAINER) || el.has(Props::OPEN_SPECIAL) || form
                         }
                     };
-                    if keep {
-                        let outer = self.frames.is_empty();
-                        let open = match self.frames.last_mut() {
-                            Some(point) => &mut point.html_open,
-                            None => &mut self.outer,
-                        };
-                        if open.len() < MAX_DEPTH {
-                            open.push(el);
-                            if outer && el.is(names::TABLE) {
-                                self.tables_pushed = self.tables_pushed.wrapping_add(1);
-                            }
+                    if opens && !el.has(Props::NO_RECONSTRUCT) {
+                        self.reconstruct();
+                        if el.is(names::NOBR) {
+                            // A `nobr` in scope: the adoption agency runs for it first.
+                            self.end(el);
+                            self.reconstruct();
                         }
+                    }
+                    if keep {
+                        self.push_html(el);
                     }
                     return Reading::Html;
                 }
             };
+            self.reconstruct();
             self.push(namespace, tag);
             return Reading::Foreign;
         }
@@ -272,6 +298,128 @@ impl Foreign {
         Reading::Foreign
     }
 
+    /// Pushes an HTML element read here onto the stack: the current integration point's HTML
+    /// elements, or those around all foreign content. A formatting element gets its entry in the
+    /// list of active formatting elements, one that sets a marker its marker.
+    fn push_html(&mut self, el: Element) {
+        let marks = (el.has(Props::MARKER) || el.has(Props::CELL)) && el.kind != Kind::Template;
+        let serial = if el.has(Props::FORMATTING) || marks { self.formatting.serial() } else { 0 };
+        if !self.push_open(Open { element: el, serial }) {
+            return;
+        }
+        if self.frames.is_empty() && el.is(names::TABLE) {
+            self.tables_pushed = self.tables_pushed.wrapping_add(1);
+        }
+        let (frames, outer) = (&self.frames, &self.outer);
+        if el.has(Props::FORMATTING) {
+            self.formatting.push(el, serial, |s| on_stack(outer, frames, s));
+        } else if marks {
+            self.formatting.push_marker(serial, |s| on_stack(outer, frames, s));
+        }
+    }
+
+    /// "Reconstruct the active formatting elements" before a start tag or text the "in body"
+    /// rules take here: those that left the stack are made again where the current node is. Not
+    /// in a select, nor where a table is open in an integration point (neither is followed in
+    /// detail: fewer elements made again is the safe error, see `formatting`).
+    fn reconstruct(&mut self) {
+        if !self.formatting.may_reconstruct() || self.table_in_integration_point() || self.select_here() {
+            return;
+        }
+        let (frames, outer) = (&self.frames, &self.outer);
+        let stale = self.formatting.take_stale(|s| on_stack(outer, frames, s));
+        for element in stale {
+            let serial = self.formatting.serial();
+            if !self.push_open(Open { element, serial }) {
+                return;
+            }
+            self.formatting.remade(element, serial);
+        }
+    }
+
+    /// Pushes `open` where the current insertion point is (the innermost integration point's
+    /// HTML elements, or those around all foreign content), unless that stack is full.
+    fn push_open(&mut self, open: Open) -> bool {
+        let stack = match self.frames.last_mut() {
+            Some(point) => &mut point.html_open,
+            None => &mut self.outer,
+        };
+        if stack.len() >= MAX_DEPTH {
+            return false;
+        }
+        stack.push(open);
+        true
+    }
+
+    /// The current node when it is an HTML element.
+    fn current_html(&self) -> Option<&Open> {
+        match self.frames.last() {
+            Some(point) if point.integration_point => point.html_open.last(),
+            Some(_) => None,
+            None => self.outer.last(),
+        }
+    }
+
+    /// Is a select open among the HTML elements of the current insertion point?
+    fn select_here(&self) -> bool {
+        let open = match self.frames.last() {
+            Some(point) => &point.html_open[..],
+            None => self.outer.get(self.outer_floor()..).unwrap_or_default(),
+        };
+        open.iter().any(|n| n.is(names::SELECT))
+    }
+
+    /// Could text reconstruct formatting elements now (cheap)?
+    #[inline]
+    pub fn may_reconstruct(&self) -> bool {
+        self.formatting.may_reconstruct()
+    }
+
+    /// Text outside raw text: where the "in body" rules take it (not in foreign content, and in a
+    /// table only text that is not all whitespace) it reconstructs the active formatting
+    /// elements. NUL characters are dropped there.
+    pub fn text(&mut self, text: &[u8]) {
+        if !self.may_reconstruct() || !self.html_here() {
+            return;
+        }
+        let table_text = self.frames.is_empty() && self.in_table_text();
+        let counts = |&b: &u8| b != 0 && !(table_text && super::tag::is_ws(b));
+        if text.iter().any(counts) {
+            self.reconstruct();
+        }
+    }
+
+    /// Is text here "in table text", which inserts whitespace as it is: is the current node a
+    /// table, a table body or a row (or a template whose contents are in a table mode)?
+    fn in_table_text(&self) -> bool {
+        match self.outer.get(self.outer_floor()..).and_then(<[Open]>::last) {
+            Some(n) => n.has(Props::TABLE_ROW),
+            None => self.template_contents().is_table(),
+        }
+    }
+
+    /// What a formatting element's end tag looks for: the current node of its name when that is
+    /// in no entry of the list of active formatting elements; else the last entry of its name
+    /// there (the adoption agency); with none, the element of its name as any other end tag
+    /// does; an entry whose element left the stack leaves the list and closes nothing.
+    fn seek(&mut self, el: Element) -> Seek {
+        if !el.has(Props::FORMATTING) {
+            return Seek::Name;
+        }
+        if self.current_html().is_some_and(|n| n.is(el.name) && !self.formatting.lists(n.serial)) {
+            return Seek::Name;
+        }
+        let (frames, outer) = (&self.frames, &self.outer);
+        match self.formatting.last_named(el.name, |s| on_stack(outer, frames, s)) {
+            None => Seek::Name,
+            Some(serial) if on_stack(outer, frames, serial) => Seek::Entry(serial),
+            Some(serial) => {
+                self.formatting.remove(serial);
+                Seek::Nothing
+            }
+        }
+    }
+
     /// An end tag: closes the foreign element it names (and everything inside it), or is read as
     /// HTML. `</p>` and `</br>` in foreign content break out of it first.
     pub fn end(&mut self, el: Element) -> Reading {
@@ -279,8 +427,9 @@ impl Foreign {
         if name == names::FORM && !self.in_template() {
             return self.close_form();
         }
+        let seek = self.seek(el);
         if !self.is_open() {
-            if let Some(close) = self.outer_target(el) {
+            if let Some(close) = self.outer_target(el, seek) {
                 self.close_outer(close);
             }
             return Reading::Html;
@@ -292,8 +441,8 @@ impl Foreign {
         if let Some(point) = self.frames.last_mut().filter(|f| f.integration_point && !f.html_open.is_empty()) {
             // The HTML elements open in the integration point take the end tag as "in body" does
             // (the integration point, special and a scope boundary, ends the walk).
-            if let Some(close) = body_end_walk(&point.html_open, el) {
-                close.apply(&mut point.html_open);
+            if let Some(close) = body_end_walk(&point.html_open, el, seek) {
+                close_in(&mut point.html_open, close, &mut self.formatting);
             }
             return Reading::Html;
         }
@@ -319,8 +468,8 @@ impl Foreign {
             // "in body" does.
             let boundary_between = self.frames.get(floor + 1..).is_some_and(|fs| fs.iter().any(|f| f.integration_point));
             if let Some(point) = self.frames.get_mut(floor).filter(|_| !boundary_between) {
-                if let Some(close) = body_end_walk(&point.html_open, el) {
-                    close.apply(&mut point.html_open);
+                if let Some(close) = body_end_walk(&point.html_open, el, seek) {
+                    close_in(&mut point.html_open, close, &mut self.formatting);
                     self.frames.truncate(floor + 1);
                 }
             }
@@ -328,7 +477,7 @@ impl Foreign {
         }
         // An HTML element open around the foreign content (`<div><svg></div>`): the parser pops
         // everything up to it.
-        if let Some(close) = self.outer_match(el) {
+        if let Some(close) = self.outer_match(el, seek) {
             self.close_outer(close);
             self.frames.clear();
         }
@@ -337,7 +486,7 @@ impl Foreign {
 
     /// Takes off `outer` what an end tag closes there.
     fn close_outer(&mut self, close: Close) {
-        close.apply(&mut self.outer);
+        close_in(&mut self.outer, close, &mut self.formatting);
     }
 
     /// A table part's end tag (`</td>`, `</tr>`, `</table>`, ...) that reaches the HTML rules
@@ -349,7 +498,7 @@ impl Foreign {
         if !el.has(Props::TABLE_START) || self.table_mode_element().is_none() {
             return false;
         }
-        let Some(Close::Through(at)) = self.outer_target(el) else {
+        let Some(Close::Through(at)) = self.outer_target(el, Seek::Name) else {
             return false;
         };
         self.outer.truncate(at);
@@ -362,9 +511,9 @@ impl Foreign {
     /// unless it is a select or an HTML element in an integration point changed the mode (a
     /// table, a table part, a select).
     fn table_mode_element(&self) -> Option<Element> {
-        let changes_mode = |n: &Element| n.has(Props::TABLE_START) || n.has(Props::TABLE_ROW) || n.is(names::SELECT);
+        let changes_mode = |n: &Open| n.has(Props::TABLE_START) || n.has(Props::TABLE_ROW) || n.is(names::SELECT);
         let open = self.outer.get(self.outer_floor()..).unwrap_or_default();
-        let innermost = open.iter().rev().find(|n| changes_mode(n)).copied();
+        let innermost = open.iter().rev().find(|n| changes_mode(n)).map(|n| n.element);
         let changed_inside = self.frames.iter().any(|f| f.html_open.iter().any(changes_mode));
         innermost.filter(|n| !n.is(names::SELECT) && !changed_inside)
     }
@@ -379,9 +528,10 @@ impl Foreign {
     }
 
     /// `</form>` outside templates: a foreign `form` element it closes, or the form pointer's
-    /// rule: the form alone leaves the stack (what is open inside it stays), and only when it is
-    /// in scope (no scope boundary, `select` or integration point opened after it); otherwise the
-    /// form stays open.
+    /// rule: the elements with implied end tags at the top of the stack close, then the form
+    /// alone leaves the stack (what else is open inside it stays), and only when it is in scope
+    /// (no scope boundary, `select` or integration point opened after it); otherwise the form
+    /// stays open.
     fn close_form(&mut self) -> Reading {
         let html_floor = self.frames.iter().rposition(|f| f.integration_point && !f.html_open.is_empty());
         let named = self.frames.iter().rposition(|f| f.named(names::FORM));
@@ -407,6 +557,11 @@ impl Foreign {
                 .iter()
                 .any(|n| n.has(Props::SCOPE_BOUNDARY) || n.is(names::SELECT));
             if !blocked {
+                // "Generate implied end tags" first: a `p` or `li` open in the form closes
+                // (`<form><li></form><math></li>`: the `</li>` finds none, and the math stays).
+                while open.len() > at + 1 && open.last().is_some_and(|n| n.has(Props::IMPLIED_END)) {
+                    open.pop();
+                }
                 open.remove(at);
             }
         }
@@ -421,11 +576,11 @@ impl Foreign {
     /// elements: "any other end tag"), and a scope boundary (`table`, `object`, ...) before a
     /// special or formatting one (their "in scope" test). Outside templates `</form>` takes only
     /// the form off the stack (the form pointer's rule).
-    fn outer_match(&self, el: Element) -> Option<Close> {
+    fn outer_match(&self, el: Element, seek: Seek) -> Option<Close> {
         if (el.is(names::FORM) && !self.in_template()) || self.frames.iter().any(|f| f.integration_point) {
             return None;
         }
-        self.outer_target(el)
+        self.outer_target(el, seek)
     }
 
     /// What an HTML end tag closes of `outer` (from its innermost element): a table part "in
@@ -436,13 +591,9 @@ impl Foreign {
     /// HTML elements: "any other end tag"), and a select. A formatting element with a special
     /// one after it (the adoption agency's furthest block) leaves the special ones open; its
     /// last pass, without a furthest block, pops what follows them (foreign content too).
-    fn outer_target(&self, el: Element) -> Option<Close> {
+    fn outer_target(&self, el: Element, seek: Seek) -> Option<Close> {
         let floor = self.outer_floor();
         let open = self.outer.get(floor..).unwrap_or_default();
-        // The usual end tag closes the current node: every rule below then closes just that.
-        if open.last().is_some_and(|n| n.is(el.name)) {
-            return Some(Close::Through(floor + open.len() - 1));
-        }
         if el.is(names::TABLE) {
             let table = open.iter().rposition(|n| n.is(names::TABLE));
             return table.or_else(|| self.template_rows(open)).map(|at| Close::Through(floor + at));
@@ -452,13 +603,13 @@ impl Foreign {
             let behind_table = open.get(at + 1..).unwrap_or_default().iter().any(|n| n.is(names::TABLE));
             return (!behind_table).then_some(Close::Through(floor + at));
         }
-        body_end_walk(open, el).map(|close| close.from(floor))
+        body_end_walk(open, el, seek).map(|close| close.from(floor))
     }
 
     /// `</table>` in template contents in a table mode without a table: in a table body or row
     /// the parser pops them, in a caption the caption (then it ignores the tag); in a cell it
     /// ignores it at once. Where in `open` (the contents) what it pops starts.
-    fn template_rows(&self, open: &[Element]) -> Option<usize> {
+    fn template_rows(&self, open: &[Open]) -> Option<usize> {
         if !self.template_contents().is_table() {
             return None;
         }
@@ -468,33 +619,27 @@ impl Foreign {
         }
     }
 
-    /// `<a>` while an `<a>` is in the parser's list of active formatting elements: the adoption
-    /// agency runs for it, and whatever that did, the old `<a>` is then taken off the stack. With
-    /// only ordinary elements after it (`<a><span><a>`) that pops everything up to it; with
-    /// special ones (`<a><div><span><a>`) it closes as `</a>` would there (`Close::Adopted`: the
-    /// `<span>` after the last special one goes too). Behind a scope boundary (`<a><table><a>`,
-    /// or an integration point: one further out than the current one holds it) it is not in
-    /// scope, and only the `<a>` itself leaves the stack. A marker (`object`, `applet`,
-    /// `marquee`, `template`) after it hides it from the list: it stays.
+    /// `<a>` while an `<a>` is in the parser's list of active formatting elements (after its last
+    /// marker): the adoption agency runs for it, and whatever that did, the old `<a>` leaves the
+    /// list and the stack. With only ordinary elements after it (`<a><span><a>`) that pops
+    /// everything up to it; with special ones (`<a><div><span><a>`) it closes as `</a>` would
+    /// there (`Close::Adopted`: the `<span>` after the last special one goes too). Behind a scope
+    /// boundary (`<a><table><a>`, or an integration point: one further out than the current one
+    /// holds it) it is not in scope, and only the `<a>` itself leaves the stack.
     fn close_open_a(&mut self) {
-        let outer_floor = self.outer_floor();
-        let current = self.frames.len().checked_sub(1);
-        // The innermost `<a>`: in the current integration point, in one further out, or around
-        // the foreign content (`outer`).
-        let mut marker_after = false;
-        for (i, frame) in self.frames.iter_mut().enumerate().rev() {
-            if let Some(at) = frame.html_open.iter().rposition(|n| n.is(names::A)) {
-                if !marker_after {
-                    adopt_open_a(&mut frame.html_open, at, Some(i) == current);
-                }
-                return;
-            }
-            marker_after |= frame.html_open.iter().any(|n| n.has(Props::MARKER));
-        }
-        let Some(at) = self.outer.iter().rposition(|n| n.is(names::A)).filter(|&at| at >= outer_floor) else {
+        let (frames, outer) = (&self.frames, &self.outer);
+        let Some(serial) = self.formatting.last_named(names::A, |s| on_stack(outer, frames, s)) else {
             return;
         };
-        if !marker_after {
+        self.formatting.remove(serial);
+        let current = self.frames.len().checked_sub(1);
+        for (i, frame) in self.frames.iter_mut().enumerate().rev() {
+            if let Some(at) = frame.html_open.iter().position(|n| n.serial == serial) {
+                adopt_open_a(&mut frame.html_open, at, Some(i) == current);
+                return;
+            }
+        }
+        if let Some(at) = self.outer.iter().position(|n| n.serial == serial) {
             adopt_open_a(&mut self.outer, at, current.is_none());
         }
     }
@@ -547,7 +692,7 @@ impl Foreign {
     /// `context`: the table for a caption, column group or table body; its body for a row, its
     /// row for a cell, opening the `tbody` and `tr` the parser implies when there is none.
     fn clear_to_context(&mut self, context: usize, el: Element) {
-        let is_section = |n: &Element| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
+        let is_section = |n: &Open| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
         let is_cell = el.has(Props::CELL) && !el.is(names::CAPTION);
         if !el.is(names::TR) && !is_cell {
             self.outer.truncate(context);
@@ -564,9 +709,9 @@ impl Foreign {
     /// stands for the table, body and row a part needs, so the parser implies a `tr` only for a
     /// cell in a table body, and nothing else.
     fn clear_to_template_context(&mut self, from: usize, el: Element) {
-        let is_section = |n: &Element| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
+        let is_section = |n: &Open| n.is(names::TBODY) || n.is(names::THEAD) || n.is(names::TFOOT);
         let is_cell = el.has(Props::CELL) && !el.is(names::CAPTION);
-        let innermost = |is: &dyn Fn(&Element) -> bool| self.outer.iter().skip(from).rposition(is).map(|k| from + k);
+        let innermost = |is: &dyn Fn(&Open) -> bool| self.outer.iter().skip(from).rposition(is).map(|k| from + k);
         let (keep, implied) = if is_cell {
             match (innermost(&|n| n.is(names::TR)), innermost(&is_section)) {
                 (Some(row), _) => (row + 1, false),
@@ -580,7 +725,7 @@ impl Foreign {
         };
         self.outer.truncate(keep);
         if implied && self.outer.len() < MAX_DEPTH {
-            self.outer.push(Element::lookup(names::TR));
+            self.outer.push(Open::plain(Element::lookup(names::TR)));
         }
     }
 
@@ -590,7 +735,7 @@ impl Foreign {
     /// closed an open cell.
     fn template_ignores(&mut self, contents: Contents, from: usize, el: Element) -> bool {
         let cell = el.has(Props::CELL) && !el.is(names::CAPTION);
-        let (ignored, closes): (bool, fn(&Element) -> bool) = match contents {
+        let (ignored, closes): (bool, fn(&Open) -> bool) = match contents {
             Contents::Rows => (!el.is(names::TR) && !cell, |n| n.is(names::TR)),
             Contents::Cells => (!cell, |n| n.has(Props::CELL)),
             _ => (false, |_| false),
@@ -605,13 +750,13 @@ impl Foreign {
 
     /// Keeps `outer` up to the first element from `from` on that `is`, or up to `from` with an
     /// `implied` element opened there.
-    fn truncate_after(&mut self, from: usize, is: impl Fn(&Element) -> bool, implied: Name) {
+    fn truncate_after(&mut self, from: usize, is: impl Fn(&Open) -> bool, implied: Name) {
         match self.outer.iter().skip(from).position(is) {
             Some(k) => self.outer.truncate(from + k + 1),
             None => {
                 self.outer.truncate(from);
                 if self.outer.len() < MAX_DEPTH {
-                    self.outer.push(Element::lookup(implied));
+                    self.outer.push(Open::plain(Element::lookup(implied)));
                 }
             }
         }
@@ -662,12 +807,13 @@ impl Foreign {
     /// and `</form>` pops everything up to its form (`<template><form><math></form>` leaves the
     /// math). Not one right in a table (the parser drops it).
     fn template_form(&self) -> bool {
-        let in_table = self.outer.get(self.outer_floor()..).and_then(<[Element]>::last).is_some_and(|n| n.has(Props::TABLE_ROW));
+        let in_table = self.outer.get(self.outer_floor()..).and_then(<[Open]>::last).is_some_and(|n| n.has(Props::TABLE_ROW));
         self.in_template() && !in_table
     }
 
     /// A `<template>` read as HTML.
     fn open_template(&mut self) {
+        self.formatting.push_template();
         if self.templates.len() < MAX_DEPTH {
             self.templates.push((self.frames.len(), self.outer.len(), Contents::Undecided));
         } else {
@@ -678,6 +824,7 @@ impl Foreign {
     /// `</template>` read as HTML while a template is open: the parser pops every element up to
     /// the template, whatever its namespace (`<template><svg><title></template>` leaves the svg).
     pub fn close_template(&mut self) {
+        self.formatting.clear_template();
         if self.templates_unrecorded > 0 {
             self.templates_unrecorded -= 1;
             self.close_to_html();
@@ -736,6 +883,7 @@ impl Foreign {
         self.outer.clear();
         self.templates.clear();
         self.templates_unrecorded = 0;
+        self.formatting.clear();
     }
 
     /// Pops foreign elements until an integration point is innermost, or none is left.
@@ -746,19 +894,37 @@ impl Foreign {
     }
 }
 
+/// What an end tag looks for on the stack.
+#[derive(Debug, Clone, Copy)]
+enum Seek {
+    /// An element of its name.
+    Name,
+    /// A formatting element's entry in the list of active formatting elements: the adoption
+    /// agency's formatting element, with this serial.
+    Entry(u32),
+    /// Nothing: the entry's element had left the stack.
+    Nothing,
+}
+
 /// The "in body" end-tag walk over `open` (innermost last): a scope boundary (`table`, `td`,
 /// `object`, ...) ends it (the "in scope" test), so does a special element before an element of
-/// an ordinary name ("any other end tag"), and a select. A formatting element with a special one
-/// after it (the adoption agency's furthest block) leaves the special ones open; its last pass,
+/// an ordinary name ("any other end tag"), and a select. The adoption agency's formatting element
+/// with a special one after it (the furthest block) leaves the special ones open; its last pass,
 /// without a furthest block, pops what follows them.
-fn body_end_walk(open: &[Element], el: Element) -> Option<Close> {
-    let ordinary = !el.has(Props::SPECIAL) && !el.has(Props::FORMATTING);
+fn body_end_walk(open: &[Open], el: Element, seek: Seek) -> Option<Close> {
+    let adoption = matches!(seek, Seek::Entry(_));
+    let ordinary = !el.has(Props::SPECIAL) && !adoption;
+    let sought = |n: &Open| match seek {
+        Seek::Name => n.is(el.name),
+        Seek::Entry(serial) => n.serial == serial,
+        Seek::Nothing => false,
+    };
     // The innermost special element passed on the way down (the furthest block's end).
     let mut last_special = None;
     for (at, n) in open.iter().enumerate().rev() {
-        if n.is(el.name) {
+        if sought(n) {
             return Some(match last_special {
-                Some(s) if el.has(Props::FORMATTING) => Close::Adopted { at, specials_end: s + 1 },
+                Some(s) if adoption => Close::Adopted { at, specials_end: s + 1 },
                 _ => Close::Through(at),
             });
         }
@@ -779,8 +945,25 @@ fn body_end_walk(open: &[Element], el: Element) -> Option<Close> {
     None
 }
 
+/// Applies `close` to `open`: a formatting element it closes leaves the list of active formatting
+/// elements too.
+fn close_in(open: &mut Vec<Open>, close: Close, formatting: &mut Formatting) {
+    let at = match close {
+        Close::Through(at) | Close::Adopted { at, .. } => at,
+    };
+    if let Some(n) = open.get(at).filter(|n| n.has(Props::FORMATTING)) {
+        formatting.remove(n.serial);
+    }
+    close.apply(open);
+}
+
+/// Is the element with `serial` on the stack?
+fn on_stack(outer: &[Open], frames: &[Frame], serial: u32) -> bool {
+    outer.iter().rev().any(|n| n.serial == serial) || frames.iter().any(|f| f.html_open.iter().any(|n| n.serial == serial))
+}
+
 /// Pops the innermost select of `open` (its elements from `floor` on) when it is in scope.
-fn close_select_in(open: &mut Vec<Element>, floor: usize) -> bool {
+fn close_select_in(open: &mut Vec<Open>, floor: usize) -> bool {
     let above = open.get(floor..).unwrap_or_default();
     let Some(at) = above.iter().rposition(|n| n.is(names::SELECT)) else {
         return false;
@@ -792,7 +975,7 @@ fn close_select_in(open: &mut Vec<Element>, floor: usize) -> bool {
     true
 }
 
-fn select_out_of_scope(open: &[Element]) -> bool {
+fn select_out_of_scope(open: &[Open]) -> bool {
     open.iter()
         .rposition(|n| n.is(names::SELECT))
         .is_some_and(|at| open.get(at + 1..).unwrap_or_default().iter().any(|n| n.has(Props::SCOPE_BOUNDARY)))
@@ -800,11 +983,8 @@ fn select_out_of_scope(open: &[Element]) -> bool {
 
 /// `close_open_a` for the `<a>` at `at` in `open`, which is in the current stack (`current`) or
 /// behind an integration point.
-fn adopt_open_a(open: &mut Vec<Element>, at: usize, current: bool) {
+fn adopt_open_a(open: &mut Vec<Open>, at: usize, current: bool) {
     let after = open.get(at + 1..).unwrap_or_default();
-    if after.iter().any(|n| n.has(Props::MARKER)) {
-        return;
-    }
     if !current || after.iter().any(|n| n.has(Props::SCOPE_BOUNDARY)) {
         open.remove(at);
         return;
@@ -820,12 +1000,12 @@ fn adopt_open_a(open: &mut Vec<Element>, at: usize, current: bool) {
 /// than `address`, `div`, `p`), `<button>` a button in scope, a block start a `p` in button scope,
 /// a heading the heading that is the current node. The ones not followed (`<table>` a `p` in
 /// no-quirks mode) keep an element open longer, which keeps svg/math open longer: the safe error.
-fn close_implied(open: &mut Vec<Element>, floor: usize, el: Element) {
+fn close_implied(open: &mut Vec<Open>, floor: usize, el: Element) {
     // Every start tag outside foreign content comes here: most close nothing.
     if !el.has(Props::CLOSES_P) && !el.is(names::BUTTON) {
         return;
     }
-    let item = |n: &Element| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
+    let item = |n: &Open| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
     if el.is(names::LI) || el.is(names::DD) || el.is(names::DT) {
         for at in (floor..open.len()).rev() {
             let Some(n) = open.get(at) else { break };
@@ -850,7 +1030,7 @@ fn close_implied(open: &mut Vec<Element>, floor: usize, el: Element) {
 }
 
 /// Pops `open` through the innermost `name` after `floor` when it is in (button) scope.
-fn close_in_scope(open: &mut Vec<Element>, floor: usize, name: Name) {
+fn close_in_scope(open: &mut Vec<Open>, floor: usize, name: Name) {
     let above = open.get(floor..).unwrap_or_default();
     let Some(at) = above.iter().rposition(|n| n.is(name)) else {
         return;
@@ -1023,6 +1203,53 @@ mod tests {
         end(&mut f, b"p");
         assert!(!f.cdata_allowed());
         assert_eq!(start(&mut f, "a"), Reading::Html);
+    }
+
+    /// A new model fed tags written `p b /p svg` (end tags with a slash), `#x` for text and
+    /// `#_` for whitespace.
+    fn fed(tags: &str) -> Foreign {
+        let mut f = Foreign::default();
+        for t in tags.split_whitespace() {
+            match (t, t.strip_prefix('/')) {
+                ("#x", _) => f.text(b"x"),
+                ("#_", _) => f.text(b" \n"),
+                (_, Some(name)) => {
+                    end(&mut f, name.as_bytes());
+                }
+                _ => {
+                    start(&mut f, t);
+                }
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn formatting_elements_that_left_the_stack_are_made_again() {
+        // `<p><b></p>`: the `b` is made again at the svg start tag, around the svg: `</b>` closes it.
+        assert!(!fed("p b /p svg /b").is_open());
+        // Text made it again already: it holds the svg all the same.
+        assert!(!fed("p b /p #x svg /b").is_open());
+        // Inside an integration point, where the "in body" rules take text.
+        assert!(!fed("svg foreignobject p b /p #_").cdata_allowed(), "the b made again is the current node");
+        // Whitespace in a table is no text for this: nothing is made again before the table,
+        // and the first `</b>` takes the entry off the list.
+        assert!(fed("p b /p table #_ /table /b svg /b").is_open());
+    }
+
+    #[test]
+    fn an_end_tag_whose_entry_left_the_stack_closes_nothing() {
+        // `<b><p><b></p></b>`: the inner b's entry goes, the outer b stays open around the svg.
+        assert!(!fed("b p b /p /b svg /b").is_open());
+        // A marker hides what is before it: `</b>` in the object finds no entry.
+        assert!(fed("p b /p object svg /b").is_open());
+    }
+
+    #[test]
+    fn form_end_closes_implied_end_tags_first() {
+        assert!(fed("form li /form math /li").is_open(), "the li closed with the form");
+        // An element without an implied end tag stays open.
+        assert!(!fed("form div /form math /div").is_open());
     }
 
     #[test]

@@ -407,13 +407,16 @@ impl Machine {
     /// Text: on to the next `<`, and what it starts.
     fn data(&mut self, c: &Cursor<'_>) -> Step {
         let found = memchr::memchr(b'<', c.rest());
+        let text = || c.rest().get(..found.unwrap_or(usize::MAX)).unwrap_or(c.rest());
         if self.frameset_ok || !self.body_started {
             // Visible text rules out a frameset, as the parser's frameset-ok flag does, and
             // outside template contents it starts the body.
-            let text = c.rest().get(..found.unwrap_or(usize::MAX)).unwrap_or(c.rest());
-            if !text.iter().all(|&b| super::tag::is_ws(b)) {
+            if !text().iter().all(|&b| super::tag::is_ws(b)) {
                 self.text_seen();
             }
+        }
+        if self.foreign.may_reconstruct() {
+            self.foreign.text(text());
         }
         let Some(k) = found else {
             return Step::Stop(c.buf.len());
@@ -423,6 +426,7 @@ impl Machine {
             Lt::NeedMore => return Step::Stop(lt),
             Lt::Text => {
                 self.text_seen();
+                self.foreign.text(b"<");
                 (Mode::Data, 1)
             }
             Lt::Tag { end } => {
@@ -632,6 +636,9 @@ impl Machine {
             })
         };
         if reading == Reading::Foreign {
+            if kind == Kind::Form {
+                self.foreign_form_id(tag);
+            }
             return self.foreign_overrides(kind, tag, plan);
         }
         self.base.sync_tables(&self.foreign);
@@ -667,6 +674,15 @@ impl Machine {
             let before_body = [names::HTML, names::HEAD, names::FRAMESET];
             !element.has(Props::IN_HEAD) && !before_body.iter().any(|&n| element.is(n))
         };
+    }
+
+    /// An svg/math `form` element's id: `form=` names the first element with an id, of any
+    /// namespace, so an HTML form's own id after it ties no input (it would have no form).
+    fn foreign_form_id(&mut self, tag: &[u8]) {
+        let t = Tag { bytes: tag, attrs: &self.tag.attrs };
+        if let Some(id) = t.attr(b"id").filter(|_| self.template_depth == 0) {
+            self.form_ids.form(id.as_ref().map_or(&b""[..], |v| v.text()));
+        }
     }
 
     /// A tag read as svg/math still gets the page-URL overrides: should the parser see it as
