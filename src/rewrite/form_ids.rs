@@ -14,8 +14,8 @@
 //! that id met before gets no hidden input at all, and every form met after it has its id
 //! neutralised (`id=""` put first; the first attribute wins), whichever of them the tree puts
 //! first. Only HTML forms the parser creates outside templates count (template contents are a
-//! tree of their own); a non-form element with the id first in tree order only leaves the input
-//! without a form. A form tag too long to read (its id unknown) gets `id=""` once an id ties an
+//! tree of their own), and svg/math `form` elements outside templates, whose ids take the name as
+//! well; another element with the id first in tree order only leaves the input without a form. A form tag too long to read (its id unknown) gets `id=""` once an id ties an
 //! input, and before that makes every later id count as taken.
 
 use std::collections::HashSet;
