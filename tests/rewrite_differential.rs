@@ -749,6 +749,10 @@ fn hard_cases_match_the_oracle() {
             "<table><mi><area href=/x><form><math></mi><base href=/x>"),
         ("... and in an svg integration point the CDATA after such a form is a section",
             "<table><svg><foreignObject><form><![CDATA[<style><a href=/in-style></style>"),
+        ("</form> from svg generates no implied end tags: the <li> stays, </foreignObject> closes nothing, svg stays open",
+            "<form action=/x><foreignObject><li><svg></form></foreignObject><style><meta name=referrer content=unsafe-url>text "),
+        ("an svg form foster-parented out of a table comes first in tree order: the form in the table with its id ties no input, its action anchored",
+            "<math><frameset><frame href=/x></frameset><table><form id=f1 action=/x><svg><form id=f1>"),
         ("an svg/math form with the id comes first in tree order: the HTML form in a table with the same id ties no input",
             "<math><style><a href=/in-style></style><form id=f1><table><form id=f1 action=/x>"),
     ];

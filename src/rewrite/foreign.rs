@@ -578,6 +578,8 @@ impl Foreign {
         if self.frames.get(after..).unwrap_or_default().iter().any(|f| f.integration_point) {
             return Reading::Html;
         }
+        // Implied end tags are generated only from an HTML current node: not from svg/math.
+        let current_here = after == self.frames.len();
         let floor = self.outer_floor();
         let (open, floor) = match html_floor.and_then(|at| self.frames.get_mut(at)) {
             Some(point) => (&mut point.html_open, 0),
@@ -591,8 +593,9 @@ impl Foreign {
                 .any(|n| n.has(Props::SCOPE_BOUNDARY) || n.is(names::SELECT));
             if !blocked {
                 // "Generate implied end tags" first: a `p` or `li` open in the form closes
-                // (`<form><li></form><math></li>`: the `</li>` finds none, and the math stays).
-                while open.len() > at + 1 && open.last().is_some_and(|n| n.has(Props::IMPLIED_END)) {
+                // (`<form><li></form><math></li>`: the `</li>` finds none, and the math stays),
+                // unless svg/math is the current node (`<form><li><math></form>`).
+                while current_here && open.len() > at + 1 && open.last().is_some_and(|n| n.has(Props::IMPLIED_END)) {
                     open.pop();
                 }
                 open.remove(at);
@@ -1275,6 +1278,9 @@ mod tests {
     #[test]
     fn form_end_closes_implied_end_tags_first() {
         assert!(fed("form li /form math /li").is_open(), "the li closed with the form");
+        // svg/math current: no implied end tags, the li stays (and stops the walk of `</mi>`).
+        assert!(!fed("form li math /form /li").is_open());
+        assert!(fed("form mi li math /form /mi").is_open());
         // An element without an implied end tag stays open.
         assert!(!fed("form div /form math /div").is_open());
         // In template contents a form in a table mode is dropped, even after a foster-parented

@@ -1706,10 +1706,11 @@ impl<'a> Oracle<'a> {
                 Some(RULE_SELECT)
             } else if self.before.rewriter_select_forms.contains(&at) {
                 Some(LIMIT_SELECT_CLOSED)
+            } else if self.form_id_shared(&el, false) {
+                // Before the foreign-content limit: the rule also lets its action be anchored.
+                Some(RULE_FORM_ID_SHARED)
             } else if self.after_foreign_closed(&el) {
                 Some(LIMIT_FOREIGN_CLOSED)
-            } else if self.form_id_shared(&el, false) {
-                Some(RULE_FORM_ID_SHARED)
             } else if action.as_deref().is_some_and(scheme_only) {
                 Some(RULE_SCHEME_ONLY)
             } else if relative {
