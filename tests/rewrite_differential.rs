@@ -753,6 +753,8 @@ fn hard_cases_match_the_oracle() {
             "<form action=/x><foreignObject><li><svg></form></foreignObject><style><meta name=referrer content=unsafe-url>text "),
         ("an svg form foster-parented out of a table comes first in tree order: the form in the table with its id ties no input, its action anchored",
             "<math><frameset><frame href=/x></frameset><table><form id=f1 action=/x><svg><form id=f1>"),
+        ("template contents that began with a row drop a <form>: its action is no URL written, and a base after the template is not neutralised",
+            "<template><tr><form action=/x></template><base href=/x>"),
         ("an svg/math form with the id comes first in tree order: the HTML form in a table with the same id ties no input",
             "<math><style><a href=/in-style></style><form id=f1><table><form id=f1 action=/x>"),
     ];

@@ -324,7 +324,7 @@ impl Foreign {
     /// ("in table" pops it, whatever the current node), and in an integration point where the
     /// mode is not known (a table is open in one): the form not kept keeps no integration point
     /// in HTML, the safe error.
-    fn form_popped_at_once(&self) -> bool {
+    pub fn form_popped_at_once(&self) -> bool {
         if self.frames.is_empty() {
             return self.in_table_mode();
         }

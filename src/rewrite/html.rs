@@ -846,7 +846,9 @@ impl Machine {
     /// it. In a template, a form in a table is ignored.
     fn form_created(&mut self) -> bool {
         if self.template_depth > 0 {
-            self.template_tables.last().is_none_or(Tables::form_allowed)
+            // In a table insertion mode template contents drop a form (also without a table, when
+            // they began with a row or cell, and after a foster-parented element).
+            self.template_tables.last().is_none_or(Tables::form_allowed) && !self.foreign.form_popped_at_once()
         } else {
             !std::mem::replace(&mut self.form_open, true)
         }
