@@ -298,6 +298,7 @@ impl Foreign {
     /// with no form pointer, forms nest and `</form>` pops everything up to its form
     /// (`<template><form><math></form>` leaves the math). A form in a table insertion mode leaves
     /// the stack at once (in template contents it is dropped there).
+    #[inline(always)]
     fn kept(&mut self, el: Element, opens: bool) -> bool {
         let form = el.kind == Kind::Form;
         let popped_form = form && self.form_popped_at_once();
@@ -355,8 +356,16 @@ impl Foreign {
     /// rules take here: those that left the stack are made again where the current node is. Not
     /// in a select, nor where a table is open in an integration point (neither is followed in
     /// detail: fewer elements made again is the safe error, see `formatting`).
+    #[inline]
     fn reconstruct(&mut self) {
-        if !self.formatting.may_reconstruct() || self.table_in_integration_point() || self.select_here() {
+        if self.stale() {
+            self.reconstruct_stale();
+        }
+    }
+
+    #[inline(never)]
+    fn reconstruct_stale(&mut self) {
+        if self.table_in_integration_point() || self.select_here() {
             return;
         }
         let (frames, outer) = (&self.frames, &self.outer);
@@ -368,6 +377,14 @@ impl Foreign {
             }
             self.formatting.remade(element, serial);
         }
+    }
+
+    /// Has the last entry of the list of active formatting elements left the stack (so that
+    /// something may be made again)? Most text and start tags end their work here.
+    #[inline]
+    fn stale(&self) -> bool {
+        let (frames, outer) = (&self.frames, &self.outer);
+        self.formatting.may_reconstruct() && self.formatting.last_stale(|s| on_stack(outer, frames, s))
     }
 
     /// Pushes `open` where the current insertion point is (the innermost integration point's
@@ -412,7 +429,7 @@ impl Foreign {
     /// table only text that is not all whitespace) it reconstructs the active formatting
     /// elements. NUL characters are dropped there.
     pub fn text(&mut self, text: &[u8]) {
-        if !self.may_reconstruct() || !self.html_here() {
+        if !self.html_here() || !self.stale() {
             return;
         }
         let table_text = self.frames.is_empty() && self.in_table_text();
@@ -439,11 +456,17 @@ impl Foreign {
         if !el.has(Props::FORMATTING) {
             return Seek::Name;
         }
-        if self.current_html().is_some_and(|n| n.is(el.name) && !self.formatting.lists(n.serial)) {
-            return Seek::Name;
-        }
         let (frames, outer) = (&self.frames, &self.outer);
-        match self.formatting.last_named(el.name, |s| on_stack(outer, frames, s)) {
+        let listed = self.formatting.last_named(el.name, |s| on_stack(outer, frames, s));
+        if let Some(n) = self.current_html().filter(|n| n.is(el.name)) {
+            if listed == Some(n.serial) {
+                return Seek::Entry(n.serial);
+            }
+            if !self.formatting.lists(n.serial) {
+                return Seek::Name;
+            }
+        }
+        match listed {
             None => Seek::Name,
             Some(serial) if on_stack(outer, frames, serial) => Seek::Entry(serial),
             Some(serial) => {
@@ -630,6 +653,10 @@ impl Foreign {
     fn outer_target(&self, el: Element, seek: Seek) -> Option<Close> {
         let floor = self.outer_floor();
         let open = self.outer.get(floor..).unwrap_or_default();
+        // The usual end tag closes the current node: every rule below then closes just that.
+        if open.last().is_some_and(|n| seek.finds(n, el)) {
+            return Some(Close::Through(floor + open.len() - 1));
+        }
         if el.is(names::TABLE) {
             let table = open.iter().rposition(|n| n.is(names::TABLE));
             return table.or_else(|| self.template_rows(open)).map(|at| Close::Through(floor + at));
@@ -934,6 +961,17 @@ enum Seek {
     Nothing,
 }
 
+impl Seek {
+    /// Is `n` what the end tag of `el` looks for?
+    fn finds(self, n: &Open, el: Element) -> bool {
+        match self {
+            Seek::Name => n.is(el.name),
+            Seek::Entry(serial) => n.serial == serial,
+            Seek::Nothing => false,
+        }
+    }
+}
+
 /// The "in body" end-tag walk over `open` (innermost last): a scope boundary (`table`, `td`,
 /// `object`, ...) ends it (the "in scope" test), so does a special element before an element of
 /// an ordinary name ("any other end tag"), and a select. The adoption agency's formatting element
@@ -942,15 +980,10 @@ enum Seek {
 fn body_end_walk(open: &[Open], el: Element, seek: Seek) -> Option<Close> {
     let adoption = matches!(seek, Seek::Entry(_));
     let ordinary = !el.has(Props::SPECIAL) && !adoption;
-    let sought = |n: &Open| match seek {
-        Seek::Name => n.is(el.name),
-        Seek::Entry(serial) => n.serial == serial,
-        Seek::Nothing => false,
-    };
     // The innermost special element passed on the way down (the furthest block's end).
     let mut last_special = None;
     for (at, n) in open.iter().enumerate().rev() {
-        if sought(n) {
+        if seek.finds(n, el) {
             return Some(match last_special {
                 Some(s) if adoption => Close::Adopted { at, specials_end: s + 1 },
                 _ => Close::Through(at),
@@ -975,6 +1008,7 @@ fn body_end_walk(open: &[Open], el: Element, seek: Seek) -> Option<Close> {
 
 /// Applies `close` to `open`: a formatting element it closes leaves the list of active formatting
 /// elements too.
+#[inline(always)]
 fn close_in(open: &mut Vec<Open>, close: Close, formatting: &mut Formatting) {
     let at = match close {
         Close::Through(at) | Close::Adopted { at, .. } => at,
@@ -1262,6 +1296,8 @@ mod tests {
         assert!(!fed("p b /p #x svg /b").is_open());
         // Inside an integration point, where the "in body" rules take text.
         assert!(!fed("svg foreignobject p b /p #_").cdata_allowed(), "the b made again is the current node");
+        // A cell's marker leaves with its cell: the `b` before it is made again after the table.
+        assert!(!fed("p b /p table td /td /tr /table svg /b").is_open());
         // Whitespace in a table is no text for this: nothing is made again before the table,
         // and the first `</b>` takes the entry off the list.
         assert!(fed("p b /p table #_ /table /b svg /b").is_open());

@@ -108,10 +108,20 @@ impl Formatting {
         }
     }
 
-    /// Is there anything to reconstruct (cheap: no entry, or the last one a marker, says no)?
+    /// Could there be anything to reconstruct (cheap: no entry, or a template's marker last, says
+    /// no; a cell's marker may have left with its cell)?
     #[inline]
     pub fn may_reconstruct(&self) -> bool {
-        self.entries.last().is_some_and(|e| e.formatting().is_some())
+        self.entries.last().is_some_and(|e| !matches!(e, Entry::Template))
+    }
+
+    /// Is there something to reconstruct: the last entry's element left the stack (or the last
+    /// marker's did, which clears it)? The quick test before [`Formatting::take_stale`].
+    pub fn last_stale(&self, on_stack: impl Fn(u32) -> bool) -> bool {
+        match self.entries.last() {
+            Some(Entry::Formatting { serial, .. } | Entry::Marker(serial)) => !on_stack(*serial),
+            _ => false,
+        }
     }
 
     /// "Reconstruct the active formatting elements": the entries after the last one whose element
