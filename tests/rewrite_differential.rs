@@ -755,6 +755,10 @@ fn hard_cases_match_the_oracle() {
             "<math><frameset><frame href=/x></frameset><table><form id=f1 action=/x><svg><form id=f1>"),
         ("template contents that began with a row drop a <form>: its action is no URL written, and a base after the template is not neutralised",
             "<template><tr><form action=/x></template><base href=/x>"),
+        ("a table start tag pops a foster-parented <object> but leaves its marker: nothing is made again before the svg, so </a> closes nothing",
+            "<table><a title=\"x'y\" href='/q'><object><table><svg></a><base href=#f>"),
+        ("template contents in a table of an integration point begin anew: their <form> is kept and gets the hidden input",
+            "<math><mi><table><template shadowrootmode=open><form>"),
         ("an svg/math form with the id comes first in tree order: the HTML form in a table with the same id ties no input",
             "<math><style><a href=/in-style></style><form id=f1><table><form id=f1 action=/x>"),
     ];

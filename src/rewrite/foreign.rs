@@ -325,11 +325,17 @@ impl Foreign {
     /// ("in table" pops it, whatever the current node), and in an integration point where the
     /// mode is not known (a table is open in one): the form not kept keeps no integration point
     /// in HTML, the safe error.
-    pub fn form_popped_at_once(&self) -> bool {
+    fn form_popped_at_once(&self) -> bool {
+        self.form_surely_popped() || (!self.frames.is_empty() && self.table_in_integration_point())
+    }
+
+    /// Does a `<form>` the parser inserts here surely leave the stack at once (a table insertion
+    /// mode that the model knows)? Template contents then drop it.
+    pub fn form_surely_popped(&self) -> bool {
         if self.frames.is_empty() {
             return self.in_table_mode();
         }
-        self.table_in_integration_point() || self.table_mode_element().is_some_and(|n| n.has(Props::TABLE_ROW))
+        !self.table_in_integration_point() && self.table_mode_element().is_some_and(|n| n.has(Props::TABLE_ROW))
     }
 
     /// Pushes an HTML element read here onto the stack: the current integration point's HTML
@@ -348,7 +354,7 @@ impl Foreign {
         if el.has(Props::FORMATTING) {
             self.formatting.push(el, serial, |s| on_stack(outer, frames, s));
         } else if marks {
-            self.formatting.push_marker(serial, |s| on_stack(outer, frames, s));
+            self.formatting.push_marker(serial, el.has(Props::CELL), |s| on_stack(outer, frames, s));
         }
     }
 
@@ -1007,14 +1013,17 @@ fn body_end_walk(open: &[Open], el: Element, seek: Seek) -> Option<Close> {
 }
 
 /// Applies `close` to `open`: a formatting element it closes leaves the list of active formatting
-/// elements too.
+/// elements too, and one with a marker (`close` is its own end tag's) clears the list to it.
 #[inline(always)]
 fn close_in(open: &mut Vec<Open>, close: Close, formatting: &mut Formatting) {
     let at = match close {
         Close::Through(at) | Close::Adopted { at, .. } => at,
     };
-    if let Some(n) = open.get(at).filter(|n| n.has(Props::FORMATTING)) {
-        formatting.remove(n.serial);
+    match open.get(at) {
+        Some(n) if n.has(Props::FORMATTING) => formatting.remove(n.serial),
+        // `</object>` (or `</applet>`, `</marquee>`) clears the list to its marker.
+        Some(n) if n.has(Props::MARKER) => formatting.clear_marker(n.serial),
+        _ => {}
     }
     close.apply(open);
 }
@@ -1309,6 +1318,9 @@ mod tests {
         assert!(!fed("b p b /p /b svg /b").is_open());
         // A marker hides what is before it: `</b>` in the object finds no entry.
         assert!(fed("p b /p object svg /b").is_open());
+        // An object's marker stays when a table tag pops the object, and leaves at `</object>`.
+        assert!(fed("table a object table svg /a").is_open());
+        assert!(!fed("div a object /object /div svg /a").is_open());
     }
 
     #[test]

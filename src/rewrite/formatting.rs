@@ -8,10 +8,12 @@
 //!
 //! Elements of the model's stack are told apart by serial numbers: an entry names its element by
 //! the serial it was pushed with, and a reconstructed element gets a new one. Markers (pushed by
-//! `applet`, `marquee`, `object`, table cells and captions, templates) hide the entries before them;
-//! the parser clears one together with its element, so a marker whose element left the model's
-//! stack is cleared with the entries after it when the list is next read. A template's marker is
-//! cleared at `</template>`.
+//! `applet`, `marquee`, `object`, table cells and captions, templates) hide the entries before them.
+//! The parser clears a cell's or caption's marker whenever the cell closes, so one whose element
+//! left the model's stack is cleared with the entries after it when the list is next read. Those
+//! of `applet`, `marquee` and `object` are cleared only by their own end tags (a table tag that
+//! pops a foster-parented `<object>` leaves its marker: `<table><a><object><table><svg></a>`), a
+//! template's at `</template>`.
 //!
 //! Where the model cannot follow the parser it keeps fewer entries, never more: fewer elements
 //! made again can only leave an end tag closing less, which keeps svg/math open longer, the safe
@@ -28,8 +30,10 @@ const NOAHS_ARK: usize = 3;
 
 #[derive(Debug, Clone, Copy)]
 enum Entry {
-    /// A marker of the element with this serial.
-    Marker(u32),
+    /// A marker of the element with this serial: a cell's or caption's (`cell`), cleared when
+    /// the element left the stack, or an `applet`'s, `marquee`'s or `object`'s, cleared by its
+    /// end tag.
+    Marker { serial: u32, cell: bool },
     /// A template's marker.
     Template,
     Formatting { element: Element, serial: u32 },
@@ -62,10 +66,18 @@ impl Formatting {
         self.add(Entry::Formatting { element, serial });
     }
 
-    /// An element that sets a marker was pushed with `serial`.
-    pub fn push_marker(&mut self, serial: u32, on_stack: impl Fn(u32) -> bool) {
+    /// An element that sets a marker (a cell or caption: `cell`) was pushed with `serial`.
+    pub fn push_marker(&mut self, serial: u32, cell: bool, on_stack: impl Fn(u32) -> bool) {
         self.prune(&on_stack);
-        self.add(Entry::Marker(serial));
+        self.add(Entry::Marker { serial, cell });
+    }
+
+    /// The end tag of the `applet`, `marquee` or `object` with `serial` closed it: the entries up
+    /// to its marker go.
+    pub fn clear_marker(&mut self, serial: u32) {
+        if let Some(at) = self.entries.iter().rposition(|e| matches!(e, Entry::Marker { serial: s, .. } if *s == serial)) {
+            self.entries.truncate(at);
+        }
     }
 
     /// A `<template>` started.
@@ -119,7 +131,7 @@ impl Formatting {
     /// marker's did, which clears it)? The quick test before [`Formatting::take_stale`].
     pub fn last_stale(&self, on_stack: impl Fn(u32) -> bool) -> bool {
         match self.entries.last() {
-            Some(Entry::Formatting { serial, .. } | Entry::Marker(serial)) => !on_stack(*serial),
+            Some(Entry::Formatting { serial, .. } | Entry::Marker { serial, cell: true }) => !on_stack(*serial),
             _ => false,
         }
     }
@@ -143,7 +155,7 @@ impl Formatting {
     fn prune(&mut self, on_stack: &impl Fn(u32) -> bool) {
         while let Some(at) = self.entries.iter().rposition(|e| !matches!(e, Entry::Formatting { .. })) {
             match self.entries.get(at) {
-                Some(Entry::Marker(serial)) if !on_stack(*serial) => self.entries.truncate(at),
+                Some(Entry::Marker { serial, cell: true }) if !on_stack(*serial) => self.entries.truncate(at),
                 _ => return,
             }
         }
@@ -212,7 +224,7 @@ mod tests {
         let mut f = Formatting::default();
         push(&mut f, b"b", &[]);
         let object = f.serial();
-        f.push_marker(object, |_| true);
+        f.push_marker(object, true, |_| true);
         let mut stack = vec![object];
         let mut serials = 0;
         assert!(reconstruct(&mut f, &mut stack, &mut serials).is_empty());
@@ -242,7 +254,7 @@ mod tests {
         let mut f = Formatting::default();
         for _ in 0..3 * MAX_ENTRIES {
             let serial = f.serial();
-            f.push_marker(serial, |_| true);
+            f.push_marker(serial, true, |_| true);
         }
         assert_eq!(f.entries.len(), MAX_ENTRIES);
     }

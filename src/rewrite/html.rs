@@ -848,7 +848,7 @@ impl Machine {
         if self.template_depth > 0 {
             // In a table insertion mode template contents drop a form (also without a table, when
             // they began with a row or cell, and after a foster-parented element).
-            self.template_tables.last().is_none_or(Tables::form_allowed) && !self.foreign.form_popped_at_once()
+            self.template_tables.last().is_none_or(Tables::form_allowed) && !self.foreign.form_surely_popped()
         } else {
             !std::mem::replace(&mut self.form_open, true)
         }
