@@ -441,7 +441,7 @@ impl Foreign {
         let table_text = self.frames.is_empty() && self.in_table_text();
         let counts = |&b: &u8| b != 0 && !(table_text && super::tag::is_ws(b));
         if text.iter().any(counts) {
-            self.reconstruct();
+            self.reconstruct_stale();
         }
     }
 
