@@ -9,30 +9,39 @@
 
 use super::tag::{Kind, Raw};
 
-/// Names are kept whole up to this length (every name with a meaning here is shorter). Longer
-/// ones are all kept as one name, [`Name::LONG`]: for the model they are one unknown name.
-const NAME_CAP: usize = 16;
+/// Names are kept whole up to this length (every name with a meaning here is no longer; the
+/// longest, `selectedcontent`, has 15 bytes). Longer ones are all kept as one name,
+/// [`Name::LONG`]: for the model they are one unknown name.
+const NAME_CAP: usize = 15;
 
-/// A lowercased element name: its bytes as two integers (little-endian, zero-padded) and its
-/// length. Integers, not a byte array: a name is built byte by byte while the tag is read and
-/// then hashed and compared whole, and whole reads of bytes just stored one by one stall.
+/// A lowercased element name: its bytes as two integers (little-endian, zero-padded), the top
+/// byte of the second holding its length. Integers, not a byte array: a name is built byte by
+/// byte while the tag is read and then hashed and compared whole, and whole reads of bytes just
+/// stored one by one stall. Sixteen bytes with the length inside, not seventeen padded to 24:
+/// elements are copied and compared on every tag, and the model's stacks hold them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) struct Name {
     lo: u64,
+    /// Bytes 8 to 14 of the name, and its length in the top byte.
     hi: u64,
-    len: u8,
 }
+
+/// Where `Name::hi` keeps the length.
+const LEN_SHIFT: u32 = 56;
 
 impl Name {
     /// Every name longer than `NAME_CAP`.
-    const LONG: Name = Name { lo: 0, hi: 0, len: u8::MAX };
+    const LONG: Name = Name { lo: 0, hi: (u8::MAX as u64) << LEN_SHIFT };
+
+    /// No name (a tag whose name is not read yet).
+    const EMPTY: Name = Name { lo: 0, hi: 0 };
 
     /// `name` as kept.
     pub const fn of(name: &[u8]) -> Name {
         if name.len() > NAME_CAP {
             return Name::LONG;
         }
-        let mut n = Name { lo: 0, hi: 0, len: 0 };
+        let mut n = Name::EMPTY;
         let mut rest = name;
         while let [b, tail @ ..] = rest {
             n.push(*b);
@@ -41,9 +50,13 @@ impl Name {
         n
     }
 
+    const fn len(self) -> u32 {
+        (self.hi >> LEN_SHIFT) as u32
+    }
+
     /// Appends the next (lowercased) byte of a name being read.
     pub const fn push(&mut self, b: u8) {
-        let at = self.len as u32;
+        let at = self.len();
         if at < 8 {
             self.lo |= (b as u64) << (8 * at);
         } else if at < NAME_CAP as u32 {
@@ -52,11 +65,11 @@ impl Name {
             *self = Name::LONG;
             return;
         }
-        self.len += 1;
+        self.hi += 1 << LEN_SHIFT;
     }
 
     const fn slot(self) -> usize {
-        let mixed = self.lo ^ self.hi.rotate_left(29) ^ self.len as u64;
+        let mixed = self.lo ^ self.hi.rotate_left(29);
         (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOT_BITS)) as usize
     }
 }
@@ -135,7 +148,7 @@ pub(super) struct Element {
 
 impl Element {
     /// The element of a tag whose name is not read yet.
-    pub const UNNAMED: Element = Element { name: Name { lo: 0, hi: 0, len: 0 }, kind: Kind::Other, props: UNKNOWN };
+    pub const UNNAMED: Element = Element { name: Name::EMPTY, kind: Kind::Other, props: UNKNOWN };
 
     /// The element named `name` (lowercased).
     #[cfg(test)]
@@ -406,7 +419,7 @@ static TABLE: Table = Table::build();
 
 impl Table {
     const fn build() -> Table {
-        let blank = Element { name: Name { lo: 0, hi: 0, len: 0 }, kind: Kind::Other, props: Props(0) };
+        let blank = Element { name: Name::EMPTY, kind: Kind::Other, props: Props(0) };
         let mut table = Table { slots: [0; SLOTS], elements: [blank; MAX_ELEMENTS], len: 0 };
         let mut kinds = KINDS;
         while let [(name, kind), rest @ ..] = kinds {
@@ -485,7 +498,7 @@ impl Table {
 
 /// `a == b` where the trait is not available (const fn).
 const fn same(a: Name, b: Name) -> bool {
-    a.len == b.len && a.lo == b.lo && a.hi == b.hi
+    a.lo == b.lo && a.hi == b.hi
 }
 
 #[cfg(test)]
@@ -539,6 +552,14 @@ mod tests {
         assert_eq!(Element::lookup(form).kind, Kind::Form);
         assert!(Element::of(b"selectedcontent").has(Props::SPECIAL) == in_set(KNOWN_SPECIAL, b"selectedcontent"));
         assert_ne!(Name::of(b"a"), Name::of(b"a\0"));
+        // The longest kept name fills both integers but the length byte; one more byte is long.
+        let longest = Name::of(b"abcdefghijklmno");
+        assert_ne!(longest, Name::LONG);
+        assert_ne!(longest, Name::of(b"abcdefghijklmnp"));
+        assert_eq!(Name::of(b"abcdefghijklmnop"), Name::LONG);
+        let mut grown = longest;
+        grown.push(b'p');
+        assert_eq!(grown, Name::LONG);
     }
 
     #[test]

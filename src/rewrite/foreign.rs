@@ -489,6 +489,9 @@ impl Foreign {
         if name == names::FORM && !self.in_template() {
             return self.close_form();
         }
+        if !self.is_open() && self.close_current_formatting(el) {
+            return Reading::Html;
+        }
         let seek = self.seek(el);
         if !self.is_open() {
             if let Some(close) = self.outer_target(el, seek) {
@@ -544,6 +547,22 @@ impl Foreign {
             self.frames.clear();
         }
         Reading::Html
+    }
+
+    /// The usual end tag of a formatting element (`<em>…</em>`), outside foreign content: its
+    /// element is the current node and the list's last entry, so the adoption agency finds no
+    /// furthest block and pops just it. Whether it did; the general rules (`seek`, then
+    /// `outer_target`) come to the same, at a cost every `</em>` of a page would pay.
+    fn close_current_formatting(&mut self, el: Element) -> bool {
+        let above_floor = self.outer.len() > self.outer_floor();
+        match self.outer.last() {
+            Some(n) if above_floor && n.is(el.name) && n.has(Props::FORMATTING) && self.formatting.last_is(n.serial) => {
+                self.outer.pop();
+                self.formatting.pop();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes off `outer` what an end tag closes there.
@@ -695,6 +714,7 @@ impl Foreign {
     /// there (`Close::Adopted`: the `<span>` after the last special one goes too). Behind a scope
     /// boundary (`<a><table><a>`, or an integration point: one further out than the current one
     /// holds it) it is not in scope, and only the `<a>` itself leaves the stack.
+    #[inline(never)]
     fn close_open_a(&mut self) {
         let (frames, outer) = (&self.frames, &self.outer);
         let Some(serial) = self.formatting.last_named(names::A, |s| on_stack(outer, frames, s)) else {
@@ -873,6 +893,7 @@ impl Foreign {
     }
 
     /// A `<template>` read as HTML.
+    #[inline(never)]
     fn open_template(&mut self) {
         self.formatting.push_template();
         if self.templates.len() < MAX_DEPTH {
@@ -909,6 +930,7 @@ impl Foreign {
     /// An `<input>`, `<keygen>` or `<select>` read as HTML closes an open select (Chromium 156 and
     /// html5ever 0.40 as the parsers before them; a `<textarea>` no longer does): the select
     /// leaves `outer`, or the integration point's HTML elements, with what is inside it.
+    #[inline(never)]
     fn close_select(&mut self) -> bool {
         let floor = self.outer_floor();
         match self.frames.last_mut() {
@@ -926,6 +948,7 @@ impl Foreign {
         select_out_of_scope(self.outer.get(floor..).unwrap_or_default())
     }
 
+    #[inline(never)]
     fn push(&mut self, namespace: Namespace, tag: &StartTag) {
         if tag.self_closing || self.frames.len() >= MAX_DEPTH {
             return;
@@ -1071,11 +1094,15 @@ fn adopt_open_a(open: &mut Vec<Open>, at: usize, current: bool) {
 /// than `address`, `div`, `p`), `<button>` a button in scope, a block start a `p` in button scope,
 /// a heading the heading that is the current node. The ones not followed (`<table>` a `p` in
 /// no-quirks mode) keep an element open longer, which keeps svg/math open longer: the safe error.
+#[inline(always)]
 fn close_implied(open: &mut Vec<Open>, floor: usize, el: Element) {
     // Every start tag outside foreign content comes here: most close nothing.
-    if !el.has(Props::CLOSES_P) && !el.is(names::BUTTON) {
-        return;
+    if el.has(Props::CLOSES_P) || el.is(names::BUTTON) {
+        close_implied_by(open, floor, el);
     }
+}
+
+fn close_implied_by(open: &mut Vec<Open>, floor: usize, el: Element) {
     let item = |n: &Open| if el.is(names::LI) { n.is(names::LI) } else { n.is(names::DD) || n.is(names::DT) };
     if el.is(names::LI) || el.is(names::DD) || el.is(names::DT) {
         for at in (floor..open.len()).rev() {

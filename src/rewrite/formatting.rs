@@ -120,6 +120,17 @@ impl Formatting {
         }
     }
 
+    /// Is the last entry the formatting element with `serial`?
+    #[inline]
+    pub fn last_is(&self, serial: u32) -> bool {
+        matches!(self.entries.last(), Some(Entry::Formatting { serial: s, .. }) if *s == serial)
+    }
+
+    /// Takes the last entry off the list.
+    pub fn pop(&mut self) {
+        self.entries.pop();
+    }
+
     /// Could there be anything to reconstruct (cheap: no entry, or a template's marker last, says
     /// no; a cell's marker may have left with its cell)?
     #[inline]
