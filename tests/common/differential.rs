@@ -70,7 +70,7 @@
 use cookieless::rewrite::{RewriteOptions, Rewriter, ESC, MAX_CARRY};
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::{
-    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 use html5ever::tree_builder::{
     ElementFlags, NodeOrText, QuirksMode, Tracer, TreeBuilder, TreeBuilderOpts, TreeSink,
@@ -563,7 +563,10 @@ impl TokenSink for Watch {
         // Only an end tag in svg/math can close svg/math by the HTML rules (see below).
         let open_foreign = if end_tag.is_some() && foreign_before { self.open_foreign() } else { Vec::new() };
         let first_new = self.created();
-        let result = self.builder.process_token(token, line_number);
+        let mut result = TokenSinkResult::Continue;
+        for token in self.as_the_standard(token) {
+            result = self.builder.process_token(token, line_number);
+        }
         // A start tag read as HTML (outside svg/math or in an integration point) makes no svg/math
         // element (a `<select>` may make none: it closes an open one).
         let html_tag = start_tag.is_some() && !self.made_foreign(first_new);
@@ -613,7 +616,185 @@ impl TokenSink for Watch {
     }
 }
 
+/// Start tags that break out of foreign content (`font` only with `color`, `face` or `size`).
+const BREAKOUT: &[&str] = &[
+    "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em", "embed",
+    "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing", "menu", "meta",
+    "nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strong", "strike", "sub", "sup", "table",
+    "tt", "u", "ul", "var",
+];
+
+/// The end tags "in body" has rules of its own for; every other one is "any other end tag".
+const BODY_END_TAGS: &[&str] = &[
+    "body", "html", "address", "article", "aside", "blockquote", "button", "center", "details",
+    "dialog", "dir", "div", "dl", "fieldset", "figcaption", "figure", "footer", "header", "hgroup",
+    "listing", "main", "menu", "nav", "ol", "pre", "search", "section", "select", "summary", "ul",
+    "form", "p", "li", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "a", "b", "big", "code",
+    "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u", "applet", "marquee",
+    "object", "br", "template",
+];
+
+/// The HTML elements of the standard's "special" category.
+const HTML_SPECIAL: &[&str] = &[
+    "address", "applet", "area", "article", "aside", "base", "basefont", "bgsound", "blockquote",
+    "body", "br", "button", "caption", "center", "col", "colgroup", "dd", "details", "dir", "div",
+    "dl", "dt", "embed", "fieldset", "figcaption", "figure", "footer", "form", "frame", "frameset",
+    "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hgroup", "hr", "html", "iframe", "img",
+    "input", "keygen", "li", "link", "listing", "main", "marquee", "menu", "meta", "nav", "noembed",
+    "noframes", "noscript", "object", "ol", "p", "param", "plaintext", "pre", "script", "search",
+    "section", "select", "source", "style", "summary", "table", "tbody", "td", "template",
+    "textarea", "tfoot", "th", "thead", "title", "tr", "track", "ul", "wbr", "xmp",
+];
+
+fn html_special(h: &Handle) -> bool {
+    qual_name(h).is_some_and(|n| &*n.ns == HTML_NS && HTML_SPECIAL.contains(&&*n.local))
+}
+
+/// The svg/math elements of the standard's "special" category (all integration points).
+fn foreign_special(h: &Handle) -> bool {
+    qual_name(h).is_some_and(|n| match &*n.ns {
+        "http://www.w3.org/2000/svg" => matches!(&*n.local, "foreignObject" | "desc" | "title"),
+        "http://www.w3.org/1998/Math/MathML" => {
+            matches!(&*n.local, "mi" | "mo" | "mn" | "ms" | "mtext" | "annotation-xml")
+        }
+        _ => false,
+    })
+}
+
+/// Is an svg/math special element (a scope boundary) between `node` and the innermost select
+/// around it? `</select>` looks for the select in scope (Chromium 156: `<select><math><mi></select>`
+/// closes nothing, `<select><math></select>` closes the select); html5ever's select scope passes
+/// svg/math elements.
+fn select_behind_special(node: &Handle) -> bool {
+    let mut special = false;
+    let mut node = Some(node.clone());
+    while let Some(n) = node {
+        if is_html(&n, "select") {
+            return special;
+        }
+        special |= foreign_special(&n);
+        node = parent(&n);
+    }
+    false
+}
+
+/// An `annotation-xml` that is an HTML integration point (its `encoding`).
+fn html_annotation_xml(h: &Handle) -> bool {
+    qual_name(h).is_some_and(|n| &*n.ns == "http://www.w3.org/1998/Math/MathML" && &*n.local == "annotation-xml")
+        && attr(h, "encoding").is_some_and(|e| e.eq_ignore_ascii_case("text/html") || e.eq_ignore_ascii_case("application/xhtml+xml"))
+}
+
+fn tag_token(kind: TagKind, name: &str) -> Token {
+    Token::TagToken(Tag { kind, name: name.into(), self_closing: false, attrs: Vec::new(), had_duplicate_attributes: false })
+}
+
 impl Watch {
+    /// The tokens that make html5ever 0.40 build what the standard (and Chromium 156) builds for
+    /// `token`: `token` itself but where html5ever does not follow the standard around svg/math
+    /// integration points (checked in Chromium: `<math><annotation-xml encoding=text/html></p>`
+    /// keeps the math open and puts an empty `<p>` in it; `<mi><svg><foreignObject><math></mi>`
+    /// closes nothing):
+    /// - a breakout start tag, `</p>` or `</br>` in foreign content stops at an `annotation-xml`
+    ///   that is an HTML integration point (html5ever pops it too): the foreign elements above it
+    ///   are closed by their own end tags, and `</p>`, `</br>` that then reach the HTML rules
+    ///   there ("in body") are the `<p></p>` and `<br>` those rules make of them;
+    /// - "any other end tag" stops at svg/math special elements (html5ever's walk passes them):
+    ///   one that would reach one first is ignored, and so is a `</select>` whose select is
+    ///   behind one (`select_behind_special`).
+    fn as_the_standard(&self, token: Token) -> Vec<Token> {
+        let Token::TagToken(tag) = &token else {
+            return vec![token];
+        };
+        let name: &str = &tag.name;
+        let foreign = self.open_foreign();
+        let Some(innermost) = foreign.last().cloned() else {
+            return vec![token];
+        };
+        let in_foreign = self.foreign_here();
+        let start = tag.kind == TagKind::StartTag;
+        let breakout = if start {
+            BREAKOUT.contains(&name)
+                || (name == "font" && tag.attrs.iter().any(|a| matches!(&*a.name.local, "color" | "face" | "size")))
+        } else {
+            matches!(name, "p" | "br")
+        };
+        if in_foreign && breakout {
+            let mut above = Vec::new();
+            let mut node = innermost;
+            loop {
+                if html_annotation_xml(&node) {
+                    let mut tokens: Vec<Token> = above.iter().map(|n: &Handle| tag_token(TagKind::EndTag, &qual_name(n).map(|q| q.local.to_ascii_lowercase()).unwrap_or_default())).collect();
+                    match (start, name) {
+                        (true, _) => tokens.push(token),
+                        (false, "p") => tokens.extend([tag_token(TagKind::StartTag, "p"), tag_token(TagKind::EndTag, "p")]),
+                        (false, _) => tokens.push(tag_token(TagKind::StartTag, "br")),
+                    }
+                    return tokens;
+                }
+                // html5ever stops at these as the standard does.
+                let stops = !foreign.iter().any(|f| Rc::ptr_eq(f, &node)) || foreign_special(&node);
+                if stops {
+                    return vec![token];
+                }
+                above.push(node.clone());
+                match parent(&node) {
+                    Some(up) => node = up,
+                    None => return vec![token],
+                }
+            }
+        }
+        if !start && !BODY_END_TAGS.contains(&name) && self.any_other_end_tag_ignored(name, &innermost, in_foreign) {
+            return Vec::new();
+        }
+        if !start && name == "select" && in_foreign && select_behind_special(&innermost) {
+            return Vec::new();
+        }
+        vec![token]
+    }
+
+    /// Does the standard's "in body" walk for "any other end tag" `name` meet an svg/math special
+    /// element before an HTML element of that name or an HTML special one? From the current node
+    /// up: the foreign one (`innermost`) when the parser is in foreign content, whose rules first
+    /// look for a foreign element of that name; else the HTML elements open inside `innermost`
+    /// (an integration point), judged from the handles the tree builder holds.
+    fn any_other_end_tag_ignored(&self, name: &str, innermost: &Handle, in_foreign: bool) -> bool {
+        let path = |from: &Handle| {
+            let mut nodes = vec![from.clone()];
+            while let Some(up) = nodes.last().and_then(parent) {
+                nodes.push(up);
+            }
+            nodes
+        };
+        let chain = path(innermost);
+        if in_foreign {
+            for node in &chain {
+                if is_html_element(node) {
+                    break;
+                }
+                if qual_name(node).is_some_and(|n| str::eq_ignore_ascii_case(&n.local, name)) {
+                    return false;
+                }
+            }
+        } else {
+            let held = AllHeld::default();
+            self.builder.trace_handles(&held);
+            let inside = held.0.into_inner().into_iter().filter(|h| is_html_element(h) && path(h).iter().skip(1).any(|a| Rc::ptr_eq(a, innermost)));
+            if inside.into_iter().any(|h| is_html(&h, name) || html_special(&h)) {
+                return false;
+            }
+            return foreign_special(innermost);
+        }
+        for node in &chain {
+            if is_html(node, name) || html_special(node) {
+                return false;
+            }
+            if foreign_special(node) {
+                return true;
+            }
+        }
+        false
+    }
+
     fn created(&self) -> usize {
         self.builder.sink.created.borrow().len()
     }
@@ -639,6 +820,20 @@ impl Watch {
     fn foreign_here(&self) -> bool {
         self.builder
             .adjusted_current_node_present_but_not_in_html_namespace()
+    }
+}
+
+/// Collects every element the tree builder holds.
+#[derive(Default)]
+struct AllHeld(RefCell<Vec<Handle>>);
+
+impl Tracer for AllHeld {
+    type Handle = Handle;
+
+    fn trace_handle(&self, node: &Handle) {
+        if qual_name(node).is_some() {
+            self.0.borrow_mut().push(node.clone());
+        }
     }
 }
 
