@@ -742,6 +742,16 @@ mod tests {
             rewrite("<frameset><svg><noframes><meta><a href=x></noframes><frame src=f>"),
             "<frameset><svg><noframes><meta><a href=x></noframes><frame src=//www.example.com/dir/f?sessionid=TOKEN>"
         );
+        // A frameset that replaces the body drops a base taken in it: frames resolve against the
+        // document's URL. One in the head stays.
+        assert_eq!(
+            rewrite("<p><base href=/app/><a href=q><frameset><frame src=f>"),
+            "<p><base href=/app/><a href=//www.example.com/app/q?sessionid=TOKEN><frameset><frame src=//www.example.com/dir/f?sessionid=TOKEN>"
+        );
+        assert_eq!(
+            rewrite("<head><base href=/app/></head><frameset><frame src=f>"),
+            "<head><base href=/app/></head><frameset><frame src=//www.example.com/app/f?sessionid=TOKEN>"
+        );
         // A frameset started inside svg takes it off the stack: `<noframes>` is raw text again.
         assert_eq!(
             rewrite("<svg><a><foreignObject><frameset></frameset></a><noframes><a href=/x ping=/p>"),

@@ -47,6 +47,8 @@ struct Taken {
     /// between double quotes: this base's `href` as written, or nothing when it was neutralised
     /// or unreadable.
     href: Vec<u8>,
+    /// It came after the body started: a `<frameset>` that replaces the body drops it.
+    in_body: bool,
 }
 
 impl DocumentBase {
@@ -75,7 +77,7 @@ impl DocumentBase {
     /// An HTML `<base>` outside templates: `found` is the base its `href` makes (`None`
     /// without one, then it is no base for the browser) and `href` that attribute's value as
     /// written. The base relative URLs resolve against after this tag, if it changes.
-    pub fn element(&mut self, found: Option<BaseUrl>, href: &[u8], foreign: &Foreign, plan: &mut Plan) -> Option<BaseUrl> {
+    pub fn element(&mut self, found: Option<BaseUrl>, href: &[u8], in_body: bool, foreign: &Foreign, plan: &mut Plan) -> Option<BaseUrl> {
         let url = found?;
         let inside = self.comes_first(foreign)?;
         let mut new_url = None;
@@ -92,16 +94,26 @@ impl DocumentBase {
             new_url = Some(url);
             double_quoted(href)
         };
-        self.taken = Some(Taken { inside, href });
+        self.taken = Some(Taken { inside, href, in_body });
         new_url
     }
 
     /// A `<base>` tag too long to read: when it comes first, its URL is unknown, so relative URLs
     /// get no token from here on.
-    pub fn unreadable(&mut self, foreign: &Foreign) {
+    pub fn unreadable(&mut self, in_body: bool, foreign: &Foreign) {
         if let Some(inside) = self.comes_first(foreign) {
             self.url.foreign = true;
-            self.taken = Some(Taken { inside, href: Vec::new() });
+            self.taken = Some(Taken { inside, href: Vec::new(), in_body });
+        }
+    }
+
+    /// A `<frameset>` replaced the body: a base taken in it left the document with it, so the
+    /// frames resolve against the document's URL (the parser drops every later `<base>`).
+    /// Elements the parser makes again after the frameset keep the URLs already written: the
+    /// README's known limit.
+    pub fn body_dropped(&mut self) {
+        if self.taken.as_ref().is_some_and(|t| t.in_body) {
+            self.url = self.fallback.clone();
         }
     }
 

@@ -654,6 +654,7 @@ impl Machine {
             // The parser pops everything but the root element, svg/math too.
             self.in_frameset = true;
             self.foreign.close_all();
+            self.base.body_dropped();
         }
         self.frameset_ok &= keeps_ok;
         self.open_html(kind);
@@ -819,7 +820,7 @@ impl Machine {
     fn base_start(&mut self, t: &Tag<'_>, plan: &mut Plan) -> Option<BaseUrl> {
         let page = self.settings.page(&self.base.fallback);
         let href = t.attr(b"href").flatten();
-        self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.raw()), &self.foreign, plan)
+        self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.raw()), self.body_started, &self.foreign, plan)
     }
 
     /// The parser's open elements as far as decisions need them: an open select (an input
@@ -904,7 +905,7 @@ impl Machine {
                 self.token_form = false;
             }
             // Its href is unknown: relative URLs may point anywhere.
-            Kind::Base if self.template_depth == 0 => self.base.unreadable(&self.foreign),
+            Kind::Base if self.template_depth == 0 => self.base.unreadable(self.body_started, &self.foreign),
             _ => {}
         }
         self.open_html(kind);

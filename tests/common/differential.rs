@@ -150,6 +150,14 @@ pub const LIMIT_EMPTY_TARGET: &str = "limit: iframe src=# / refresh to an empty 
 /// Accepted: the token missing on a fragment-only link created before that base, or copied by the
 /// parser (a formatting element reconstructed) from one that was.
 pub const LIMIT_FRAGMENT_BEFORE_BASE: &str = "limit: fragment link before the base";
+/// README: "a `<frameset>` that replaces a body holding a `<base>` drops that base, and whitespace
+/// after `</html>` makes the `<a>` elements left open in the dropped body again, as children of
+/// the root: their URLs were written against the dropped base". Accepted: a token URL of an
+/// element the parser made after the frameset, pointing where the dropped base (the document's
+/// first base) sent it, on this site or an allowed host. Chromium 156 builds the same tree
+/// (`<base href=…><a href=/x><frameset>…</frameset></html> ` keeps `<a>` under `<html>`) and
+/// renders nothing of a frameset document but its frames.
+pub const LIMIT_FRAMESET_DROPPED_BASE: &str = "limit: link made again after a frameset dropped the base";
 /// README: "an empty or fragment-only URL under a `<base>` with a query is written without that
 /// query". Accepted: such a token URL pointing at the base URL without its query (same origin;
 /// still judged base-proof).
@@ -224,6 +232,7 @@ pub const LIMITS: &[&str] = &[
     LIMIT_TEMPLATE_TABLE,
     LIMIT_EMPTY_TARGET,
     LIMIT_FRAGMENT_BEFORE_BASE,
+    LIMIT_FRAMESET_DROPPED_BASE,
     LIMIT_BASE_QUERY,
     LIMIT_SELECT_CLOSED,
     LIMIT_EMPTY_FORMACTION,
@@ -758,14 +767,7 @@ impl Watch {
     /// look for a foreign element of that name; else the HTML elements open inside `innermost`
     /// (an integration point), judged from the handles the tree builder holds.
     fn any_other_end_tag_ignored(&self, name: &str, innermost: &Handle, in_foreign: bool) -> bool {
-        let path = |from: &Handle| {
-            let mut nodes = vec![from.clone()];
-            while let Some(up) = nodes.last().and_then(parent) {
-                nodes.push(up);
-            }
-            nodes
-        };
-        let chain = path(innermost);
+        let chain = root_chain(innermost);
         if in_foreign {
             for node in &chain {
                 if is_html_element(node) {
@@ -778,7 +780,7 @@ impl Watch {
         } else {
             let held = AllHeld::default();
             self.builder.trace_handles(&held);
-            let inside = held.0.into_inner().into_iter().filter(|h| is_html_element(h) && path(h).iter().skip(1).any(|a| Rc::ptr_eq(a, innermost)));
+            let inside = held.0.into_inner().into_iter().filter(|h| is_html_element(h) && root_chain(h).iter().skip(1).any(|a| Rc::ptr_eq(a, innermost)));
             if inside.into_iter().any(|h| is_html(&h, name) || html_special(&h)) {
                 return false;
             }
@@ -1033,6 +1035,30 @@ fn template_contents(h: &Handle) -> Option<Handle> {
         } => template_contents.borrow().clone(),
         _ => None,
     }
+}
+
+/// The root of `h`'s tree: the document, a template's contents, or an element the parser took
+/// out of the document (the body a frameset replaced).
+fn root(h: &Handle) -> Handle {
+    root_chain(h).pop().unwrap_or_else(|| h.clone())
+}
+
+/// `h` and its ancestors.
+fn root_chain(h: &Handle) -> Vec<Handle> {
+    let mut chain = vec![h.clone()];
+    while let Some(up) = chain.last().and_then(parent) {
+        chain.push(up);
+    }
+    chain
+}
+
+/// Is `h` in `document` (template contents are documents of their own here)?
+fn connected(h: &Handle, document: &Handle) -> bool {
+    Rc::ptr_eq(&root(h), document)
+}
+
+fn dropped(h: &Handle) -> bool {
+    matches!(root(h).data, NodeData::Element { .. })
 }
 
 fn parent(h: &Handle) -> Option<Handle> {
@@ -2736,6 +2762,33 @@ impl<'a> Oracle<'a> {
 
     /// `LIMIT_LONG_TAG`: a URL created before an unreadable first base was resolved against the
     /// document URL.
+    /// `LIMIT_FRAMESET_DROPPED_BASE`: was `a` made after a frameset of the document whose
+    /// dropped body held the first base, and does `value` against that base point at `have`?
+    fn frameset_dropped_base(&self, a: &Handle, value: &str, have: &Url) -> bool {
+        let created = &self.before._created;
+        let document = &self.before.document;
+        let frameset = created.iter().position(|h| is_html(h, "frameset") && connected(h, document));
+        let first_base = created
+            .iter()
+            .find(|h| is_html(h, "base") && attr(h, "href").is_some() && (connected(h, document) || dropped(h)));
+        let (Some(frameset), Some(base)) = (frameset, first_base) else {
+            return false;
+        };
+        // Made again as a child of the root, not one of the frames (those the rewriter resolves
+        // against the document's URL once the frameset took the body's place).
+        let in_frameset = root_chain(a).iter().any(|h| is_html(h, "frameset"));
+        if !dropped(base) || in_frameset || self.created(a).is_none_or(|at| at <= frameset) {
+            return false;
+        }
+        let dropped = attr(base, "href").and_then(|href| resolve(&href, &self.doc_url));
+        // Written scheme-relative (`//host/…`): the page's scheme, whatever the base's.
+        let mut there = match dropped.and_then(|b| resolve(value, &b)) {
+            Some(u) => strip_param(&u, &self.setup.param),
+            None => return false,
+        };
+        there.set_scheme(have.scheme()).is_ok() && there == *have
+    }
+
     fn before_long_base(&self, a: &Handle) -> bool {
         self.base_long && self.before_base(a)
     }
@@ -2817,6 +2870,8 @@ impl<'a> Oracle<'a> {
             let doc_target = resolve(&ua, &self.doc_url).map(|u| strip_param(&u, param));
             if self.before_long_base(a) && doc_target.as_ref() == Some(&have) {
                 self.accept(LIMIT_LONG_TAG);
+            } else if self.frameset_dropped_base(a, &ua, &have) && self.setup.same_origin(&got) {
+                self.accept(LIMIT_FRAMESET_DROPPED_BASE);
             } else if self.base_query_dropped(&ua, &want, Some(&have)) {
                 self.accept(LIMIT_BASE_QUERY);
             } else if c0_at_the_ends(&ua) && without_c0(&have) == without_c0(&want) {
