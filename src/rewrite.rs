@@ -732,6 +732,10 @@ mod tests {
             ("<template><math></template><a href=x>", "<template><math></template><a href=//www.example.com/dir/x?sessionid=TOKEN>"),
             // An HTML element inside svg:title keeps `</title>` from closing it.
             ("<svg><title><my-el></title><script>x='<p><a href=/x>'</script></svg>", "<svg><title><my-el></title><script>x='<p><a href=/x>'</script></svg>"),
+            // `annotation-xml` is special whatever its encoding: the end tag of an HTML element
+            // around the math closes nothing, and the `<a>` stays MathML.
+            ("<mi><math><annotation-xml></mi><a href=/q>", "<mi><math><annotation-xml></mi><a href=/q>"),
+            ("<div><math><annotation-xml></div><a href=/q>", "<div><math><annotation-xml></div><a href=/q>"),
             // A form in a select gets no input (it would close the select).
             ("<select><b><form action=/f></form></b></select>", "<select><b><form action=/f></form></b></select>"),
         ] {

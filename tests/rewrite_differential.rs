@@ -657,6 +657,8 @@ fn hard_cases_match_the_oracle() {
         ("a copy of a fragment link before the base", "<a href=#><base href=v><p><a>"),
         ("links made again after a frameset dropped the base (an allowed host's, this site's)",
             "<p><base href=https://partner.example.com/p><a href='/q'><frameset><frame src=/x></frameset></html> "),
+        ("a link made again after a frameset dropped a base of another site: no token",
+            "<p><base href=//evil.example/x><a href='/q'><frameset><frame src=/x></frameset></html> "),
         ("a link made again after a frameset dropped a relative base",
             "<form><base href=/app/><a href=q?k=v><frameset></frameset></html>\n"),
         ("every ping, and http:x formaction", "<form><button formaction=http:x>b</button></form><a href=/x ping=/p>x</a>"),

@@ -68,6 +68,12 @@ impl Frame {
     fn named(&self, name: Name) -> bool {
         self.name == name
     }
+
+    /// In the standard's "special" category (so a default-scope boundary too): the integration
+    /// points, and MathML `annotation-xml` whatever its encoding.
+    fn special(&self) -> bool {
+        self.integration_point || (self.namespace == Namespace::MathMl && self.named(names::ANNOTATION_XML))
+    }
 }
 
 /// The open foreign elements, innermost last, and the HTML elements open outside foreign
@@ -655,13 +661,15 @@ impl Foreign {
     /// The element of `outer` that an end tag reaching the parser's HTML rules from foreign
     /// content pops, if any. The foreign-content steps hand such a tag to the insertion mode at the
     /// first HTML element up the stack; there "in body" walks the stack from the current node:
-    /// an integration point (special, and a scope boundary) ends the walk, so does any special
+    /// a special svg/math element (an integration point, `annotation-xml`: also a scope
+    /// boundary) ends the walk (`<mi><math><annotation-xml></mi>` closes nothing in Chromium
+    /// 156), so does any special
     /// element before an element of an ordinary name (span, unknown and svg/math-named HTML
     /// elements: "any other end tag"), and a scope boundary (`table`, `object`, ...) before a
     /// special or formatting one (their "in scope" test). Outside templates `</form>` takes only
     /// the form off the stack (the form pointer's rule).
     fn outer_match(&self, el: Element, seek: Seek) -> Option<Close> {
-        if (el.is(names::FORM) && !self.in_template()) || self.frames.iter().any(|f| f.integration_point) {
+        if (el.is(names::FORM) && !self.in_template()) || self.frames.iter().any(Frame::special) {
             return None;
         }
         self.outer_target(el, seek)

@@ -153,8 +153,9 @@ pub const LIMIT_FRAGMENT_BEFORE_BASE: &str = "limit: fragment link before the ba
 /// README: "a `<frameset>` that replaces a body holding a `<base>` drops that base, and whitespace
 /// after `</html>` makes the `<a>` elements left open in the dropped body again, as children of
 /// the root: their URLs were written against the dropped base". Accepted: a token URL of an
-/// element the parser made after the frameset, pointing where the dropped base (the document's
-/// first base) sent it, on this site or an allowed host. Chromium 156 builds the same tree
+/// element the parser made after the frameset (not a frame), pointing where the dropped base (the
+/// document's first base) sent it, on this site or an allowed host; or no token on one that this
+/// base sent to another site. Chromium 156 builds the same tree
 /// (`<base href=…><a href=/x><frameset>…</frameset></html> ` keeps `<a>` under `<html>`) and
 /// renders nothing of a frameset document but its frames.
 pub const LIMIT_FRAMESET_DROPPED_BASE: &str = "limit: link made again after a frameset dropped the base";
@@ -2762,31 +2763,31 @@ impl<'a> Oracle<'a> {
 
     /// `LIMIT_LONG_TAG`: a URL created before an unreadable first base was resolved against the
     /// document URL.
-    /// `LIMIT_FRAMESET_DROPPED_BASE`: was `a` made after a frameset of the document whose
-    /// dropped body held the first base, and does `value` against that base point at `have`?
-    fn frameset_dropped_base(&self, a: &Handle, value: &str, have: &Url) -> bool {
+    /// `LIMIT_FRAMESET_DROPPED_BASE`: when `a` was made again after a frameset of the document
+    /// whose dropped body held the first base, where `value` pointed against that base (its
+    /// token, if any, left out).
+    fn against_dropped_base(&self, a: &Handle, value: &str) -> Option<Url> {
         let created = &self.before._created;
         let document = &self.before.document;
-        let frameset = created.iter().position(|h| is_html(h, "frameset") && connected(h, document));
-        let first_base = created
+        let frameset = created.iter().position(|h| is_html(h, "frameset") && connected(h, document))?;
+        let base = created
             .iter()
-            .find(|h| is_html(h, "base") && attr(h, "href").is_some() && (connected(h, document) || dropped(h)));
-        let (Some(frameset), Some(base)) = (frameset, first_base) else {
-            return false;
-        };
+            .find(|h| is_html(h, "base") && attr(h, "href").is_some() && (connected(h, document) || dropped(h)))?;
         // Made again as a child of the root, not one of the frames (those the rewriter resolves
         // against the document's URL once the frameset took the body's place).
         let in_frameset = root_chain(a).iter().any(|h| is_html(h, "frameset"));
         if !dropped(base) || in_frameset || self.created(a).is_none_or(|at| at <= frameset) {
-            return false;
+            return None;
         }
-        let dropped = attr(base, "href").and_then(|href| resolve(&href, &self.doc_url));
-        // Written scheme-relative (`//host/…`): the page's scheme, whatever the base's.
-        let mut there = match dropped.and_then(|b| resolve(value, &b)) {
-            Some(u) => strip_param(&u, &self.setup.param),
-            None => return false,
-        };
-        there.set_scheme(have.scheme()).is_ok() && there == *have
+        let dropped = resolve(&attr(base, "href")?, &self.doc_url)?;
+        resolve(value, &dropped).map(|u| strip_param(&u, &self.setup.param))
+    }
+
+    /// The same, pointing at `have` (written scheme-relative, `//host/…`: the page's scheme,
+    /// whatever the base's).
+    fn frameset_dropped_base(&self, a: &Handle, value: &str, have: &Url) -> bool {
+        self.against_dropped_base(a, value)
+            .is_some_and(|mut there| there.set_scheme(have.scheme()).is_ok() && there == *have)
     }
 
     fn before_long_base(&self, a: &Handle) -> bool {
@@ -2845,6 +2846,12 @@ impl<'a> Oracle<'a> {
                     .is_some_and(|f| f.contains(&format!("{param}={token}")));
             if amp_hash {
                 self.accept(LIMIT_AMP_HASH);
+                return;
+            }
+            // Against the dropped base the link went to another site: no token was due then.
+            let elsewhere = self.against_dropped_base(a, &ua).is_some_and(|u| !self.setup.same_origin(&u));
+            if elsewhere && !vb.contains(token.as_str()) {
+                self.accept(LIMIT_FRAMESET_DROPPED_BASE);
                 return;
             }
             let class = if vb.contains(token.as_str()) {
