@@ -441,6 +441,24 @@ fn the_oracle_builds_chromiums_tree_around_integration_points() {
             "<form action=/x><mi><svg><foreignObject><span><math></mi></div><base href=/x>",
             "form action=\"/x\"\n  mi\n    svg:svg\n      svg:foreignObject\n        span\n          math:math\n            math:base href=\"/x\"",
         ),
+        // MathML annotation-xml, whatever its encoding, is a scope boundary: `</ul>`, `</a>` and
+        // `</object>` from inside it close nothing; `</table>` (table scope) closes the math.
+        (
+            "<ul><math><annotation-xml></ul><form><meta name=referrer content=unsafe-url><form>",
+            "ul\n  math:math\n    math:annotation-xml\n      math:form\n  meta name=\"referrer\" content=\"unsafe-url\"\n  form",
+        ),
+        (
+            "<a href=/x><math><annotation-xml></a><style><meta http-equiv=refresh content=\"0;url=/x\">t",
+            "a href=\"/x\"\n  math:math\n    math:annotation-xml\n      math:style\n  meta http-equiv=\"refresh\" content=\"0;url=/x\"\n  text \"t\"",
+        ),
+        (
+            "<object><math><annotation-xml><math><mi><a href=/mi-a></a></mi></math></object><base href=/x>",
+            "object\n  math:math\n    math:annotation-xml\n      math:math\n        math:mi\n          a href=\"/mi-a\"\n      math:base href=\"/x\"",
+        ),
+        (
+            "<table><math><annotation-xml></table><a href=/x>",
+            "math:math\n  math:annotation-xml\ntable\na href=\"/x\"",
+        ),
         // `</select>` closes a select in scope only: `mi` is a boundary, `math` is not.
         (
             "<select><math><mi></select><p>after",

@@ -656,7 +656,22 @@ const BODY_END_TAGS: &[&str] = &[
     "form", "p", "li", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "a", "b", "big", "code",
     "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u", "applet", "marquee",
     "object", "br", "template",
+    // The table insertion modes' own (the mode is not known here; none is "any other end tag").
+    "table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption", "colgroup", "col",
 ];
+
+/// The end tags whose "in body" rules look for their element in (default, list item) scope, where
+/// MathML `annotation-xml` is a boundary (html5ever's scopes lack it): `<ul><math><annotation-xml>
+/// </ul>` closes nothing in Chromium 156.
+const SCOPED_END_TAGS: &[&str] = &[
+    "address", "article", "aside", "blockquote", "button", "center", "details", "dialog", "dir",
+    "div", "dl", "fieldset", "figcaption", "figure", "footer", "header", "hgroup", "listing", "main",
+    "menu", "nav", "ol", "pre", "search", "section", "summary", "ul", "form", "li", "dd", "dt", "h1",
+    "h2", "h3", "h4", "h5", "h6", "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small",
+    "strike", "strong", "tt", "u", "applet", "marquee", "object",
+];
+
+const HEADINGS: &[&str] = &["h1", "h2", "h3", "h4", "h5", "h6"];
 
 /// The HTML elements of the standard's "special" category.
 const HTML_SPECIAL: &[&str] = &[
@@ -773,39 +788,70 @@ impl Watch {
         if !start && name == "select" && in_foreign && select_behind_special(&innermost) {
             return Vec::new();
         }
+        if !start && SCOPED_END_TAGS.contains(&name) && self.out_of_scope_behind_annotation_xml(name, &innermost, in_foreign) {
+            return Vec::new();
+        }
         vec![token]
     }
 
     /// Does the standard's "in body" walk for "any other end tag" `name` meet an svg/math special
-    /// element before an HTML element of that name or an HTML special one? From the current node
-    /// up: the foreign one (`innermost`) when the parser is in foreign content, whose rules first
-    /// look for a foreign element of that name; else the HTML elements open inside `innermost`
-    /// (an integration point), judged from the handles the tree builder holds.
+    /// element before an HTML element of that name or an HTML special one?
     fn any_other_end_tag_ignored(&self, name: &str, innermost: &Handle, in_foreign: bool) -> bool {
-        let chain = root_chain(innermost);
-        if in_foreign {
-            for node in &chain {
-                if is_html_element(node) {
-                    break;
-                }
-                if qual_name(node).is_some_and(|n| str::eq_ignore_ascii_case(&n.local, name)) {
-                    return false;
-                }
+        let stop = |h: &Handle| is_html(h, name) || html_special(h);
+        self.walk_meets(name, innermost, in_foreign, &stop, &foreign_special)
+    }
+
+    /// Is the element end tag `name` looks for in scope ("in body") behind a MathML
+    /// `annotation-xml`, a scope boundary html5ever's scopes lack?
+    fn out_of_scope_behind_annotation_xml(&self, name: &str, innermost: &Handle, in_foreign: bool) -> bool {
+        let target = |h: &Handle| {
+            if HEADINGS.contains(&name) {
+                HEADINGS.iter().any(|n| is_html(h, n))
+            } else {
+                is_html(h, name)
             }
-        } else {
+        };
+        let annotation_xml =
+            |h: &Handle| qual_name(h).is_some_and(|n| &*n.ns == "http://www.w3.org/1998/Math/MathML" && &*n.local == "annotation-xml");
+        self.walk_meets(name, innermost, in_foreign, &target, &annotation_xml)
+    }
+
+    /// Does the walk of end tag `name`'s "in body" rules from the current node meet an element
+    /// that is `boundary` before one that is `stop`? The current node is the foreign `innermost`
+    /// when the parser is in foreign content, whose rules first look for a foreign element of
+    /// that name (then the walk is theirs: no); else an HTML element open inside `innermost` (an
+    /// integration point): the walk meets `innermost` unless an HTML element inside it that the
+    /// tree builder holds is `stop`.
+    fn walk_meets(
+        &self,
+        name: &str,
+        innermost: &Handle,
+        in_foreign: bool,
+        stop: &dyn Fn(&Handle) -> bool,
+        boundary: &dyn Fn(&Handle) -> bool,
+    ) -> bool {
+        if !in_foreign {
             let held = AllHeld::default();
             self.builder.trace_handles(&held);
-            let inside = held.0.into_inner().into_iter().filter(|h| is_html_element(h) && root_chain(h).iter().skip(1).any(|a| Rc::ptr_eq(a, innermost)));
-            if inside.into_iter().any(|h| is_html(&h, name) || html_special(&h)) {
-                return false;
-            }
-            return foreign_special(innermost);
+            let inside = held.0.into_inner();
+            let stopped = inside.iter().any(|h| {
+                is_html_element(h) && stop(h) && root_chain(h).iter().skip(1).any(|a| Rc::ptr_eq(a, innermost))
+            });
+            return !stopped && boundary(innermost);
+        }
+        let chain = root_chain(innermost);
+        let foreign_named = chain
+            .iter()
+            .take_while(|n| !is_html_element(n))
+            .any(|n| qual_name(n).is_some_and(|q| str::eq_ignore_ascii_case(&q.local, name)));
+        if foreign_named {
+            return false;
         }
         for node in &chain {
-            if is_html(node, name) || html_special(node) {
+            if stop(node) {
                 return false;
             }
-            if foreign_special(node) {
+            if boundary(node) {
                 return true;
             }
         }
