@@ -677,6 +677,8 @@ fn hard_cases_match_the_oracle() {
             "<p><base href=https://partner.example.com/p><a href='/q'><frameset><frame src=/x></frameset></html> "),
         ("a link made again after a frameset dropped a base of another site: no token",
             "<p><base href=//evil.example/x><a href='/q'><frameset><frame src=/x></frameset></html> "),
+        ("a link made again after a frameset dropped a javascript: base: no token",
+            "<p><base href=javascript:alert(1)><a href=/q><frameset></frameset></html> "),
         ("a link made again after a frameset dropped a relative base",
             "<form><base href=/app/><a href=q?k=v><frameset></frameset></html>\n"),
         ("every ping, and http:x formaction", "<form><button formaction=http:x>b</button></form><a href=/x ping=/p>x</a>"),

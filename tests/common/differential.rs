@@ -155,7 +155,7 @@ pub const LIMIT_FRAGMENT_BEFORE_BASE: &str = "limit: fragment link before the ba
 /// the root: their URLs were written against the dropped base". Accepted: a token URL of an
 /// element the parser made after the frameset (not a frame), pointing where the dropped base (the
 /// document's first base) sent it, on this site or an allowed host; or no token on one that this
-/// base sent to another site. Chromium 156 builds the same tree
+/// base sent to another site (or nowhere). Chromium 156 builds the same tree
 /// (`<base href=…><a href=/x><frameset>…</frameset></html> ` keeps `<a>` under `<html>`) and
 /// renders nothing of a frameset document but its frames.
 pub const LIMIT_FRAMESET_DROPPED_BASE: &str = "limit: link made again after a frameset dropped the base";
@@ -2826,9 +2826,8 @@ impl<'a> Oracle<'a> {
     /// `LIMIT_LONG_TAG`: a URL created before an unreadable first base was resolved against the
     /// document URL.
     /// `LIMIT_FRAMESET_DROPPED_BASE`: when `a` was made again after a frameset of the document
-    /// whose dropped body held the first base, where `value` pointed against that base (its
-    /// token, if any, left out).
-    fn against_dropped_base(&self, a: &Handle, value: &str) -> Option<Url> {
+    /// whose dropped body held the first base, that base's URL.
+    fn dropped_base_of(&self, a: &Handle) -> Option<Url> {
         let created = &self.before._created;
         let document = &self.before.document;
         let frameset = created.iter().position(|h| is_html(h, "frameset") && connected(h, document))?;
@@ -2841,15 +2840,24 @@ impl<'a> Oracle<'a> {
         if !dropped(base) || in_frameset || self.created(a).is_none_or(|at| at <= frameset) {
             return None;
         }
-        let dropped = resolve(&attr(base, "href")?, &self.doc_url)?;
-        resolve(value, &dropped).map(|u| strip_param(&u, &self.setup.param))
+        resolve(&attr(base, "href")?, &self.doc_url)
     }
 
-    /// The same, pointing at `have` (written scheme-relative, `//host/…`: the page's scheme,
-    /// whatever the base's).
+    /// The same, `value` against that base pointing at `have` (written scheme-relative,
+    /// `//host/…`: the page's scheme, whatever the base's).
     fn frameset_dropped_base(&self, a: &Handle, value: &str, have: &Url) -> bool {
-        self.against_dropped_base(a, value)
-            .is_some_and(|mut there| there.set_scheme(have.scheme()).is_ok() && there == *have)
+        let Some(mut there) = self.dropped_base_of(a).and_then(|b| resolve(value, &b)) else {
+            return false;
+        };
+        there = strip_param(&there, &self.setup.param);
+        there.set_scheme(have.scheme()).is_ok() && there == *have
+    }
+
+    /// The same, `value` against that base going to another site or nowhere (`javascript:`):
+    /// no token was due.
+    fn frameset_dropped_base_elsewhere(&self, a: &Handle, value: &str) -> bool {
+        self.dropped_base_of(a)
+            .is_some_and(|b| resolve(value, &b).is_none_or(|u| !self.setup.same_origin(&u)))
     }
 
     fn before_long_base(&self, a: &Handle) -> bool {
@@ -2911,8 +2919,7 @@ impl<'a> Oracle<'a> {
                 return;
             }
             // Against the dropped base the link went to another site: no token was due then.
-            let elsewhere = self.against_dropped_base(a, &ua).is_some_and(|u| !self.setup.same_origin(&u));
-            if elsewhere && !vb.contains(token.as_str()) {
+            if self.frameset_dropped_base_elsewhere(a, &ua) && !vb.contains(token.as_str()) {
                 self.accept(LIMIT_FRAMESET_DROPPED_BASE);
                 return;
             }
