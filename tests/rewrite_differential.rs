@@ -459,6 +459,11 @@ fn the_oracle_builds_chromiums_tree_around_integration_points() {
             "<table><math><annotation-xml></table><a href=/x>",
             "math:math\n  math:annotation-xml\ntable\na href=\"/x\"",
         ),
+        // `</form>` there clears the form pointer all the same: the next form is made inside.
+        (
+            "<form><math><annotation-xml encoding=\"text/html\"></form><form action=/b>",
+            "form\n  math:math\n    math:annotation-xml encoding=\"text/html\"\n      form action=\"/b\"",
+        ),
         // `</select>` closes a select in scope only: `mi` is a boundary, `math` is not.
         (
             "<select><math><mi></select><p>after",

@@ -662,11 +662,12 @@ const BODY_END_TAGS: &[&str] = &[
 
 /// The end tags whose "in body" rules look for their element in (default, list item) scope, where
 /// MathML `annotation-xml` is a boundary (html5ever's scopes lack it): `<ul><math><annotation-xml>
-/// </ul>` closes nothing in Chromium 156.
+/// </ul>` closes nothing in Chromium 156. Not `</form>`: outside templates it clears the form
+/// pointer even so, and html5ever takes only the form off the stack, which builds the same tree.
 const SCOPED_END_TAGS: &[&str] = &[
     "address", "article", "aside", "blockquote", "button", "center", "details", "dialog", "dir",
     "div", "dl", "fieldset", "figcaption", "figure", "footer", "header", "hgroup", "listing", "main",
-    "menu", "nav", "ol", "pre", "search", "section", "summary", "ul", "form", "li", "dd", "dt", "h1",
+    "menu", "nav", "ol", "pre", "search", "section", "summary", "ul", "li", "dd", "dt", "h1",
     "h2", "h3", "h4", "h5", "h6", "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small",
     "strike", "strong", "tt", "u", "applet", "marquee", "object",
 ];
