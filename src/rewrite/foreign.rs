@@ -768,9 +768,10 @@ impl Foreign {
             }
             return false;
         };
-        let last = self.outer.last();
-        let in_cell = last.is_some_and(|n| n.has(Props::CELL));
-        let last_is_table = last.is_some_and(|n| n.is(names::TABLE));
+        // In a cell or caption (the innermost table part, whatever is open inside it:
+        // `<td><div><table>`), tables nest.
+        let in_cell = self.innermost_table_part().is_some_and(|n| n.has(Props::CELL));
+        let last_is_table = self.outer.last().is_some_and(|n| n.is(names::TABLE));
         if !el.is(names::TABLE) {
             self.clear_to_context(table + 1, el);
             return !el.is(names::COLGROUP);
@@ -1367,6 +1368,9 @@ mod tests {
         assert!(!fed("svg foreignobject p b /p #_").cdata_allowed(), "the b made again is the current node");
         // A cell's marker leaves with its cell: the `b` before it is made again after the table.
         assert!(!fed("p b /p table td /td /tr /table svg /b").is_open());
+        // A table in a cell nests, whatever is open in the cell: the cell's marker stays, so the
+        // `i` before it is not made again and `</i>` leaves the svg open.
+        assert!(fed("table i td div table svg /i").is_open());
         // Whitespace in a table is no text for this: nothing is made again before the table,
         // and the first `</b>` takes the entry off the list.
         assert!(fed("p b /p table #_ /table /b svg /b").is_open());

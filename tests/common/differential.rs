@@ -53,6 +53,13 @@
 //! a browser does when the adoption agency later moves a form-associated element into another
 //! form is not modelled, so leaks of that kind are for the browser test (`formptr-table-id-*`).
 //!
+//! Where html5ever 0.40 does not build what the standard (and Chromium 156) builds, the oracle
+//! feeds it what makes it do so (`Watch::as_the_standard`, each case checked against Chromium's
+//! DOM in `the_oracle_builds_chromiums_tree_around_integration_points`): around svg/math, its
+//! breakout stops do not include an HTML `annotation-xml`, its scopes lack `annotation-xml`
+//! (whatever its encoding), and its "any other end tag" walk and `</select>` pass the svg/math
+//! special elements.
+//!
 //! Source order (for "came before the base") is the order in which the parser created elements,
 //! recorded by a sink that wraps markup5ever_rcdom's and also records the parser's form
 //! associations; a token sink around the tree builder notes where an HTML end tag closed
