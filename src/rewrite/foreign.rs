@@ -974,12 +974,18 @@ impl Foreign {
         }
     }
 
-    /// Is the innermost open select out of scope (a table, cell or object opened inside it)? Then
-    /// an `<input>` leaves it open: the parser closes only a select in scope
-    /// (`<select><table><input>`).
+    /// Is the innermost open select out of scope (a table, cell or object opened inside it, or an
+    /// integration point between)? Then an `<input>` leaves it open: the parser closes only a select
+    /// in scope (`<select><table><input>`).
     pub fn select_out_of_scope(&self) -> bool {
-        let floor = self.outer_floor();
-        select_out_of_scope(self.outer.get(floor..).unwrap_or_default())
+        match self.frames.last() {
+            // An HTML tag read in an integration point, a scope boundary: only a select opened
+            // inside it is in scope (`<select><svg><desc><input>` leaves the select open).
+            Some(point) => {
+                !point.html_open.iter().any(|n| n.is(names::SELECT)) || select_out_of_scope(&point.html_open)
+            }
+            None => select_out_of_scope(self.outer.get(self.outer_floor()..).unwrap_or_default()),
+        }
     }
 
     #[inline(never)]
