@@ -736,6 +736,20 @@ mod tests {
             // around the math closes nothing, and the `<a>` stays MathML.
             ("<mi><math><annotation-xml></mi><a href=/q>", "<mi><math><annotation-xml></mi><a href=/q>"),
             ("<div><math><annotation-xml></div><a href=/q>", "<div><math><annotation-xml></div><a href=/q>"),
+            // Found by review: annotation-xml also stops an end tag from an integration point
+            // further out and `</form>`; a long name's end tag closes no other long name.
+            (
+                "<svg><desc><div><math><annotation-xml></div><style><img referrerpolicy=unsafe-url>",
+                "<svg><desc><div><math><annotation-xml></div><style><img referrerpolicy=\"same-origin\" referrerpolicy=unsafe-url>",
+            ),
+            (
+                "<x-y><form action=https://evil.example/><math><annotation-xml></form></annotation-xml></math><svg></x-y><style><img referrerpolicy=unsafe-url>",
+                "<x-y><form action=https://evil.example/><math><annotation-xml></form></annotation-xml></math><svg></x-y><style><img referrerpolicy=\"same-origin\" referrerpolicy=unsafe-url>",
+            ),
+            (
+                "<x-aaaaaaaaaaaaaa><svg></x-aaaaaaaaaaaaab><style><img referrerpolicy=unsafe-url>",
+                "<x-aaaaaaaaaaaaaa><svg></x-aaaaaaaaaaaaab><style><img referrerpolicy=\"same-origin\" referrerpolicy=unsafe-url>",
+            ),
             // In a select `<option>` (`<optgroup>`, `<hr>`) closes the `<li>` before it: `</li>`
             // then closes nothing, and the math stays open.
             (
@@ -760,6 +774,11 @@ mod tests {
         assert_eq!(
             rewrite("<p><base href=/app/><a href=q><frameset><frame src=f>"),
             "<p><base href=/app/><a href=//www.example.com/app/q?sessionid=TOKEN><frameset><frame src=//www.example.com/dir/f?sessionid=TOKEN>"
+        );
+        // An end tag the parser ignores before the body opens none: the base is still the head's.
+        assert_eq!(
+            rewrite("</div><base href=/app/><frameset><frame src=f>"),
+            "</div><base href=/app/><frameset><frame src=//www.example.com/app/f?sessionid=TOKEN>"
         );
         assert_eq!(
             rewrite("<head><base href=/app/></head><frameset><frame src=f>"),

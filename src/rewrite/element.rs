@@ -50,6 +50,11 @@ impl Name {
         n
     }
 
+    /// The same name, known to be: a long one is no name in particular.
+    pub fn same_as(self, other: Name) -> bool {
+        self == other && self != Name::LONG
+    }
+
     const fn len(self) -> u32 {
         (self.hi >> LEN_SHIFT) as u32
     }
@@ -173,8 +178,11 @@ impl Element {
         }
     }
 
+    /// Is this element named `name`? Never for names over `NAME_CAP` (all kept as one): an end
+    /// tag of one must not close another (`<x-aaaaaaaaaaaaaa><svg></x-aaaaaaaaaaaaab>` closes
+    /// nothing), which leaves such elements open longer, the safe error.
     pub fn is(&self, name: Name) -> bool {
-        self.name == name
+        self.name.same_as(name)
     }
 
     pub fn has(&self, p: Props) -> bool {
@@ -548,7 +556,9 @@ mod tests {
         assert!(e.is(Name::of(b"my-element")));
         assert!(!e.is(Name::of(b"my-elemen")));
         let long = Element::of(b"averyveryverylongname");
-        assert!(long.is(Name::of(b"another-very-long-name")), "names over NAME_CAP are one name");
+        assert_eq!(long.name, Name::of(b"another-very-long-name"), "names over NAME_CAP are kept as one");
+        assert!(!long.is(Name::of(b"another-very-long-name")), "but none of them is another");
+        assert!(!long.is(long.name));
         assert_eq!((long.kind, long.props), (Kind::Other, UNKNOWN));
         let mut pushed = Name::default();
         b"averyveryverylongname".iter().for_each(|&b| pushed.push(b));

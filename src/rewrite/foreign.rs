@@ -66,7 +66,7 @@ struct Frame {
 
 impl Frame {
     fn named(&self, name: Name) -> bool {
-        self.name == name
+        self.name.same_as(name)
     }
 
     /// In the standard's "special" category (so a default-scope boundary too): the integration
@@ -540,7 +540,7 @@ impl Foreign {
             // The HTML rules walk from the current node: an integration point on the way (a scope
             // boundary, and special) stops them; then the HTML elements there take the tag as
             // "in body" does.
-            let boundary_between = self.frames.get(floor + 1..).is_some_and(|fs| fs.iter().any(|f| f.integration_point));
+            let boundary_between = self.frames.get(floor + 1..).is_some_and(|fs| fs.iter().any(Frame::special));
             if let Some(point) = self.frames.get_mut(floor).filter(|_| !boundary_between) {
                 if let Some(close) = body_end_walk(&point.html_open, el, seek) {
                     close_in(&mut point.html_open, close, &mut self.formatting);
@@ -630,9 +630,9 @@ impl Foreign {
             return Reading::Foreign;
         }
         // The HTML elements open innermost: those in the last integration point that has some
-        // (an integration point after it is a scope boundary), or those around all foreign content.
+        // (a special svg/math element after it is a scope boundary), or those around all foreign content.
         let after = html_floor.map_or(0, |at| at + 1);
-        if self.frames.get(after..).unwrap_or_default().iter().any(|f| f.integration_point) {
+        if self.frames.get(after..).unwrap_or_default().iter().any(Frame::special) {
             return Reading::Html;
         }
         // Implied end tags are generated only from an HTML current node: not from svg/math.
@@ -975,17 +975,19 @@ impl Foreign {
     }
 
     /// Is the innermost open select out of scope (a table, cell or object opened inside it, or an
-    /// integration point between)? Then an `<input>` leaves it open: the parser closes only a select
-    /// in scope (`<select><table><input>`).
+    /// svg/math special element between)? Then an `<input>` leaves it open: the parser closes only
+    /// a select in scope (`<select><table><input>`). With no select open, no.
     pub fn select_out_of_scope(&self) -> bool {
-        match self.frames.last() {
-            // An HTML tag read in an integration point, a scope boundary: only a select opened
-            // inside it is in scope (`<select><svg><desc><input>` leaves the select open).
-            Some(point) => {
-                !point.html_open.iter().any(|n| n.is(names::SELECT)) || select_out_of_scope(&point.html_open)
-            }
-            None => select_out_of_scope(self.outer.get(self.outer_floor()..).unwrap_or_default()),
-        }
+        let is_select = |n: &Open| n.is(names::SELECT);
+        // The innermost select: in the HTML elements of an integration point, or around all
+        // foreign content. Special svg/math elements opened after it are boundaries too
+        // (`<select><svg><desc><input>` leaves the select open, `<select><math></select>` closes it).
+        let (open, after) = match self.frames.iter().rposition(|f| f.html_open.iter().any(is_select)) {
+            Some(at) => (self.frames.get(at).map_or(&[][..], |f| &f.html_open[..]), at + 1),
+            None => (self.outer.get(self.outer_floor()..).unwrap_or_default(), 0),
+        };
+        let behind_special = self.frames.get(after..).unwrap_or_default().iter().any(Frame::special);
+        open.iter().any(is_select) && (select_out_of_scope(open) || behind_special)
     }
 
     #[inline(never)]

@@ -175,6 +175,9 @@ struct Machine {
     /// Before that a `<frameset>` takes the place of the body whatever the flag says (a head's
     /// `<template>` sets it "not ok").
     body_started: bool,
+    /// A start tag that belongs in no head opened the body (an end tag the parser ignores there
+    /// does not): a `<base>` after it is in the body, which a `<frameset>` drops.
+    body_opened: bool,
     /// Forms given the page's form id so far (each gets its own number).
     forms_tied: u32,
     /// The ids of the document's forms, for those in tables.
@@ -208,6 +211,7 @@ impl HtmlStage {
                 in_frameset: false,
                 frameset_ok: true,
                 body_started: false,
+                body_opened: false,
                 forms_tied: 0,
                 form_ids: FormIds::default(),
                 settings,
@@ -666,15 +670,16 @@ impl Machine {
     /// started only makes a later `<frameset>` less believed, which leaves what follows read
     /// (the safe error).
     fn note_body(&mut self, element: Element, end_tag: bool) {
-        if self.body_started || self.template_depth > 0 {
+        if self.body_opened || self.template_depth > 0 {
             return;
         }
-        self.body_started = if end_tag {
-            !element.is(names::HEAD) && !element.is(names::TEMPLATE)
+        if end_tag {
+            self.body_started |= !element.is(names::HEAD) && !element.is(names::TEMPLATE);
         } else {
             let before_body = [names::HTML, names::HEAD, names::FRAMESET];
-            !element.has(Props::IN_HEAD) && !before_body.iter().any(|&n| element.is(n))
-        };
+            self.body_opened = !element.has(Props::IN_HEAD) && !before_body.iter().any(|&n| element.is(n));
+            self.body_started |= self.body_opened;
+        }
     }
 
     /// An svg/math `form` element's id: `form=` names the first element with an id, of any
@@ -820,7 +825,7 @@ impl Machine {
     fn base_start(&mut self, t: &Tag<'_>, plan: &mut Plan) -> Option<BaseUrl> {
         let page = self.settings.page(&self.base.fallback);
         let href = t.attr(b"href").flatten();
-        self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.raw()), self.body_started, &self.foreign, plan)
+        self.base.element(page.base(t), href.as_ref().map_or(b"", |v| v.raw()), self.body_opened, &self.foreign, plan)
     }
 
     /// The parser's open elements as far as decisions need them: an open select (an input
@@ -905,7 +910,7 @@ impl Machine {
                 self.token_form = false;
             }
             // Its href is unknown: relative URLs may point anywhere.
-            Kind::Base if self.template_depth == 0 => self.base.unreadable(self.body_started, &self.foreign),
+            Kind::Base if self.template_depth == 0 => self.base.unreadable(self.body_opened, &self.foreign),
             _ => {}
         }
         self.open_html(kind);
